@@ -1,0 +1,40 @@
+"""Commands: what staff ask the donation service to do (imperative names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class DonorDetails:
+    donor_type: str
+    name: str
+    phone: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class GoodsLine:
+    item_code: str
+    name: str
+    quantity: int
+    unit: str
+    lot_no: str | None
+    expiry_date: date | None
+    value_fen: int
+
+
+@dataclass(frozen=True)
+class RecordDonation:
+    kind: str
+    amount_fen: int
+    channel: str
+    display: str
+    donor: DonorDetails
+    received_at: datetime
+    actor: str
+    external_ref: str | None = None
+    project_code: str | None = None
+    note: str | None = None
+    items: tuple[GoodsLine, ...] = field(default_factory=tuple)

@@ -1,0 +1,40 @@
+"""Donation service app factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from donation.config import DonationSettings
+from donation.entrypoints.api import auth, donations
+from donation.service_layer.staff import seed_demo_staff
+from shared.auth import TokenIssuer
+from shared.runtime import ServiceRuntime, create_service_app
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: DonationSettings | None = None) -> FastAPI:
+    settings = settings or DonationSettings()
+
+    async def on_startup(runtime: ServiceRuntime) -> None:
+        runtime.extras["token_issuer"] = TokenIssuer(
+            settings.jwt_private_key_file,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=timedelta(minutes=settings.token_ttl_minutes),
+        )
+        if settings.seed_demo_staff:
+            await seed_demo_staff(
+                runtime.session_factory, settings.demo_password.get_secret_value()
+            )
+
+    return create_service_app(
+        settings,
+        title="Sunshine 阳光红会 · 捐赠服务 Donation service",
+        description="Every gift, money or goods, from receipt to use; the donor's own timeline.",
+        routers=[auth.router, donations.router],
+        on_startup=on_startup,
+    )

@@ -1,0 +1,26 @@
+"""The notification service's subscriptions: one list, one place."""
+
+from __future__ import annotations
+
+from notification.service_layer.projections import on_donation_received
+from shared.contracts.donation import DONATION_RECEIVED
+from shared.messaging.consumer import ConsumerRunner, EventHandler
+from shared.messaging.topics import DONATION_EVENTS
+from shared.runtime import ServiceRuntime
+
+FEED_HANDLERS: dict[str, EventHandler] = {DONATION_RECEIVED: on_donation_received}
+
+
+def build_consumers(runtime: ServiceRuntime) -> list[ConsumerRunner]:
+    s = runtime.settings
+    return [
+        ConsumerRunner(
+            name=f"{s.topic_prefix}notification.feed",
+            service=s.service_name,
+            topics=[s.topic(DONATION_EVENTS)],
+            handlers=FEED_HANDLERS,
+            session_factory=runtime.session_factory,
+            bootstrap=s.kafka_bootstrap,
+            max_attempts=s.consumer_max_attempts,
+        )
+    ]

@@ -1,0 +1,24 @@
+"""Notification service app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from notification.config import NotificationSettings
+from notification.entrypoints.api import public
+from notification.entrypoints.consumers import build_consumers
+from shared.runtime import create_service_app
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or NotificationSettings(),
+        title="Sunshine 阳光红会 · 公示与通知服务 Notification service",
+        description="The public disclosure feed, stock alerts and notices, built from events.",
+        routers=[public.router],
+        consumers=build_consumers,
+    )

@@ -1,0 +1,1 @@
+"""Warehouse service: relief stock across the district, dispatch with approval, lineage."""

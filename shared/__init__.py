@@ -1,0 +1,4 @@
+"""Sunshine's own shared library: configuration, persistence, messaging, auth, observability.
+
+Imports nothing from ``services/``.
+"""

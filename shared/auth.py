@@ -1,0 +1,196 @@
+"""Staff authentication: bearer JWTs verified locally in every service.
+
+The built-in issuer (donation service) signs with an Ed25519 private key; every service
+verifies with the public key. An external OIDC provider replaces it by configuration alone
+(``<P>_OIDC_JWKS_URL``, ``<P>_JWT_ISSUER``, ``<P>_JWT_AUDIENCE``, ``<P>_JWT_ALGORITHMS``).
+
+``python -m shared.auth keygen DIR`` writes a key pair (only if none exists there).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.config import ServiceSettings
+from shared.errors import Forbidden, NotAuthenticated
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    FINANCE = "finance"
+    WAREHOUSE = "warehouse"
+    DISPATCHER = "dispatcher"
+    APPROVER = "approver"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class StaffPrincipal:
+    username: str
+    roles: frozenset[str]
+    display_name: str | None = None
+
+    def has_any(self, roles: set[Role] | frozenset[Role]) -> bool:
+        return Role.ADMIN in self.roles or bool(self.roles & {str(r) for r in roles})
+
+
+class TokenVerifier:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._algorithms = list(settings.jwt_algorithms)
+        self._jwks: jwt.PyJWKClient | None = None
+        self._key: Any = None
+        if settings.oidc_jwks_url:
+            self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=3600)
+        else:
+            path = settings.jwt_public_key_file
+            if not path.exists():
+                raise RuntimeError(
+                    f"JWT public key not found at {path}; run `python -m shared.auth keygen "
+                    f"{path.parent}` or configure an OIDC JWKS URL"
+                )
+            self._key = serialization.load_pem_public_key(path.read_bytes())
+
+    def verify(self, token: str) -> StaffPrincipal:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise NotAuthenticated("登录已过期，请重新登录 (token expired)") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise NotAuthenticated(f"无效的访问令牌 (invalid token): {exc}") from exc
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list):
+            raise NotAuthenticated("无效的访问令牌 (invalid token): roles claim is not a list")
+        return StaffPrincipal(
+            username=str(claims["sub"]),
+            roles=frozenset(str(r) for r in roles),
+            display_name=claims.get("name"),
+        )
+
+
+class TokenIssuer:
+    def __init__(
+        self, private_key_file: Path, *, issuer: str, audience: str, ttl: timedelta
+    ) -> None:
+        key = serialization.load_pem_private_key(private_key_file.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise RuntimeError(f"{private_key_file} is not an Ed25519 private key")
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self.ttl = ttl
+
+    def issue(self, principal: StaffPrincipal) -> str:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": principal.username,
+            "name": principal.display_name,
+            "roles": sorted(principal.roles),
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl,
+        }
+        return jwt.encode(claims, self._key, algorithm="EdDSA")
+
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_bearer = HTTPBearer(auto_error=False, description="Staff access token (JWT)")
+
+
+def current_staff(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> StaffPrincipal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated("需要登录 (missing bearer token)")
+    verifier: TokenVerifier = request.app.state.runtime.verifier
+    return verifier.verify(credentials.credentials)
+
+
+CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """A dependency that admits staff holding any of ``roles`` (admins always)."""
+    wanted = frozenset(roles)
+
+    def _check(staff: CurrentStaff) -> StaffPrincipal:
+        if not staff.has_any(wanted):
+            names = ", ".join(sorted(str(r) for r in wanted))
+            raise Forbidden(f"权限不足：需要角色 {names} (requires role: {names})")
+        return staff
+
+    return Depends(_check)
+
+
+def generate_keypair(directory: Path) -> tuple[Path, Path]:
+    """Write ``jwt_private.pem`` and ``jwt_public.pem`` into ``directory`` unless present."""
+    directory.mkdir(parents=True, exist_ok=True)
+    private_path, public_path = directory / "jwt_private.pem", directory / "jwt_public.pem"
+    if private_path.exists() and public_path.exists():
+        return private_path, public_path
+    key = Ed25519PrivateKey.generate()
+    private_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private_path.chmod(0o600)
+    public_path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private_path, public_path
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] != "keygen":
+        print("usage: python -m shared.auth keygen DIR", file=sys.stderr)
+        return 2
+    private_path, public_path = generate_keypair(Path(argv[1]))
+    print(f"keys ready: {private_path} {public_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

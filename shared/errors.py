@@ -1,0 +1,118 @@
+"""Error hierarchy carrying HTTP status, mapped to JSON in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    """Base of every error we raise on purpose. ``code`` is stable; ``message`` is for people."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class NotAuthenticated(AppError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "unavailable"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    return body
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+            "message": err.get("msg", "invalid"),
+            "type": err.get("type", "invalid"),
+        }
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{p['field'] or 'body'}: {p['message']}" for p in problems)
+    return JSONResponse(
+        error_body("validation_failed", f"请求数据无效 (invalid request): {summary}", problems),
+        422,
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
+        exc.status_code, "http_error"
+    )
+    return JSONResponse(
+        error_body(code, str(exc.detail)),
+        exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    import logging
+
+    logging.getLogger("sunshine.errors").exception("unhandled error", exc_info=exc)
+    return JSONResponse(
+        jsonable_encoder(error_body("internal_error", "服务器内部错误 (internal error)")), 500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

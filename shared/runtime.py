@@ -1,0 +1,162 @@
+"""The app factory every service uses: lifespan-built engine, relay and consumers.
+
+Nothing is connected at import time: the engine, the Kafka clients and the background tasks
+are created in the FastAPI lifespan and torn down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.auth import TokenVerifier
+from shared.config import ServiceSettings
+from shared.db import create_engine, create_session_factory, database_ready
+from shared.errors import PayloadTooLarge, error_body, install_error_handlers
+from shared.health import KafkaProbe, ReadinessCheck
+from shared.health import router as health_router
+from shared.logging import configure_logging
+from shared.messaging.consumer import ConsumerRunner
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.tracing import continue_trace
+from shared.metrics import install_metrics
+from shared.uow import SqlUnitOfWork
+
+log = logging.getLogger("sunshine.runtime")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    verifier: TokenVerifier
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    relay: OutboxRelay | None = None
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            self.session_factory,
+            source=f"/sunshine/{self.settings.service_name}",
+            topic_prefix=self.settings.topic_prefix,
+        )
+
+
+ConsumerFactory = Callable[[ServiceRuntime], Sequence[ConsumerRunner]]
+StartupHook = Callable[[ServiceRuntime], Awaitable[None]]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    consumers: ConsumerFactory | None = None,
+    on_startup: StartupHook | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings, application_name=f"{settings.service_name}-api")
+        runtime = ServiceRuntime(
+            settings=settings,
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            verifier=TokenVerifier(settings),
+        )
+        runtime.readiness_checks = {
+            "database": lambda: database_ready(engine),
+            "kafka": KafkaProbe(settings.kafka_bootstrap),
+        }
+        app.state.runtime = runtime
+        if on_startup is not None:
+            await on_startup(runtime)
+        if settings.run_relay:
+            runtime.relay = OutboxRelay(
+                engine=engine,
+                dsn=settings.asyncpg_dsn,
+                bootstrap=settings.kafka_bootstrap,
+                service=settings.service_name,
+                batch_size=settings.relay_batch_size,
+                poll_interval_s=settings.relay_poll_interval_s,
+            )
+            runtime.tasks.append(_supervised(runtime.relay.run, "relay"))
+        if settings.run_consumers and consumers is not None:
+            runtime.consumers = list(consumers(runtime))
+            for runner in runtime.consumers:
+                runtime.tasks.append(_supervised(runner.run, runner.name))
+        log.info("started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            for task in runtime.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await engine.dispose()
+            log.info("stopped")
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    install_metrics(app, settings.service_name)
+    _install_request_context(app)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _supervised(run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
+    """Run a background loop; if it crashes, log and restart it after a pause."""
+
+    async def supervise() -> None:
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task %s crashed; restarting in 2s", name)
+                await asyncio.sleep(2)
+
+    return asyncio.create_task(supervise(), name=name)
+
+
+def _install_request_context(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        continue_trace(request.headers.get("traceparent"))
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            exc = PayloadTooLarge(f"请求体过大，上限 {MAX_BODY_BYTES} 字节 (body too large)")
+            from fastapi.responses import JSONResponse
+
+            return JSONResponse(error_body(exc.code, exc.message), exc.status_code)
+        return await call_next(request)
