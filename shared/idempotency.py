@@ -50,7 +50,7 @@ async def lookup(
 ) -> StoredResponse | None:
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))"),
-        {"lock": f"{scope}\x00{key}"},
+        {"lock": f"{scope}\n{key}"},
     )
     row = (
         await session.execute(

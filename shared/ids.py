@@ -52,6 +52,8 @@ def normalize_tracking_code(raw: str) -> str | None:
     if len(cleaned) != TRACKING_BITS // 5 + 1:
         return None
     body, check = cleaned[:-1], cleaned[-1]
+    if check in _DECODE:
+        check = CROCKFORD[_DECODE[check]]
     try:
         body = "".join(CROCKFORD[_DECODE[c]] for c in body)
     except KeyError:

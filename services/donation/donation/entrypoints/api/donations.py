@@ -119,9 +119,9 @@ async def get_donation(
 ) -> DonationOut:
     async with runtime.unit_of_work() as uow:
         loaded = await load_donation(uow, donation_id)
-    if loaded is None:
-        raise NotFound(f"捐赠记录不存在 (donation {donation_id} not found)")
-    return to_out(*loaded)
+        if loaded is None:
+            raise NotFound(f"捐赠记录不存在 (donation {donation_id} not found)")
+        return to_out(*loaded)
 
 
 @router.get("", response_model=DonationPage, summary="捐赠列表 List gifts, newest first")
@@ -156,11 +156,11 @@ async def list_donations(
                 .order_by(col(DonationItem.line_no))
             ):
                 items_by_donation[item.donation_id].append(item)
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1][0]
-        next_cursor = encode_cursor(last.received_at.isoformat(), str(last.id))
-    return DonationPage(
-        items=[to_out(d, donor, items_by_donation[d.id]) for d, donor in page],
-        next_cursor=next_cursor,
-    )
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1][0]
+            next_cursor = encode_cursor(last.received_at.isoformat(), str(last.id))
+        return DonationPage(
+            items=[to_out(d, donor, items_by_donation[d.id]) for d, donor in page],
+            next_cursor=next_cursor,
+        )

@@ -1,0 +1,28 @@
+# Sunshine (阳光红会): the two commands are `make up` and `make test`.
+.PHONY: up down status reset test lint fmt migrate
+
+up:  ## start everything with demo data and print the URLs
+	@scripts/up.sh
+
+down:  ## stop the services, Kafka and PostgreSQL (by pid)
+	@scripts/services.sh stop
+	@scripts/infra.sh down
+
+status:  ## what is running
+	@scripts/services.sh status
+	@deploy/postgres/pg.sh status || true
+	@deploy/kafka/kafka.sh status || true
+
+reset: down  ## wipe local data (databases, Kafka log); keeps the venv and jar cache
+	@deploy/postgres/pg.sh reset
+	@deploy/kafka/kafka.sh reset
+	@rm -rf .local/logs .local/run .local/test-logs
+
+test:  ## provision PostgreSQL + Kafka, ruff, mypy, and all tests
+	@scripts/test.sh
+
+lint:
+	@.local/venv/bin/python -m ruff check . && .local/venv/bin/python -m ruff format --check . && .local/venv/bin/python -m mypy shared services tests
+
+fmt:
+	@.local/venv/bin/python -m ruff format . && .local/venv/bin/python -m ruff check --fix .

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make test`: provision PostgreSQL and Kafka, lint, type-check, then the whole pytest suite.
+# Infrastructure this script started is stopped again at the end; a running `make up` stack
+# is left alone (tests use their own databases, ports and topic prefix).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="$REPO/.local/venv/bin/python"
+cd "$REPO"
+"$REPO/scripts/bootstrap.sh"
+
+started=()
+if ! "$REPO/deploy/postgres/pg.sh" status >/dev/null 2>&1; then started+=(postgres); fi
+if ! "$REPO/deploy/kafka/kafka.sh" status >/dev/null 2>&1; then started+=(kafka); fi
+cleanup() {
+  for s in "${started[@]}"; do
+    case "$s" in
+      postgres) "$REPO/deploy/postgres/pg.sh" stop >/dev/null 2>&1 || true ;;
+      kafka) "$REPO/deploy/kafka/kafka.sh" stop >/dev/null 2>&1 || true ;;
+    esac
+  done
+}
+trap cleanup EXIT
+"$REPO/deploy/postgres/pg.sh" start
+"$REPO/deploy/kafka/kafka.sh" start
+
+echo "== ruff (lint, format)"
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
+echo "== mypy"
+"$PY" -m mypy shared services tests
+echo "== pytest"
+"$PY" -m pytest "$@"

@@ -1,0 +1,111 @@
+"""Every event contract round-trips and matches its committed JSON Schema snapshot.
+
+A schema change within a version must be additive; a breaking change needs a new version
+(``...v2``). After an additive change, refresh the snapshots with
+``python -m shared.contracts.compat --write tests/contract/schemas``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from shared.contracts import EVENT_TYPES
+from shared.contracts.compat import breaking_changes, snapshot_name
+from shared.contracts.donation import DONATION_RECEIVED, DonatedItemV1, DonationReceivedV1
+
+SNAPSHOTS = Path(__file__).parent / "schemas"
+
+EXAMPLES: dict[str, BaseModel] = {
+    DONATION_RECEIVED: DonationReceivedV1(
+        donation_id=uuid.uuid4(),
+        tracking_code="ABCD-EFGH-JKMN-PQRS-TVWX-Y",
+        kind="goods",
+        amount_fen=24000,
+        channel="on_site",
+        project_code="BOAI-JY",
+        display="surname",
+        display_name="张某",
+        donor_type="individual",
+        received_at=datetime(2026, 11, 28, tzinfo=UTC),
+        items=[
+            DonatedItemV1(item_code="QUILT", name="棉被", quantity=2, unit="床", value_fen=24000)
+        ],
+    ),
+}
+
+
+def test_every_contract_has_an_example() -> None:
+    assert set(EXAMPLES) == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_round_trip(event_type: str) -> None:
+    contract = EVENT_TYPES[event_type]
+    example = EXAMPLES[event_type]
+    wire = json.loads(example.model_dump_json())
+    assert contract.model.model_validate(wire) == example
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_type_names_are_versioned_dotted_names(event_type: str) -> None:
+    assert event_type.startswith("org.redcross.fenghua.")
+    assert event_type.rsplit(".", 1)[-1].startswith("v")
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_schema_matches_snapshot(event_type: str) -> None:
+    path = SNAPSHOTS / snapshot_name(event_type)
+    assert path.exists(), f"no snapshot for {event_type}; write one (see module docstring)"
+    committed = json.loads(path.read_text())
+    current = EVENT_TYPES[event_type].model.model_json_schema()
+    problems = breaking_changes(committed, current)
+    assert not problems, f"breaking change in {event_type}: {problems}; publish a new version"
+    assert current == committed, "additive change: refresh the snapshot (see module docstring)"
+
+
+def _schema(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": required}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (_schema({"a": {"type": "integer"}}, ["a"]), _schema({}, []), "removed"),
+        (
+            _schema({"a": {"type": "integer"}}, []),
+            _schema({"a": {"type": "integer"}}, ["a"]),
+            "became required",
+        ),
+        (
+            _schema({"a": {"type": "integer"}}, ["a"]),
+            _schema({"a": {"type": "string"}}, ["a"]),
+            "type changed",
+        ),
+        (
+            _schema({"a": {"enum": ["x", "y"]}}, ["a"]),
+            _schema({"a": {"enum": ["x"]}}, ["a"]),
+            "enum values removed",
+        ),
+    ],
+)
+def test_breaking_changes_are_detected(
+    old: dict[str, Any], new: dict[str, Any], expected: str
+) -> None:
+    problems = breaking_changes(old, new)
+    assert problems
+    assert expected in problems[0]
+
+
+def test_additive_change_is_not_breaking() -> None:
+    old = _schema({"a": {"type": "integer"}}, ["a"])
+    new = _schema(
+        {"a": {"type": "integer"}, "b": {"anyOf": [{"type": "string"}, {"type": "null"}]}}, ["a"]
+    )
+    assert breaking_changes(old, new) == []
