@@ -29,7 +29,7 @@ start() {
   done
   for s in "${SERVICES[@]}"; do
     local url="http://127.0.0.1:$(port_of "$s")/readyz" deadline=$((SECONDS + 60))
-    until curl -fsS -o /dev/null "$url"; do
+    until curl -fs -o /dev/null "$url" 2>/dev/null; do
       if ! alive "$s"; then echo "$s exited; see $LOGS/$s.log" >&2; tail -20 "$LOGS/$s.log" >&2; exit 1; fi
       if (( SECONDS > deadline )); then echo "$s not ready after 60s; see $LOGS/$s.log" >&2; exit 1; fi
       sleep 0.3
