@@ -8,7 +8,7 @@ cd "$REPO"
 "$PY" -m shared.auth keygen "$REPO/.local/keys" >/dev/null
 "$REPO/scripts/infra.sh" up
 for s in donation warehouse notification; do "$PY" -m "$s" migrate; done
-"$PY" -m donation seed
+for s in donation warehouse notification; do "$PY" -m "$s" seed; done
 "$REPO/scripts/services.sh" start
 cat <<MSG
 

@@ -34,6 +34,10 @@ PG_PORT = int(os.environ.get("PG_PORT", "55432"))
 PG_PASSWORD = os.environ.get("PG_APP_PASSWORD", "sunshine")
 KAFKA_BOOTSTRAP = os.environ.get("SUNSHINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 RUN_ID = f"t{int(time.time())}{os.getpid() % 1000}"
+# Several test runs may share one PostgreSQL and one broker: the databases get an optional
+# suffix and the e2e services a port base, both from the environment.
+DB_SUFFIX = os.environ.get("SUNSHINE_TEST_DB_SUFFIX", "")
+PORT_BASE = int(os.environ.get("SUNSHINE_TEST_PORT_BASE", "18000"))
 TOPIC_PREFIX = f"{RUN_ID}."
 
 
@@ -60,8 +64,8 @@ def _common(keys_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def donation_settings(keys_dir: Path) -> DonationSettings:
     return DonationSettings(
-        db_name="donation_test",
-        port=18001,
+        db_name=f"donation_test{DB_SUFFIX}",
+        port=PORT_BASE + 1,
         jwt_private_key_file=keys_dir / "jwt_private.pem",
         **_common(keys_dir),
     )
@@ -69,15 +73,28 @@ def donation_settings(keys_dir: Path) -> DonationSettings:
 
 @pytest.fixture(scope="session")
 def warehouse_settings(keys_dir: Path) -> WarehouseSettings:
-    return WarehouseSettings(db_name="warehouse_test", port=18002, **_common(keys_dir))
+    return WarehouseSettings(
+        db_name=f"warehouse_test{DB_SUFFIX}", port=PORT_BASE + 2, **_common(keys_dir)
+    )
 
 
 @pytest.fixture(scope="session")
 def notification_settings(keys_dir: Path) -> NotificationSettings:
-    return NotificationSettings(db_name="notification_test", port=18003, **_common(keys_dir))
+    return NotificationSettings(
+        db_name=f"notification_test{DB_SUFFIX}", port=PORT_BASE + 3, **_common(keys_dir)
+    )
 
 
 async def _reset_database(settings: ServiceSettings, migrations: Path) -> None:
+    admin = await asyncpg.connect(settings.asyncpg_dsn.rsplit("/", 1)[0] + "/postgres", timeout=10)
+    try:
+        exists = await admin.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", settings.db_name
+        )
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{settings.db_name}"')
+    finally:
+        await admin.close()
     conn = await asyncpg.connect(settings.asyncpg_dsn, timeout=10)
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")

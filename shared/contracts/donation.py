@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import EventPayload
+from shared.contracts.registry import EventContract
 
 PREFIX = "org.redcross.fenghua.donation"
 DONATION_RECEIVED = f"{PREFIX}.received.v1"
@@ -44,3 +45,15 @@ class DonationReceivedV1(EventPayload):
     donor_type: Literal["individual", "organization"]
     received_at: AwareDatetime
     items: list[DonatedItemV1] = Field(default_factory=list)
+
+
+CONTRACTS = [
+    EventContract(
+        DONATION_RECEIVED,
+        "donation.events",
+        DonationReceivedV1,
+        "donation",
+        ("notification", "warehouse"),
+        "A gift (money or goods) was received; donor shown only as masked display name.",
+    ),
+]

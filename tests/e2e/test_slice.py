@@ -238,3 +238,37 @@ def test_every_service_reports_health_readiness_and_metrics(stack: Stack) -> Non
     assert "sunshine_outbox_published_total" in httpx.get(stack.url("donation") + "/metrics").text
     consumed = httpx.get(stack.url("notification") + "/metrics").text
     assert re.search(r'sunshine_events_consumed_total\{.*outcome="applied".*\} [1-9]', consumed)
+
+
+def test_feed_pagination_walks_every_entry_once_newest_first(stack: Stack) -> None:
+    finance = token(stack, "finance")
+    for n in range(5):
+        created = httpx.post(
+            stack.url("donation") + "/api/v1/donations",
+            json={
+                "amount_fen": 100 + n,
+                "channel": "alipay",
+                "display": "anonymous",
+                "donor": {"name": "赵六"},
+            },
+            headers=auth(finance),
+        )
+        assert created.status_code == 201
+    last_id = created.json()["id"]
+    wait_for(lambda: feed_entry_for(stack, last_id))
+    seqs: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = httpx.get(stack.url("notification") + "/api/v1/public/feed", params=params).json()
+        assert len(page["items"]) <= 2
+        seqs += [e["seq"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seqs == sorted(seqs, reverse=True)
+    assert len(seqs) == len(set(seqs)) >= 5
+    bad = httpx.get(stack.url("notification") + "/api/v1/public/feed", params={"cursor": "!!"})
+    assert bad.status_code == 422
+    too_big = httpx.get(stack.url("notification") + "/api/v1/public/feed", params={"limit": 1000})
+    assert too_big.status_code == 422

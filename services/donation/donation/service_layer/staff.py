@@ -12,6 +12,8 @@ from donation.adapters.orm import StaffUser
 from shared.auth import Role, StaffPrincipal, hash_password, verify_password
 from shared.errors import NotAuthenticated
 
+_DUMMY_HASH = hash_password("not-a-real-password")
+
 DEMO_DISPLAY_NAMES = {
     Role.ADMIN: "系统管理员",
     Role.FINANCE: "财务 陈会计",
@@ -46,7 +48,9 @@ async def authenticate(
 ) -> StaffPrincipal:
     async with session_factory() as session:
         user = await session.scalar(select(StaffUser).where(col(StaffUser.username) == username))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    # Verify against a dummy hash for unknown users too, so timing does not reveal who exists.
+    password_hash = user.password_hash if user is not None else _DUMMY_HASH
+    if not verify_password(password_hash, password) or user is None or not user.active:
         raise NotAuthenticated("用户名或密码错误 (wrong user name or password)")
     return StaffPrincipal(
         username=user.username, roles=frozenset(user.roles), display_name=user.display_name

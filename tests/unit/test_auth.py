@@ -1,0 +1,138 @@
+"""Tokens: the built-in Ed25519 issuer, and an external OIDC provider's JWKS by configuration."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
+
+from shared.auth import (
+    Role,
+    StaffPrincipal,
+    TokenIssuer,
+    TokenVerifier,
+    generate_keypair,
+    hash_password,
+    verify_password,
+)
+from shared.config import ServiceSettings
+from shared.errors import NotAuthenticated
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Path:
+    generate_keypair(tmp_path)
+    return tmp_path
+
+
+def issuer(keys: Path, ttl: timedelta = timedelta(minutes=5)) -> TokenIssuer:
+    return TokenIssuer(
+        keys / "jwt_private.pem", issuer="sunshine", audience="sunshine-staff", ttl=ttl
+    )
+
+
+def test_built_in_issuer_round_trip(keys: Path) -> None:
+    token = issuer(keys).issue(StaffPrincipal("finance", frozenset({"finance"}), "财务"))
+    staff = TokenVerifier(ServiceSettings(jwt_public_key_file=keys / "jwt_public.pem")).verify(
+        token
+    )
+    assert staff.username == "finance"
+    assert staff.has_any({Role.FINANCE})
+    assert not staff.has_any({Role.APPROVER})
+
+
+def test_admin_holds_every_role() -> None:
+    assert StaffPrincipal("admin", frozenset({"admin"})).has_any({Role.APPROVER})
+
+
+@pytest.mark.parametrize("problem", ["expired", "other key", "audience", "tampered"])
+def test_bad_tokens_are_refused(keys: Path, tmp_path: Path, problem: str) -> None:
+    settings = ServiceSettings(jwt_public_key_file=keys / "jwt_public.pem")
+    principal = StaffPrincipal("finance", frozenset({"finance"}))
+    if problem == "expired":
+        token = issuer(keys, ttl=timedelta(seconds=-1)).issue(principal)
+    elif problem == "other key":
+        other = tmp_path / "other"
+        generate_keypair(other)
+        token = issuer(other).issue(principal)
+    elif problem == "audience":
+        token = TokenIssuer(
+            keys / "jwt_private.pem",
+            issuer="sunshine",
+            audience="elsewhere",
+            ttl=timedelta(minutes=5),
+        ).issue(principal)
+    else:
+        header, payload, signature = issuer(keys).issue(principal).split(".")
+        token = f"{header}.{payload[:-2]}xx.{signature}"
+    with pytest.raises(NotAuthenticated):
+        TokenVerifier(settings).verify(token)
+
+
+def test_passwords_are_hashed_with_argon2() -> None:
+    hashed = hash_password("sunshine-demo")
+    assert hashed.startswith("$argon2id$")
+    assert verify_password(hashed, "sunshine-demo")
+    assert not verify_password(hashed, "wrong")
+    assert not verify_password("garbage", "sunshine-demo")
+
+
+@pytest.fixture
+def oidc_provider() -> Iterator[tuple[str, RSAPrivateKey]]:
+    """A real HTTP server publishing a JWKS, as an external OIDC provider would."""
+    key = generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    body = json.dumps({"keys": [jwk | {"kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json", key
+    finally:
+        server.shutdown()
+
+
+def test_external_oidc_provider_by_configuration(oidc_provider: tuple[str, RSAPrivateKey]) -> None:
+    url, key = oidc_provider
+    settings = ServiceSettings(
+        oidc_jwks_url=url,
+        jwt_issuer="https://id.example.org/realms/redcross",
+        jwt_audience="sunshine",
+        jwt_algorithms=["RS256"],
+        jwt_public_key_file=Path("/nonexistent"),
+    )
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "approver-zhou",
+        "roles": ["approver"],
+        "iss": "https://id.example.org/realms/redcross",
+        "aud": "sunshine",
+        "exp": now + timedelta(minutes=5),
+    }
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    staff = TokenVerifier(settings).verify(token)
+    assert staff.username == "approver-zhou"
+    assert staff.roles == frozenset({"approver"})
+    forged = jwt.encode(
+        claims | {"iss": "https://evil.example"}, key, algorithm="RS256", headers={"kid": "k1"}
+    )
+    with pytest.raises(NotAuthenticated):
+        TokenVerifier(settings).verify(forged)
