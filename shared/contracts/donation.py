@@ -7,7 +7,7 @@ person's full name ever appears here.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -55,5 +55,22 @@ CONTRACTS = [
         "donation",
         ("notification", "warehouse"),
         "A gift (money or goods) was received; donor shown only as masked display name.",
+        DonationReceivedV1(
+            donation_id=uuid.UUID("01a22497-5db0-7241-aa97-3b7fd44641ef"),
+            tracking_code="1MFB-V2RH-TWEX-7RZY-152D-7",
+            kind="goods",
+            amount_fen=24000,
+            channel="on_site",
+            project_code="BOAI-JY",
+            display="surname",
+            display_name="张某",
+            donor_type="individual",
+            received_at=datetime(2026, 11, 28, tzinfo=UTC),
+            items=[
+                DonatedItemV1(
+                    item_code="QUILT", name="棉被", quantity=2, unit="床", value_fen=24000
+                )
+            ],
+        ),
     ),
 ]

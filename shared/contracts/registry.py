@@ -16,3 +16,4 @@ class EventContract:
     producer: str
     consumers: tuple[str, ...]
     summary: str
+    example: BaseModel  # a realistic payload: round-tripped by the contract tests
