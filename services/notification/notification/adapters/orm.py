@@ -29,3 +29,11 @@ class FeedEntry(SQLModel, table=True):
     occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     published_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     corrects_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # 0002: filters, the log order (event time, event id) and the disclosure deadline
+    project_code: str | None = Field(default=None, max_length=64)
+    town: str | None = Field(default=None, max_length=64)
+    incident_ref: str | None = Field(default=None, max_length=64)
+    event_type: str | None = Field(default=None, max_length=200)
+    event_time: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

@@ -25,6 +25,8 @@ DDL = [
     "ALTER TABLE feed_entries ADD COLUMN town VARCHAR(64)",
     "ALTER TABLE feed_entries ADD COLUMN incident_ref VARCHAR(64)",
     "ALTER TABLE feed_entries ADD COLUMN event_type VARCHAR(200)",
+    "ALTER TABLE feed_entries ADD COLUMN event_time TIMESTAMPTZ",
+    "CREATE INDEX ix_feed_unsequenced ON feed_entries (event_time, source_event_id)",
     "CREATE INDEX ix_feed_kind ON feed_entries (kind, seq)",
     "CREATE INDEX ix_feed_project ON feed_entries (project_code, seq)",
     "CREATE INDEX ix_feed_town ON feed_entries (town, seq)",
@@ -92,5 +94,6 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION feed_log_append_only()")
     for index in ("ix_feed_kind", "ix_feed_project", "ix_feed_town", "ix_feed_occurred"):
         op.execute(f"DROP INDEX {index}")
-    for column in ("project_code", "town", "incident_ref", "event_type"):
+    op.execute("DROP INDEX ix_feed_unsequenced")
+    for column in ("project_code", "town", "incident_ref", "event_type", "event_time"):
         op.execute(f"ALTER TABLE feed_entries DROP COLUMN {column}")
