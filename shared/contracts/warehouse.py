@@ -46,7 +46,14 @@ DispatchKind = Literal["dispatch", "transfer"]
 DestinationKind = Literal["warehouse", "station", "shelter", "site"]
 Urgency = Literal["normal", "urgent", "critical"]
 Movement = Literal[
-    "receipt", "adjustment", "reservation", "release", "shipment", "return", "transfer_in"
+    "receipt",
+    "adjustment",
+    "reservation",
+    "release",
+    "shipment",
+    "return",
+    "transfer_in",
+    "safety_stock",
 ]
 
 
