@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from notification.service_layer.projections import on_donation_received
-from shared.contracts.donation import DONATION_RECEIVED
+from notification.service_layer import projections
 from shared.messaging.consumer import ConsumerRunner, EventHandler
-from shared.messaging.topics import DONATION_EVENTS
+from shared.messaging.topics import DONATION_EVENTS, WAREHOUSE_EVENTS
 from shared.runtime import ServiceRuntime
 
-FEED_HANDLERS: dict[str, EventHandler] = {DONATION_RECEIVED: on_donation_received}
+FEED_HANDLERS: dict[str, EventHandler] = dict(projections.FEED_HANDLERS)
 
 
 def build_consumers(runtime: ServiceRuntime) -> list[ConsumerRunner]:
@@ -17,7 +16,7 @@ def build_consumers(runtime: ServiceRuntime) -> list[ConsumerRunner]:
         ConsumerRunner(
             name=f"{s.topic_prefix}notification.feed",
             service=s.service_name,
-            topics=[s.topic(DONATION_EVENTS)],
+            topics=[s.topic(DONATION_EVENTS), s.topic(WAREHOUSE_EVENTS)],
             handlers=FEED_HANDLERS,
             session_factory=runtime.session_factory,
             bootstrap=s.kafka_bootstrap,

@@ -67,6 +67,14 @@ DDL = [
     "FOR EACH ROW EXECUTE FUNCTION feed_log_append_only()",
     "CREATE TRIGGER feed_tree_heads_no_update BEFORE UPDATE OR DELETE ON feed_tree_heads "
     "FOR EACH ROW EXECUTE FUNCTION feed_log_append_only()",
+    # Item categories, read from warehouse events, for "goods distributed by category"
+    # (joined at query time, never part of a hashed entry).
+    """
+    CREATE TABLE feed_item_categories (
+        item_code VARCHAR(64) PRIMARY KEY,
+        category VARCHAR(64) NOT NULL
+    )
+    """,
     # Live stream: wake listeners after the inserting transaction commits.
     """
     CREATE FUNCTION feed_entries_notify() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -88,6 +96,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER feed_entries_notify ON feed_entries")
     op.execute("DROP FUNCTION feed_entries_notify()")
+    op.execute("DROP TABLE feed_item_categories")
     op.execute("DROP TABLE feed_tree_heads")
     op.execute("DROP TABLE feed_log_nodes")
     op.execute("DROP TABLE feed_log_leaves")

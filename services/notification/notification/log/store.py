@@ -1,0 +1,215 @@
+"""The transparency log in PostgreSQL: sequencing entries, storing nodes, heads and proofs.
+
+One writer at a time (a transaction-scoped advisory lock), so several processes may run the
+checkpoint task. Leaves and every complete aligned subtree are stored once, so a proof reads
+O(log n) rows and never rehashes the log.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notification.log.entry import document_leaf_hash, entry_document
+from notification.log.merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    NodeKey,
+    consistency_ranges,
+    decompose,
+    inclusion_ranges,
+    needed_nodes,
+    range_hash,
+)
+from notification.log.signing import LogSigner, TreeHead
+
+LOCK_KEY = 0x5EED_F00D
+
+ENTRY_COLUMNS = """
+    e.seq, e.id, e.source_event_id, e.kind, e.subject_id, e.title, e.data, e.occurred_at,
+    e.published_at, e.tracking_code_hash, e.project_code, e.town, e.incident_ref,
+    e.event_time, c.id AS corrects_id, e.corrects_seq
+"""
+
+_PENDING = text(
+    "SELECT"
+    + ENTRY_COLUMNS
+    + """
+    FROM feed_entries e
+    LEFT JOIN feed_entries c ON c.seq = e.corrects_seq
+    LEFT JOIN feed_log_leaves l ON l.entry_seq = e.seq
+    WHERE l.entry_seq IS NULL
+      AND coalesce(e.event_time, e.occurred_at) <= now() - make_interval(secs => :settle)
+    ORDER BY coalesce(e.event_time, e.occurred_at), e.source_event_id
+    LIMIT :limit
+    """
+)
+
+
+def document_of(row: Any) -> dict[str, Any]:
+    return entry_document(
+        id=row.id,
+        source_event_id=row.source_event_id,
+        kind=row.kind,
+        subject_id=row.subject_id,
+        title=row.title,
+        data=row.data,
+        occurred_at=row.occurred_at,
+        corrects=row.corrects_id,
+        tracking_code_hash=row.tracking_code_hash,
+        project_code=row.project_code,
+        town=row.town,
+        incident_ref=row.incident_ref,
+    )
+
+
+async def tree_size(session: AsyncSession) -> int:
+    value = await session.scalar(
+        text("SELECT coalesce(max(leaf_index) + 1, 0) FROM feed_log_leaves")
+    )
+    return int(value or 0)
+
+
+async def fetch_nodes(session: AsyncSession, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
+    if not keys:
+        return {}
+    levels = [k[0] for k in keys]
+    indexes = [k[1] for k in keys]
+    rows = await session.execute(
+        text(
+            "SELECT n.level, n.idx, n.hash FROM feed_log_nodes n "
+            "JOIN unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])) AS k(level, idx) "
+            "ON n.level = k.level AND n.idx = k.idx"
+        ),
+        {"levels": levels, "idxs": indexes},
+    )
+    found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+    missing = keys - set(found)
+    if missing:
+        raise LookupError(f"log nodes missing: {sorted(missing)[:5]}")
+    return found
+
+
+async def root_hash(session: AsyncSession, size: int) -> bytes:
+    if size == 0:
+        return EMPTY_ROOT
+    nodes = await fetch_nodes(session, set(decompose(0, size)))
+    return range_hash(0, size, nodes)
+
+
+async def sequence_pending(session: AsyncSession, *, settle_s: float, limit: int = 5000) -> int:
+    """Append settled, unsequenced entries to the log, in (event time, event id) order."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    rows = list(await session.execute(_PENDING, {"settle": settle_s, "limit": limit}))
+    if not rows:
+        return 0
+    size = await tree_size(session)
+    frontier = Frontier.load(
+        size, await fetch_nodes(session, set(decompose(0, size)) if size else set())
+    )
+    leaves: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    for row in rows:
+        leaves.append({"i": frontier.size, "seq": row.seq})
+        for level, index, h in frontier.append(document_leaf_hash(document_of(row))):
+            nodes.append({"level": level, "idx": index, "hash": h})
+    await session.execute(
+        text("INSERT INTO feed_log_leaves (leaf_index, entry_seq) VALUES (:i, :seq)"), leaves
+    )
+    await session.execute(
+        text("INSERT INTO feed_log_nodes (level, idx, hash) VALUES (:level, :idx, :hash)"), nodes
+    )
+    return len(rows)
+
+
+def _head(row: Any) -> TreeHead:
+    return TreeHead(
+        tree_size=int(row.tree_size),
+        timestamp_ms=int(row.timestamp_ms),
+        root_hash=bytes(row.root_hash),
+        key_id=row.key_id,
+        signature=bytes(row.signature),
+    )
+
+
+async def latest_head(session: AsyncSession) -> TreeHead | None:
+    row = (
+        await session.execute(text("SELECT * FROM feed_tree_heads ORDER BY tree_size DESC LIMIT 1"))
+    ).first()
+    return _head(row) if row else None
+
+
+async def head_at(session: AsyncSession, size: int) -> TreeHead | None:
+    row = (
+        await session.execute(
+            text("SELECT * FROM feed_tree_heads WHERE tree_size = :n"), {"n": size}
+        )
+    ).first()
+    return _head(row) if row else None
+
+
+async def checkpoint(session: AsyncSession, signer: LogSigner, *, settle_s: float) -> TreeHead:
+    """Sequence what has settled and sign a head if the tree grew (or none exists yet)."""
+    await sequence_pending(session, settle_s=settle_s)
+    size = await tree_size(session)
+    last = await latest_head(session)
+    if last is not None and last.tree_size >= size:
+        return last
+    head = signer.sign(size, int(time.time() * 1000), await root_hash(session, size))
+    await session.execute(
+        text(
+            "INSERT INTO feed_tree_heads (tree_size, root_hash, timestamp_ms, key_id, signature) "
+            "VALUES (:n, :root, :ts, :kid, :sig)"
+        ),
+        {
+            "n": head.tree_size,
+            "root": head.root_hash,
+            "ts": head.timestamp_ms,
+            "kid": head.key_id,
+            "sig": head.signature,
+        },
+    )
+    return head
+
+
+async def inclusion_proof(session: AsyncSession, index: int, size: int) -> list[bytes]:
+    ranges = inclusion_ranges(index, size)
+    nodes = await fetch_nodes(session, needed_nodes(ranges))
+    return [range_hash(lo, hi, nodes) for lo, hi in ranges]
+
+
+async def consistency_proof(session: AsyncSession, first: int, second: int) -> list[bytes]:
+    ranges = consistency_ranges(first, second)
+    nodes = await fetch_nodes(session, needed_nodes(ranges))
+    return [range_hash(lo, hi, nodes) for lo, hi in ranges]
+
+
+async def leaf_index_of(session: AsyncSession, entry: uuid.UUID) -> int | None:
+    value = await session.scalar(
+        text(
+            "SELECT l.leaf_index FROM feed_log_leaves l JOIN feed_entries e ON e.seq = l.entry_seq "
+            "WHERE e.id = :id"
+        ),
+        {"id": entry},
+    )
+    return None if value is None else int(value)
+
+
+async def log_entries(
+    session: AsyncSession, start: int, end: int
+) -> list[tuple[int, dict[str, Any], datetime]]:
+    rows = await session.execute(
+        text(
+            f"SELECT l.leaf_index, {ENTRY_COLUMNS} FROM feed_log_leaves l "  # noqa: S608
+            "JOIN feed_entries e ON e.seq = l.entry_seq "
+            "LEFT JOIN feed_entries c ON c.seq = e.corrects_seq "
+            "WHERE l.leaf_index >= :start AND l.leaf_index < :end ORDER BY l.leaf_index"
+        ),
+        {"start": start, "end": end},
+    )
+    return [(int(r.leaf_index), document_of(r), r.published_at) for r in rows]

@@ -1,0 +1,93 @@
+"""Disclosure timeliness: the delay between a fact and its publication, and the deadlines.
+
+Deadlines (DESIGN §7, the stricter figures): a gift must be disclosed within 7 working days
+(Monday–Friday, minus configured public holidays), or within 24 hours when it belongs to a
+declared major disaster; the use of funds (disbursements) and goods distributed within one
+month (30 days). A fact belongs to a declared major disaster when its incident reference or
+its project code is listed in ``NOTIFICATION_MAJOR_DISASTER_REFS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from prometheus_client import Counter, Histogram
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+DELAY_BUCKETS = (
+    1,
+    10,
+    60,
+    600,
+    3600,
+    6 * 3600,
+    24 * 3600,
+    3 * 86400,
+    7 * 86400,
+    14 * 86400,
+    30 * 86400,
+    90 * 86400,
+)
+DISCLOSURE_DELAY = Histogram(
+    "sunshine_feed_disclosure_delay_seconds",
+    "Delay between a public fact happening and its entry being published, by entry kind",
+    ["kind"],
+    buckets=DELAY_BUCKETS,
+)
+DISCLOSURE_LATE = Counter(
+    "sunshine_feed_disclosure_late_total",
+    "Entries published after their legal disclosure deadline (gifts: routine 7 working days)",
+    ["kind"],
+)
+
+GIFT_KINDS = {"donation.received"}
+USE_KINDS = {"funds.disbursed", "goods.dispatched", "goods.delivered"}
+
+
+def add_working_days(start: datetime, days: int, holidays: Iterable[date] = ()) -> datetime:
+    """``start`` plus ``days`` working days (local calendar), same time of day."""
+    off = set(holidays)
+    local = start.astimezone(SHANGHAI)
+    current = local
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5 and current.date() not in off:
+            remaining -= 1
+    return current
+
+
+def deadline_for(
+    kind: str,
+    occurred_at: datetime,
+    *,
+    refs: Iterable[str | None],
+    major_disaster_refs: Iterable[str],
+    holidays: Iterable[date] = (),
+    routine_working_days: int = 7,
+    disaster_hours: int = 24,
+) -> tuple[datetime | None, str | None]:
+    """The deadline of an entry and the rule's name, or ``(None, None)`` if none applies."""
+    disaster = bool({r for r in refs if r} & set(major_disaster_refs))
+    if kind in GIFT_KINDS or (disaster and kind in USE_KINDS):
+        if disaster:
+            return occurred_at + timedelta(hours=disaster_hours), f"{disaster_hours}h_disaster"
+        return (
+            add_working_days(occurred_at, routine_working_days, holidays),
+            f"{routine_working_days}_working_days",
+        )
+    if kind in USE_KINDS:
+        return occurred_at + timedelta(days=30), "30_days_use_of_funds"
+    return None, None
+
+
+def observe_disclosure(kind: str, occurred_at: datetime, published_at: datetime) -> None:
+    delay = max((published_at - occurred_at).total_seconds(), 0.0)
+    DISCLOSURE_DELAY.labels(kind).observe(delay)
+    if kind in GIFT_KINDS:
+        due = add_working_days(occurred_at, 7)
+        if published_at > due:
+            DISCLOSURE_LATE.labels(kind).inc()
