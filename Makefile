@@ -22,7 +22,7 @@ test:  ## provision PostgreSQL + Kafka, ruff, mypy, and all tests
 	@scripts/test.sh
 
 lint:
-	@.local/venv/bin/python -m ruff check . && .local/venv/bin/python -m ruff format --check . && .local/venv/bin/python -m mypy shared services tests
+	@.local/venv/bin/python -m ruff check . && .local/venv/bin/python -m ruff format --check . && .local/venv/bin/python -m mypy shared services tests bench
 
 fmt:
 	@.local/venv/bin/python -m ruff format . && .local/venv/bin/python -m ruff check --fix .

@@ -27,6 +27,6 @@ echo "== ruff (lint, format)"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 echo "== mypy"
-"$PY" -m mypy shared services tests
+"$PY" -m mypy shared services tests bench
 echo "== pytest"
 "$PY" -m pytest "$@"

@@ -134,7 +134,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 _bearer = HTTPBearer(auto_error=False, description="Staff access token (JWT)")
 
 
-def current_staff(
+async def current_staff(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> StaffPrincipal:
@@ -151,7 +151,7 @@ def require_roles(*roles: Role) -> Any:
     """A dependency that admits staff holding any of ``roles`` (admins always)."""
     wanted = frozenset(roles)
 
-    def _check(staff: CurrentStaff) -> StaffPrincipal:
+    async def _check(staff: CurrentStaff) -> StaffPrincipal:
         if not staff.has_any(wanted):
             names = ", ".join(sorted(str(r) for r in wanted))
             raise Forbidden(f"权限不足：需要角色 {names} (requires role: {names})")

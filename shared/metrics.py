@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
     "sunshine_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
@@ -35,35 +34,43 @@ DLQ_MESSAGES = Counter(
 )
 
 
-def install_metrics(app: FastAPI, service: str) -> None:
-    """Expose ``/metrics`` and count/time every request by its route template."""
+class MetricsMiddleware:
+    """Pure ASGI middleware: count and time every request by its route template."""
 
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        route = _route_template(request)
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_wrapper)
         finally:
-            if route != "/metrics":
-                HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
-                HTTP_LATENCY.labels(service, request.method, route).observe(
+            route = scope.get("route")
+            template = str(getattr(route, "path", "unmatched"))
+            if template != "/metrics":
+                method = scope["method"]
+                HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+                HTTP_LATENCY.labels(self.service, method, template).observe(
                     time.perf_counter() - started
                 )
+
+
+def install_metrics(app: FastAPI, service: str) -> None:
+    """Expose ``/metrics`` and count/time every request by its route template."""
+    app.add_middleware(MetricsMiddleware, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", request.url.path))
-    return "unmatched"

@@ -14,8 +14,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
@@ -123,7 +125,7 @@ def create_service_app(
     )
     install_error_handlers(app)
     install_metrics(app, settings.service_name)
-    _install_request_context(app)
+    app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
@@ -147,16 +149,23 @@ def _supervised(run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[N
     return asyncio.create_task(supervise(), name=name)
 
 
-def _install_request_context(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        continue_trace(request.headers.get("traceparent"))
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            exc = PayloadTooLarge(f"请求体过大，上限 {MAX_BODY_BYTES} 字节 (body too large)")
-            from fastapi.responses import JSONResponse
+class RequestContextMiddleware:
+    """Pure ASGI middleware: adopt or start the W3C trace; refuse oversize bodies early."""
 
-            return JSONResponse(error_body(exc.code, exc.message), exc.status_code)
-        return await call_next(request)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        traceparent = headers.get(b"traceparent")
+        continue_trace(traceparent.decode("latin-1") if traceparent else None)
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            exc = PayloadTooLarge(f"请求体过大，上限 {MAX_BODY_BYTES} 字节 (body too large)")
+            response = JSONResponse(error_body(exc.code, exc.message), exc.status_code)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts that print figures (never part of the test suite)."""
