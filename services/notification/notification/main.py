@@ -7,8 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from notification.config import NotificationSettings
-from notification.entrypoints.api import public
+from notification.entrypoints.api import public, transparency
 from notification.entrypoints.consumers import build_consumers
+from notification.service_layer.feed_runtime import start_feed
 from shared.runtime import create_service_app
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -19,6 +20,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         settings or NotificationSettings(),
         title="Sunshine 阳光红会 · 公示与通知服务 Notification service",
         description="The public disclosure feed, stock alerts and notices, built from events.",
-        routers=[public.router],
+        routers=[public.router, transparency.router],
         consumers=build_consumers,
+        on_startup=start_feed,
     )

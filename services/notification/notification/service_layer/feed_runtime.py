@@ -1,0 +1,124 @@
+"""Background machinery of the public feed, started in the app's lifespan.
+
+- the **checkpointer**: every ``LOG_CHECKPOINT_INTERVAL_S`` (at most a minute) it appends the
+  settled entries to the Merkle log and signs a new tree head if the tree grew;
+- the **live broadcaster**: ``LISTEN feed_entries`` (a trigger NOTIFYs after each insert
+  commits) fans new entry numbers out to the server-sent-event streams of this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from notification.config import NotificationSettings
+from notification.log.signing import LogSigner
+from notification.log.store import checkpoint
+from shared.runtime import ServiceRuntime
+
+log = logging.getLogger("sunshine.feed")
+
+SIGNER = "feed_signer"
+BROADCASTER = "feed_broadcaster"
+CHANNEL = "feed_entries"
+
+
+class Broadcaster:
+    """In-process fan-out of "entry ``seq`` was committed" to any number of subscribers."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[int]] = set()
+
+    def subscribe(self) -> asyncio.Queue[int]:
+        queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1000)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[int]) -> None:
+        self._subscribers.discard(queue)
+
+    def publish(self, seq: int) -> None:
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):  # a slow client re-reads from the DB
+                queue.put_nowait(seq)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+
+def signer_for(settings: NotificationSettings) -> LogSigner:
+    return LogSigner.from_file(
+        settings.log_signing_key_file, create=settings.environment != "production"
+    )
+
+
+async def run_checkpoints(runtime: ServiceRuntime, signer: LogSigner) -> None:
+    settings: Any = runtime.settings
+    while True:
+        try:
+            async with runtime.session_factory() as session, session.begin():
+                await checkpoint(session, signer, settle_s=settings.log_settle_s)
+        except Exception as exc:  # noqa: BLE001 - keep checkpointing through outages
+            log.warning("feed checkpoint failed: %s", exc)
+        await asyncio.sleep(settings.log_checkpoint_interval_s)
+
+
+async def run_listener(dsn: str, broadcaster: Broadcaster) -> None:
+    while True:
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await asyncpg.connect(dsn, timeout=10)
+
+            def on_notify(_c: object, _pid: int, _channel: str, payload: str) -> None:
+                with contextlib.suppress(ValueError):
+                    broadcaster.publish(int(payload))
+
+            await conn.add_listener(CHANNEL, on_notify)
+            while not conn.is_closed():
+                await asyncio.sleep(5)
+                await conn.execute("SELECT 1")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reconnect after a pause
+            log.warning("feed listener lost its connection: %s", exc)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        await asyncio.sleep(1)
+
+
+def _supervised(run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
+    async def supervise() -> None:
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed task %s crashed; restarting in 2s", name)
+                await asyncio.sleep(2)
+
+    return asyncio.create_task(supervise(), name=name)
+
+
+async def start_feed(runtime: ServiceRuntime) -> None:
+    """``on_startup`` hook: load (or, outside production, create) the key; start the tasks."""
+    settings = runtime.settings
+    assert isinstance(settings, NotificationSettings)
+    signer = signer_for(settings)
+    broadcaster = Broadcaster()
+    runtime.extras[SIGNER] = signer
+    runtime.extras[BROADCASTER] = broadcaster
+    runtime.tasks.append(
+        _supervised(lambda: run_listener(settings.asyncpg_dsn, broadcaster), "feed-listener")
+    )
+    if settings.run_feed_log:
+        runtime.tasks.append(_supervised(lambda: run_checkpoints(runtime, signer), "feed-log"))
