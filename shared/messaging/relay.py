@@ -94,6 +94,7 @@ class OutboxRelay:
         self._retention_days = retention_days
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+        self._known_topics: set[str] = set()
         self.connected = False
 
     async def run(self) -> None:
@@ -168,12 +169,32 @@ class OutboxRelay:
             self.connected = True
         return len(ok)
 
+    async def _topic_exists(self, producer: AIOKafkaProducer, topic: str) -> bool:
+        """Known topics are cached; an unknown one triggers one metadata refresh.
+
+        Without this, a row for a topic that does not exist would make ``send`` wait for
+        metadata until its timeout on every round, stalling every row behind it.
+        """
+        if topic in self._known_topics:
+            return True
+        metadata = await producer.client.fetch_all_metadata()
+        self._known_topics = set(metadata.topics())
+        return topic in self._known_topics
+
     async def _send(
         self, producer: AIOKafkaProducer, rows: Sequence[Row[Any]]
     ) -> tuple[list[Any], list[Any], str]:
         futures: list[asyncio.Future[Any] | BaseException] = []
+        refreshed = False
         for row in rows:
             event = _event_from_row(row)
+            if row.topic not in self._known_topics and refreshed:
+                futures.append(LookupError(f"topic {row.topic!r} does not exist"))
+                continue
+            if not await self._topic_exists(producer, row.topic):
+                refreshed = True
+                futures.append(LookupError(f"topic {row.topic!r} does not exist"))
+                continue
             try:
                 futures.append(
                     await producer.send(

@@ -3,6 +3,7 @@ committed rows as CloudEvents and marks them only after the broker acknowledged 
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -140,3 +141,42 @@ async def test_relay_publishes_cloudevents_and_marks_rows(
         ).scalar_one()
     assert [dict(r.headers)["ce_id"].decode() for r in records] == ids
     assert unpublished == 0
+
+
+async def test_a_row_for_a_missing_topic_does_not_stall_the_others(
+    engine: AsyncEngine, scratch_topic: str
+) -> None:
+    good, bad = uuid.uuid4(), uuid.uuid4()
+    async with _uow(engine) as uow:
+        await _stage(uow, bad, scratch_topic + ".does-not-exist")
+        await uow.commit()
+    async with _uow(engine) as uow:
+        await _stage(uow, good, scratch_topic)
+        await uow.commit()
+    relay = OutboxRelay(
+        engine=engine, dsn="unused", bootstrap=KAFKA_BOOTSTRAP, service="tests", batch_size=500
+    )
+    started = time.monotonic()
+    try:
+        await relay.publish_pending()
+    finally:
+        if relay._producer is not None:
+            await relay._producer.stop()
+    assert time.monotonic() - started < 5, "an unknown topic must fail fast, not wait for metadata"
+    async with engine.connect() as conn:
+        rows = {
+            row.key: row
+            for row in await conn.execute(
+                text(
+                    "SELECT key, published_at, attempts, last_error FROM outbox WHERE key = ANY(:k)"
+                ),
+                {"k": [str(good), str(bad)]},
+            )
+        }
+        # Leave nothing behind that a later relay in this database would keep retrying.
+        await conn.execute(text("DELETE FROM outbox WHERE key = :k"), {"k": str(bad)})
+        await conn.commit()
+    assert rows[str(good)].published_at is not None
+    assert rows[str(bad)].published_at is None
+    assert rows[str(bad)].attempts == 1
+    assert "does not exist" in rows[str(bad)].last_error
