@@ -29,6 +29,11 @@ EVENTS_CONSUMED = Counter(
 HANDLER_LATENCY = Histogram(
     "sunshine_event_handler_seconds", "Event handler latency", ["service", "consumer", "type"]
 )
+CONSUMER_LAG = Gauge(
+    "sunshine_consumer_lag",
+    "Records behind the partition's high watermark, per consumer group and partition",
+    ["service", "consumer", "topic", "partition"],
+)
 DLQ_MESSAGES = Counter(
     "sunshine_dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"]
 )

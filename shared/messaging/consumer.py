@@ -29,12 +29,13 @@ from shared.messaging.envelope import CloudEvent, MalformedEvent, from_kafka
 from shared.messaging.inbox import claim
 from shared.messaging.relay import create_producer
 from shared.messaging.tracing import parse_trace_id
-from shared.metrics import DLQ_MESSAGES, EVENTS_CONSUMED, HANDLER_LATENCY
+from shared.metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENTS_CONSUMED, HANDLER_LATENCY
 
 log = logging.getLogger("sunshine.consumer")
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 DLQ_SUFFIX = ".dlq"
+LAG_REPORT_INTERVAL_S = 5.0
 
 
 class PermanentError(Exception):
@@ -99,6 +100,7 @@ class ConsumerRunner:
         )
         dlq = create_producer(self._bootstrap)
         await self._start_with_retry(consumer, dlq)
+        lag_reported_at = 0.0
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
@@ -106,12 +108,28 @@ class ConsumerRunner:
                     for record in records:
                         await self._process(record, dlq)
                     await self._commit(consumer, tp, records[-1].offset + 1)
+                if time.monotonic() - lag_reported_at > LAG_REPORT_INTERVAL_S:
+                    await self._report_lag(consumer)
+                    lag_reported_at = time.monotonic()
         finally:
             self.connected = False
             with contextlib.suppress(Exception):
                 await consumer.stop()
             with contextlib.suppress(Exception):
                 await dlq.stop()
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await consumer.position(tp)
+            except KafkaError:
+                continue
+            CONSUMER_LAG.labels(self._service, self.name, tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0)
+            )
 
     async def _start_with_retry(self, consumer: AIOKafkaConsumer, dlq: Any) -> None:
         delay = 0.5

@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db import create_session_factory
-from shared.messaging.consumer import ConsumerRunner, EventHandler
+from shared.messaging.consumer import ConsumerRunner, EventHandler, PermanentError
 from shared.messaging.envelope import CloudEvent
+from shared.messaging.replay import replay
 from tests.conftest import KAFKA_BOOTSTRAP
 from tests.integration.conftest import committed_offset, eventually, read_all
 
@@ -192,3 +194,51 @@ async def test_handler_errors_are_retried_then_dead_lettered(
     dead: list[Any] = await read_all(scratch_topic + ".dlq", expect=1)
     assert [dict(d.headers)["dlq_attempts"] for d in dead] == [b"3"]
     assert dict(dead[0].headers)["dlq_error"] == b"attempt 3 failed"
+
+
+async def test_replay_reinjects_a_dead_letter_once_the_cause_is_fixed(
+    engine: AsyncEngine, scratch_topic: str
+) -> None:
+    marker = uuid.uuid4()
+    fixed = False
+
+    async def buggy_then_fixed(session: AsyncSession, e: CloudEvent) -> None:
+        if not fixed:
+            raise PermanentError("bug: cannot apply this gift yet")
+        await apply_gift(session, e)
+
+    ev = event(marker)
+    await produce(scratch_topic, [(ev.headers(), ev.value())])
+    r = runner(engine, scratch_topic, {TYPE: buggy_then_fixed})
+    async with running(r):
+
+        async def dead_lettered() -> bool:
+            return await committed_offset(r.name, scratch_topic) == 1
+
+        await eventually(dead_lettered)
+        assert await count(engine, marker) == 0
+
+        fixed = True  # the fix is deployed; now replay
+        dry = await replay(scratch_topic + ".dlq", bootstrap=KAFKA_BOOTSTRAP, dry_run=True)
+        assert dry.replayed == [ev.id]
+        report = await replay(scratch_topic + ".dlq", bootstrap=KAFKA_BOOTSTRAP)
+        assert report.replayed == [ev.id]
+
+        async def applied() -> bool:
+            return await count(engine, marker) == 1
+
+        await eventually(applied)
+        again = await replay(scratch_topic + ".dlq", bootstrap=KAFKA_BOOTSTRAP)
+        assert again.replayed == [], "each dead letter is replayed once"
+
+        async def lag_reported() -> bool:
+            sample = REGISTRY.get_sample_value(
+                "sunshine_consumer_lag",
+                {"service": "tests", "consumer": r.name, "topic": scratch_topic, "partition": "0"},
+            )
+            return sample == 0
+
+        await eventually(lag_reported, timeout=15)
+    replayed: list[Any] = await read_all(scratch_topic, expect=2)
+    assert [dict(m.headers)["ce_id"] for m in replayed] == [ev.id.encode()] * 2
+    assert not any(k.startswith("dlq_") for k, _ in replayed[1].headers)
