@@ -8,7 +8,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from donation.config import DonationSettings
-from donation.entrypoints.api import auth, donations
+from donation.entrypoints.api import auth, donations, donors, projects, public, reports
+from donation.entrypoints.consumers import build_consumers
+from donation.service_layer.projects import announce_unannounced_projects
 from donation.service_layer.staff import seed_demo_staff
 from shared.auth import TokenIssuer
 from shared.runtime import ServiceRuntime, create_service_app
@@ -30,11 +32,22 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             await seed_demo_staff(
                 runtime.session_factory, settings.demo_password.get_secret_value()
             )
+        async with runtime.unit_of_work() as uow:
+            if await announce_unannounced_projects(uow):
+                await uow.commit()
 
     return create_service_app(
         settings,
         title="Sunshine 阳光红会 · 捐赠服务 Donation service",
         description="Every gift, money or goods, from receipt to use; the donor's own timeline.",
-        routers=[auth.router, donations.router],
+        routers=[
+            auth.router,
+            donations.router,
+            donors.router,
+            projects.router,
+            public.router,
+            reports.router,
+        ],
+        consumers=build_consumers,
         on_startup=on_startup,
     )

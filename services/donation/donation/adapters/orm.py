@@ -30,7 +30,10 @@ class Donor(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     display: str = Field(max_length=20)
+    notify: str = Field(default="all", max_length=10)
+    version: int = 1
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Donation(SQLModel, table=True):
@@ -52,6 +55,10 @@ class Donation(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     created_by: str = Field(max_length=64)
     version: int = 1
+    used_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    refunded_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    status_reason: str | None = Field(default=None, max_length=500)
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class DonationItem(SQLModel, table=True):
@@ -82,3 +89,145 @@ class AuditEntry(SQLModel, table=True):
     entity_id: str = Field(max_length=64)
     before: dict[str, object] | None = Field(default=None, sa_column=Column(JSONB))
     after: dict[str, object] | None = Field(default=None, sa_column=Column(JSONB))
+
+
+class ReceiptCounter(SQLModel, table=True):
+    __tablename__ = "receipt_counters"
+
+    year: int = Field(primary_key=True)
+    last_seq: int
+
+
+class Receipt(SQLModel, table=True):
+    __tablename__ = "receipts"
+
+    id: uuid.UUID = Field(primary_key=True)
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    year: int
+    seq: int
+    receipt_no: str = Field(max_length=20)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    payer_name: str | None = Field(default=None, max_length=200)
+    anonymous: bool = False
+    declined: bool = False
+    issued_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    issued_by: str = Field(max_length=64)
+    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    void_reason: str | None = Field(default=None, max_length=500)
+    voided_by: str | None = Field(default=None, max_length=64)
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    category: str = Field(max_length=20)
+    town: str | None = Field(default=None, max_length=20)
+    description: str = Field(default="", max_length=2000)
+    starts_on: date
+    ends_on: date | None = None
+    budget_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    status: str = Field(default="open", max_length=10)
+    closed_on: date | None = None
+    disclosure_due: date | None = None
+    announced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str = Field(max_length=64)
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    version: int = 1
+
+
+class Disbursement(SQLModel, table=True):
+    __tablename__ = "disbursements"
+
+    id: uuid.UUID = Field(primary_key=True)
+    project_code: str = Field(foreign_key="projects.code", max_length=32)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    purpose: str = Field(max_length=500)
+    recipient_type: str = Field(max_length=20)
+    recipient_name: str = Field(max_length=200)
+    recipient_display: str = Field(max_length=200)
+    town: str | None = Field(default=None, max_length=20)
+    voucher_no: str = Field(max_length=64)
+    disbursed_on: date
+    status: str = Field(default="pending", max_length=10)
+    entered_by: str = Field(max_length=64)
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reject_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    version: int = 1
+
+
+class Allocation(SQLModel, table=True):
+    __tablename__ = "allocations"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    disbursement_id: uuid.UUID = Field(foreign_key="disbursements.id")
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class FollowUp(SQLModel, table=True):
+    __tablename__ = "follow_ups"
+
+    id: uuid.UUID = Field(primary_key=True)
+    disbursement_id: uuid.UUID | None = Field(default=None, foreign_key="disbursements.id")
+    donation_id: uuid.UUID | None = Field(default=None, foreign_key="donations.id")
+    project_code: str | None = Field(default=None, max_length=32)
+    visited_on: date
+    summary: str = Field(max_length=2000)
+    town: str | None = Field(default=None, max_length=20)
+    visitor: str = Field(max_length=100)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str = Field(max_length=64)
+
+
+class RemainderDecision(SQLModel, table=True):
+    __tablename__ = "remainder_decisions"
+
+    project_code: str = Field(primary_key=True, foreign_key="projects.code", max_length=32)
+    remainder_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    decision: str = Field(max_length=20)
+    target_project_code: str | None = Field(default=None, max_length=32)
+    note: str = Field(max_length=2000)
+    disclosure_due: date
+    decided_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    decided_by: str = Field(max_length=64)
+
+
+class GoodsLineage(SQLModel, table=True):
+    __tablename__ = "goods_lineage"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    stage: str = Field(max_length=12)
+    item_code: str = Field(max_length=64)
+    item_name: str | None = Field(default=None, max_length=200)
+    quantity: int
+    unit: str | None = Field(default=None, max_length=20)
+    lot_id: str | None = Field(default=None, max_length=64)
+    dispatch_id: str | None = Field(default=None, max_length=64)
+    destination: str | None = Field(default=None, max_length=200)
+    signed_by: str | None = Field(default=None, max_length=100)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    source_event_id: str = Field(max_length=64)
+
+
+class LookupCode(SQLModel, table=True):
+    __tablename__ = "lookup_codes"
+
+    id: uuid.UUID = Field(primary_key=True)
+    contact_hash: str = Field(max_length=64)
+    code_hash: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    attempts: int = 0
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -12,6 +13,7 @@ class DonorDetails:
     name: str
     phone: str | None
     email: str | None
+    notify: str = "all"
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,5 @@ class RecordDonation:
     project_code: str | None = None
     note: str | None = None
     items: tuple[GoodsLine, ...] = field(default_factory=tuple)
+    pledged: bool = False
+    donor_id: uuid.UUID | None = None

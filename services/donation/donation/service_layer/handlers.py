@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from donation.adapters.orm import AuditEntry, Donation, DonationItem, Donor
+from donation.adapters.orm import Donation, DonationItem, Donor, Project
 from donation.domain.commands import RecordDonation
 from donation.domain.model import DonationStatus, display_name
-from shared.contracts.donation import DONATION_RECEIVED, DonatedItemV1, DonationReceivedV1
-from shared.errors import Conflict
+from donation.service_layer.common import audit, now, request_notice
+from shared.contracts.donation import (
+    DONATION_PLEDGED,
+    DONATION_RECEIVED,
+    DonatedItemV1,
+    DonationPledgedV1,
+    DonationReceivedV1,
+    NoticeFactsV1,
+)
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_tracking_code, uuid7
 from shared.messaging.topics import DONATION_EVENTS
 from shared.uow import SqlUnitOfWork
 
 
+async def check_project_open(uow: SqlUnitOfWork, code: str | None) -> Project | None:
+    if code is None:
+        return None
+    project = await uow.session.get(Project, code)
+    if project is None:
+        raise ValidationFailed(f"项目不存在 (unknown project {code!r})")
+    if project.status != "open":
+        raise Conflict(f"项目 {code} 已结项，不能再定向捐赠 (project {code} is closed)")
+    return project
+
+
 async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
-    """Record a received gift and announce it (``donation.received``)."""
+    """Record a received (or pledged) gift and announce it (``donation.received``/``pledged``)."""
     session = uow.session
     if cmd.external_ref is not None:
         duplicate = await session.scalar(
@@ -33,33 +51,41 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
                 f"该渠道的付款流水号已登记 (external reference {cmd.external_ref!r} already "
                 f"recorded for channel {cmd.channel}, donation {duplicate})"
             )
-    now = datetime.now(UTC)
-    donor = Donor(
-        id=uuid7(),
-        donor_type=cmd.donor.donor_type,
-        name=cmd.donor.name,
-        phone=cmd.donor.phone,
-        email=cmd.donor.email,
-        display=cmd.display,
-        created_at=now,
-    )
+    await check_project_open(uow, cmd.project_code)
+    at = now()
+    if cmd.donor_id is not None:
+        existing = await session.get(Donor, cmd.donor_id)
+        if existing is None:
+            raise ValidationFailed(f"捐赠人不存在 (unknown donor {cmd.donor_id})")
+        donor = existing
+    else:
+        donor = Donor(
+            id=uuid7(),
+            donor_type=cmd.donor.donor_type,
+            name=cmd.donor.name,
+            phone=cmd.donor.phone,
+            email=cmd.donor.email,
+            display=cmd.display,
+            notify=cmd.donor.notify,
+            created_at=at,
+        )
+        session.add(donor)
+        await session.flush()
     donation = Donation(
         id=uuid7(),
         tracking_code=new_tracking_code(),
         kind=cmd.kind,
-        status=DonationStatus.RECEIVED,
+        status=DonationStatus.PLEDGED if cmd.pledged else DonationStatus.RECEIVED,
         amount_fen=cmd.amount_fen,
         channel=cmd.channel,
         external_ref=cmd.external_ref,
         project_code=cmd.project_code,
         display=cmd.display,
-        display_name=display_name(
-            cmd.donor.name, display=cmd.display, donor_type=cmd.donor.donor_type
-        ),
+        display_name=display_name(donor.name, display=cmd.display, donor_type=donor.donor_type),
         donor_id=donor.id,
         note=cmd.note,
         received_at=cmd.received_at,
-        created_at=now,
+        created_at=at,
         created_by=cmd.actor,
     )
     items = [
@@ -77,32 +103,56 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
         )
         for n, line in enumerate(cmd.items, start=1)
     ]
-    session.add(donor)
-    await session.flush()
     session.add(donation)
     await session.flush()
     session.add_all(items)
-    session.add(
-        AuditEntry(
-            at=now,
-            actor=cmd.actor,
-            action="donation.record",
-            entity="donation",
-            entity_id=str(donation.id),
-            before=None,
-            after={
-                "kind": donation.kind,
-                "amount_fen": donation.amount_fen,
-                "channel": donation.channel,
-                "project_code": donation.project_code,
-                "tracking_code": donation.tracking_code,
-            },
-        )
+    audit(
+        session,
+        actor=cmd.actor,
+        action="donation.pledge" if cmd.pledged else "donation.record",
+        entity="donation",
+        entity_id=str(donation.id),
+        after={
+            "kind": donation.kind,
+            "status": donation.status,
+            "amount_fen": donation.amount_fen,
+            "channel": donation.channel,
+            "project_code": donation.project_code,
+            "tracking_code": donation.tracking_code,
+            "donor_id": str(donor.id),
+        },
     )
     try:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"捐赠记录冲突 (conflicting donation): {exc.orig}") from exc
+    if cmd.pledged:
+        uow.publish(
+            topic=DONATION_EVENTS,
+            key=str(donation.id),
+            type=DONATION_PLEDGED,
+            subject=str(donation.id),
+            payload=DonationPledgedV1(
+                donation_id=donation.id,
+                tracking_code=donation.tracking_code,
+                kind=cmd.kind,  # type: ignore[arg-type]
+                amount_fen=donation.amount_fen,
+                channel=cmd.channel,  # type: ignore[arg-type]
+                project_code=donation.project_code,
+                display=cmd.display,  # type: ignore[arg-type]
+                display_name=donation.display_name,
+                donor_type=donor.donor_type,  # type: ignore[arg-type]
+                pledged_at=at,
+            ),
+        )
+    else:
+        announce_received(uow, donation, donor, items)
+    return donation
+
+
+def announce_received(
+    uow: SqlUnitOfWork, donation: Donation, donor: Donor, items: list[DonationItem]
+) -> None:
     uow.publish(
         topic=DONATION_EVENTS,
         key=str(donation.id),
@@ -111,13 +161,13 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
         payload=DonationReceivedV1(
             donation_id=donation.id,
             tracking_code=donation.tracking_code,
-            kind=cmd.kind,  # type: ignore[arg-type]
+            kind=donation.kind,  # type: ignore[arg-type]
             amount_fen=donation.amount_fen,
-            channel=cmd.channel,  # type: ignore[arg-type]
+            channel=donation.channel,  # type: ignore[arg-type]
             project_code=donation.project_code,
-            display=cmd.display,  # type: ignore[arg-type]
+            display=donation.display,  # type: ignore[arg-type]
             display_name=donation.display_name,
-            donor_type=cmd.donor.donor_type,  # type: ignore[arg-type]
+            donor_type=donor.donor_type,  # type: ignore[arg-type]
             received_at=donation.received_at,
             items=[
                 DonatedItemV1(
@@ -133,7 +183,18 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
             ],
         ),
     )
-    return donation
+    request_notice(
+        uow,
+        donor=donor,
+        donation=donation,
+        milestone="received",
+        facts=NoticeFactsV1(
+            kind=donation.kind,  # type: ignore[arg-type]
+            amount_fen=donation.amount_fen,
+            project_code=donation.project_code,
+            items=[f"{i.name} {i.quantity}{i.unit}" for i in items],
+        ),
+    )
 
 
 async def load_donation(
@@ -155,3 +216,15 @@ async def load_donation(
         ).all()
     )
     return donation, donor, items
+
+
+async def get_donation_for_update(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> Donation:
+    donation = await uow.session.scalar(
+        select(Donation)
+        .where(col(Donation.id) == donation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if donation is None:
+        raise NotFound(f"捐赠记录不存在 (donation {donation_id} not found)")
+    return donation

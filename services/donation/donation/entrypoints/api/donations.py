@@ -1,38 +1,56 @@
-"""``/api/v1/donations``: record and read gifts (staff only)."""
+"""``/api/v1/donations``: record gifts and move them along their life cycle (staff only)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
-from donation.adapters.orm import Donation, DonationItem, Donor
+from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
 from donation.domain.commands import DonorDetails, GoodsLine, RecordDonation
-from donation.entrypoints.api.deps import IdempotencyKey, RuntimeDep
+from donation.entrypoints.api.deps import (
+    IdempotencyKey,
+    IfMatch,
+    RuntimeDep,
+    etag,
+    idempotent,
+    parse_if_match,
+)
 from donation.entrypoints.api.schemas import (
     DonationCreate,
     DonationItemOut,
     DonationOut,
     DonationPage,
+    DonationPatch,
     DonorOut,
+    ReasonIn,
+    ReceiptIn,
+    ReceiptOut,
+    ReceiveIn,
 )
+from donation.service_layer import gifts
 from donation.service_layer.handlers import load_donation, record_donation
 from shared.auth import Role, StaffPrincipal, require_roles
+from shared.contracts.donation import Channel, DonationKind, GiftStatus
 from shared.errors import NotFound
-from shared.idempotency import run_idempotent
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.uow import SqlUnitOfWork
 
 router = APIRouter(prefix="/api/v1/donations", tags=["donations"])
 
 Recorder = require_roles(Role.FINANCE)
-Reader = require_roles(Role.FINANCE, Role.AUDITOR)
+Reader = require_roles(Role.FINANCE, Role.APPROVER, Role.AUDITOR)
 
 
-def to_out(donation: Donation, donor: Donor, items: list[DonationItem]) -> DonationOut:
+def to_out(
+    donation: Donation, donor: Donor, items: list[DonationItem], receipt_no: str | None = None
+) -> DonationOut:
     return DonationOut(
         id=donation.id,
         tracking_code=donation.tracking_code,
@@ -50,6 +68,10 @@ def to_out(donation: Donation, donor: Donor, items: list[DonationItem]) -> Donat
             name=donor.name,
             phone=donor.phone,
             email=donor.email,
+            display=donor.display,
+            notify=donor.notify,
+            version=donor.version,
+            created_at=donor.created_at,
         ),
         items=[DonationItemOut.model_validate(i, from_attributes=True) for i in items],
         note=donation.note,
@@ -57,14 +79,32 @@ def to_out(donation: Donation, donor: Donor, items: list[DonationItem]) -> Donat
         created_at=donation.created_at,
         created_by=donation.created_by,
         version=donation.version,
+        used_fen=donation.used_fen,
+        refunded_fen=donation.refunded_fen,
+        remaining_fen=donation.amount_fen - donation.used_fen - donation.refunded_fen,
+        status_reason=donation.status_reason,
+        receipt_no=receipt_no,
+        updated_at=donation.updated_at,
     )
+
+
+async def donation_body(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> dict[str, Any]:
+    loaded = await load_donation(uow, donation_id)
+    if loaded is None:
+        raise NotFound(f"捐赠记录不存在 (donation {donation_id} not found)")
+    receipt_no = await uow.session.scalar(
+        select(col(Receipt.receipt_no)).where(
+            col(Receipt.donation_id) == donation_id, col(Receipt.voided_at).is_(None)
+        )
+    )
+    return to_out(*loaded, receipt_no=receipt_no).model_dump(mode="json")
 
 
 @router.post(
     "",
     status_code=201,
     response_model=DonationOut,
-    summary="登记捐赠 Record a received gift",
+    summary="登记捐赠 Record a received (or pledged) gift",
     responses={409: {"description": "Duplicate payment reference or idempotency conflict"}},
 )
 async def create_donation(
@@ -73,6 +113,7 @@ async def create_donation(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
+    donor = body.donor
     command = RecordDonation(
         kind=body.kind,
         amount_fen=body.amount_fen
@@ -81,10 +122,11 @@ async def create_donation(
         channel=body.channel,
         display=body.display,
         donor=DonorDetails(
-            donor_type=body.donor.donor_type,
-            name=body.donor.name,
-            phone=body.donor.phone,
-            email=body.donor.email,
+            donor_type=donor.donor_type if donor else "individual",
+            name=donor.name if donor else "",
+            phone=donor.phone if donor else None,
+            email=donor.email if donor else None,
+            notify=donor.notify if donor else "all",
         ),
         received_at=body.received_at or datetime.now(UTC),
         actor=staff.username,
@@ -92,36 +134,31 @@ async def create_donation(
         project_code=body.project_code,
         note=body.note,
         items=tuple(GoodsLine(**item.model_dump()) for item in body.items),
+        pledged=body.pledged,
+        donor_id=body.donor_id,
     )
-    async with runtime.unit_of_work() as uow:
 
-        async def record() -> tuple[int, dict[str, object]]:
-            donation = await record_donation(uow, command)
-            loaded = await load_donation(uow, donation.id)
-            assert loaded is not None
-            return 201, to_out(*loaded).model_dump(mode="json")
+    async def record(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        donation = await record_donation(uow, command)
+        return 201, await donation_body(uow, donation.id)
 
-        status, payload, replayed = await run_idempotent(
-            uow.session,
-            scope=f"{staff.username}:POST /api/v1/donations",
-            key=key,
-            payload=body.model_dump(mode="json"),
-            action=record,
-        )
-        await uow.commit()
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return JSONResponse(payload, status, headers=headers)
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/donations",
+        payload=body.model_dump(mode="json"),
+        action=record,
+    )
 
 
 @router.get("/{donation_id}", response_model=DonationOut, summary="查看捐赠 One gift")
 async def get_donation(
     donation_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
-) -> DonationOut:
+) -> JSONResponse:
     async with runtime.unit_of_work() as uow:
-        loaded = await load_donation(uow, donation_id)
-        if loaded is None:
-            raise NotFound(f"捐赠记录不存在 (donation {donation_id} not found)")
-        return to_out(*loaded)
+        body = await donation_body(uow, donation_id)
+    return JSONResponse(body, headers=etag(body["version"]))
 
 
 @router.get("", response_model=DonationPage, summary="捐赠列表 List gifts, newest first")
@@ -130,11 +167,44 @@ async def list_donations(
     _: StaffPrincipal = Reader,
     limit: Limit = 20,
     cursor: Cursor = None,
+    status: Annotated[GiftStatus | None, Query()] = None,
+    kind: Annotated[DonationKind | None, Query()] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    project_code: Annotated[str | None, Query(max_length=32)] = None,
+    unrestricted: Annotated[bool | None, Query(description="true: 仅非定向")] = None,
+    donor_id: uuid.UUID | None = None,
+    received_from: Annotated[datetime | None, Query(description="到账时间起 (含)")] = None,
+    received_to: Annotated[datetime | None, Query(description="到账时间止 (不含)")] = None,
 ) -> DonationPage:
     query = select(Donation, Donor).join(Donor, col(Donor.id) == col(Donation.donor_id))
+    if status is not None:
+        query = query.where(col(Donation.status) == status)
+    if kind is not None:
+        query = query.where(col(Donation.kind) == kind)
+    if channel is not None:
+        query = query.where(col(Donation.channel) == channel)
+    if project_code is not None:
+        query = query.where(col(Donation.project_code) == project_code)
+    if unrestricted is not None:
+        query = query.where(
+            col(Donation.project_code).is_(None)
+            if unrestricted
+            else col(Donation.project_code).is_not(None)
+        )
+    if donor_id is not None:
+        query = query.where(col(Donation.donor_id) == donor_id)
+    if received_from is not None:
+        query = query.where(col(Donation.received_at) >= received_from)
+    if received_to is not None:
+        query = query.where(col(Donation.received_at) < received_to)
     if cursor is not None:
         at_raw, id_raw = decode_cursor(cursor, 2)
-        at, last_id = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
+        try:
+            at, last_id = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
+        except ValueError as exc:
+            from shared.errors import ValidationFailed
+
+            raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
         query = query.where(
             or_(
                 col(Donation.received_at) < at,
@@ -149,6 +219,7 @@ async def list_donations(
         page = rows[:limit]
         ids = [d.id for d, _ in page]
         items_by_donation: dict[uuid.UUID, list[DonationItem]] = {i: [] for i in ids}
+        receipts: dict[uuid.UUID, str] = {}
         if ids:
             for item in await uow.session.scalars(
                 select(DonationItem)
@@ -156,11 +227,230 @@ async def list_donations(
                 .order_by(col(DonationItem.line_no))
             ):
                 items_by_donation[item.donation_id].append(item)
+            for r in await uow.session.scalars(
+                select(Receipt).where(
+                    col(Receipt.donation_id).in_(ids), col(Receipt.voided_at).is_(None)
+                )
+            ):
+                receipts[r.donation_id] = r.receipt_no
         next_cursor = None
         if len(rows) > limit:
             last = page[-1][0]
             next_cursor = encode_cursor(last.received_at.isoformat(), str(last.id))
         return DonationPage(
-            items=[to_out(d, donor, items_by_donation[d.id]) for d, donor in page],
+            items=[
+                to_out(d, donor, items_by_donation[d.id], receipts.get(d.id)) for d, donor in page
+            ],
             next_cursor=next_cursor,
         )
+
+
+@router.patch(
+    "/{donation_id}",
+    response_model=DonationOut,
+    summary="修改捐赠（备注、定向项目）Edit a gift (If-Match: version)",
+    responses={412: {"description": "Version mismatch"}, 428: {"description": "No version"}},
+)
+async def patch_donation(
+    donation_id: uuid.UUID,
+    body: DonationPatch,
+    runtime: RuntimeDep,
+    if_match: IfMatch = None,
+    staff: StaffPrincipal = Recorder,
+) -> JSONResponse:
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    async with runtime.unit_of_work() as uow:
+        await gifts.update_donation(
+            uow,
+            donation_id,
+            actor=staff.username,
+            expected_version=parse_if_match(if_match, body.version),
+            changes=changes,
+        )
+        await uow.flush()
+        result = await donation_body(uow, donation_id)
+        await uow.commit()
+    return JSONResponse(result, headers=etag(result["version"]))
+
+
+def _action_route(
+    path: str, summary: str
+) -> Callable[[Callable[..., Awaitable[JSONResponse]]], Callable[..., Awaitable[JSONResponse]]]:
+    return router.post(
+        path,
+        response_model=DonationOut,
+        summary=summary,
+        responses={409: {"description": "Illegal in the gift's current state (named)"}},
+    )
+
+
+@_action_route("/{donation_id}/receive", "认捐到账 A pledged gift arrived")
+async def receive(
+    donation_id: uuid.UUID,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    body: ReceiveIn | None = None,
+    staff: StaffPrincipal = Recorder,
+) -> JSONResponse:
+    body = body or ReceiveIn()
+
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        await gifts.receive_pledged(
+            uow, donation_id, actor=staff.username, received_at=body.received_at
+        )
+        await uow.flush()
+        return 200, await donation_body(uow, donation_id)
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/receive",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )
+
+
+@router.post(
+    "/{donation_id}/receipt",
+    status_code=201,
+    response_model=ReceiptOut,
+    summary="开具捐赠票据 Issue the receipt (gapless number per year)",
+    responses={409: {"description": "Already receipted, or not in a receiptable state"}},
+)
+async def issue_receipt(
+    donation_id: uuid.UUID,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    body: ReceiptIn | None = None,
+    staff: StaffPrincipal = Recorder,
+) -> JSONResponse:
+    body = body or ReceiptIn()
+
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        receipt = await gifts.issue_receipt(
+            uow,
+            donation_id,
+            actor=staff.username,
+            declined=body.declined,
+            payer_name=body.payer_name,
+        )
+        return 201, ReceiptOut.model_validate(receipt, from_attributes=True).model_dump(mode="json")
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/receipt",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )
+
+
+@router.post(
+    "/{donation_id}/receipt/void",
+    response_model=ReceiptOut,
+    summary="作废票据 Void the live receipt (its number stays used)",
+)
+async def void_receipt(
+    donation_id: uuid.UUID,
+    body: ReasonIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Recorder,
+) -> JSONResponse:
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        receipt = await gifts.void_receipt(
+            uow, donation_id, actor=staff.username, reason=body.reason
+        )
+        return 200, ReceiptOut.model_validate(receipt, from_attributes=True).model_dump(mode="json")
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/receipt/void",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )
+
+
+@router.get("/{donation_id}/receipts", response_model=list[ReceiptOut], summary="票据记录 Receipts")
+async def list_gift_receipts(
+    donation_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
+) -> list[ReceiptOut]:
+    async with runtime.unit_of_work() as uow:
+        rows = await uow.session.scalars(
+            select(Receipt)
+            .where(col(Receipt.donation_id) == donation_id)
+            .order_by(col(Receipt.issued_at))
+        )
+        return [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@_action_route("/{donation_id}/cancel", "取消捐赠 Cancel (pledged or received, unused)")
+async def cancel(
+    donation_id: uuid.UUID,
+    body: ReasonIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Recorder,
+) -> JSONResponse:
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        await gifts.cancel_donation(uow, donation_id, actor=staff.username, reason=body.reason)
+        await uow.flush()
+        return 200, await donation_body(uow, donation_id)
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/cancel",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )
+
+
+@_action_route("/{donation_id}/refund", "退款 Refund the unused money")
+async def refund(
+    donation_id: uuid.UUID,
+    body: ReasonIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Recorder,
+) -> JSONResponse:
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        await gifts.refund_donation(uow, donation_id, actor=staff.username, reason=body.reason)
+        await uow.flush()
+        return 200, await donation_body(uow, donation_id)
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/refund",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )
+
+
+@_action_route("/{donation_id}/complete", "标记完成 Mark a fully used gift completed")
+async def complete(
+    donation_id: uuid.UUID,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Recorder,
+) -> JSONResponse:
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        await gifts.complete_donation(uow, donation_id, actor=staff.username)
+        await uow.flush()
+        return 200, await donation_body(uow, donation_id)
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/complete",
+        payload={},
+        action=act,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +14,22 @@ MAX_AMOUNT_FEN = 10_000_000_000_00  # ten billion yuan: far above any real gift
 Fen = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_FEN)]
 ItemCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 ProjectCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")]
+Notify = Literal["none", "sms", "email", "all"]
+Town = Literal[
+    "锦屏街道",
+    "岳林街道",
+    "江口街道",
+    "西坞街道",
+    "萧王庙街道",
+    "方桥街道",
+    "尚田街道",
+    "莼湖街道",
+    "溪口镇",
+    "大堰镇",
+    "松岙镇",
+    "裘村镇",
+]
+Reason = Annotated[str, Field(min_length=2, max_length=500)]
 
 
 class StrictModel(BaseModel):
@@ -25,6 +41,9 @@ class DonorIn(StrictModel):
     name: str = Field(min_length=1, max_length=100, description="捐赠人姓名或单位名称")
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    notify: Notify = Field(
+        default="all", description="通知偏好：none 不通知 / sms / email / all（仅限已留的联系方式）"
+    )
 
 
 class DonationItemIn(StrictModel):
@@ -49,13 +68,19 @@ class DonationCreate(StrictModel):
     )
     project_code: ProjectCode | None = Field(default=None, description="定向捐赠的项目编号")
     display: DisplayChoice = "named"
-    donor: DonorIn
+    donor: DonorIn | None = Field(
+        default=None, description="新捐赠人；或用 donor_id 引用已有捐赠人"
+    )
+    donor_id: uuid.UUID | None = None
+    pledged: bool = Field(default=False, description="认捐（尚未到账）：到账后调用 /receive")
     items: list[DonationItemIn] = Field(default_factory=list, max_length=200)
     received_at: AwareDatetime | None = Field(default=None, description="到账时间，默认现在")
     note: str | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _check_kind(self) -> DonationCreate:
+        if (self.donor is None) == (self.donor_id is None):
+            raise ValueError("give exactly one of donor, donor_id (捐赠人信息或捐赠人编号二选一)")
         if self.kind == "money":
             if self.amount_fen is None:
                 raise ValueError("amount_fen is required for a money gift (金额必填)")
@@ -82,6 +107,10 @@ class DonorOut(BaseModel):
     name: str
     phone: str | None
     email: str | None
+    display: str | None = None
+    notify: str | None = None
+    version: int | None = None
+    created_at: datetime | None = None
 
 
 class DonationItemOut(BaseModel):
@@ -113,6 +142,12 @@ class DonationOut(BaseModel):
     created_at: datetime
     created_by: str
     version: int
+    used_fen: int = 0
+    refunded_fen: int = 0
+    remaining_fen: int = 0
+    status_reason: str | None = None
+    receipt_no: str | None = None
+    updated_at: datetime | None = None
 
 
 class DonationPage(BaseModel):
@@ -130,3 +165,232 @@ class StaffOut(BaseModel):
     username: str
     display_name: str | None
     roles: list[str]
+
+
+class DonationPatch(StrictModel):
+    note: str | None = Field(default=None, max_length=1000)
+    project_code: ProjectCode | None = None
+    version: int | None = Field(default=None, description="或使用 If-Match 头")
+
+
+class ReceiveIn(StrictModel):
+    received_at: AwareDatetime | None = None
+
+
+class ReceiptIn(StrictModel):
+    declined: bool = Field(default=False, description="捐赠人不要票据（号码照常登记）")
+    payer_name: str | None = Field(default=None, max_length=200, description="票据抬头，默认捐赠人")
+
+
+class ReasonIn(StrictModel):
+    reason: Reason
+
+
+class ReceiptOut(BaseModel):
+    id: uuid.UUID
+    donation_id: uuid.UUID
+    receipt_no: str
+    year: int
+    seq: int
+    amount_fen: int
+    payer_name: str | None
+    anonymous: bool
+    declined: bool
+    issued_at: datetime
+    issued_by: str
+    voided_at: datetime | None
+    void_reason: str | None
+    voided_by: str | None
+
+
+class ReceiptPage(BaseModel):
+    items: list[ReceiptOut]
+    next_cursor: str | None
+
+
+class DonorCreate(DonorIn):
+    display: DisplayChoice = "named"
+
+
+class DonorPatch(StrictModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    display: DisplayChoice | None = None
+    notify: Notify | None = None
+    version: int | None = None
+
+
+class DonorPage(BaseModel):
+    items: list[DonorOut]
+    next_cursor: str | None
+
+
+ProjectCategory = Literal["song_wan_jia", "wan_ren_xing", "boai_jiayuan", "emergency", "other"]
+
+
+class ProjectCreate(StrictModel):
+    code: ProjectCode
+    name: str = Field(min_length=2, max_length=100)
+    category: ProjectCategory
+    town: Town | None = None
+    description: str = Field(default="", max_length=2000)
+    starts_on: date
+    ends_on: date | None = None
+    budget_fen: int | None = Field(default=None, strict=True, ge=0, le=MAX_AMOUNT_FEN)
+
+
+class ProjectPatch(StrictModel):
+    name: str | None = Field(default=None, min_length=2, max_length=100)
+    description: str | None = Field(default=None, max_length=2000)
+    ends_on: date | None = None
+    budget_fen: int | None = Field(default=None, strict=True, ge=0, le=MAX_AMOUNT_FEN)
+    version: int | None = None
+
+
+class ProjectFiguresOut(BaseModel):
+    designated_fen: int
+    designated_used_fen: int
+    unrestricted_used_fen: int
+    used_fen: int
+    remaining_fen: int
+    available_fen: int
+    pending_fen: int
+
+
+class RemainderOut(BaseModel):
+    remainder_fen: int
+    decision: str
+    target_project_code: str | None
+    note: str
+    disclosure_due: date
+    decided_at: datetime
+    decided_by: str
+
+
+class ProjectOut(BaseModel):
+    code: str
+    name: str
+    category: str
+    town: str | None
+    description: str
+    starts_on: date
+    ends_on: date | None
+    budget_fen: int | None
+    status: str
+    closed_on: date | None
+    disclosure_due: date | None
+    created_at: datetime
+    created_by: str
+    version: int
+    figures: ProjectFiguresOut | None = None
+    remainder: RemainderOut | None = None
+
+
+class ProjectPage(BaseModel):
+    items: list[ProjectOut]
+    next_cursor: str | None
+
+
+class CloseIn(StrictModel):
+    closed_on: date | None = Field(default=None, description="结项日期，默认计划结束日或今天")
+    version: int | None = None
+
+
+class RemainderIn(StrictModel):
+    decision: Literal["carry_forward", "transfer", "return_to_donors", "other"]
+    target_project_code: ProjectCode | None = None
+    note: str = Field(min_length=2, max_length=2000)
+
+
+class DisbursementCreate(StrictModel):
+    amount_fen: Fen
+    purpose: str = Field(min_length=2, max_length=500)
+    recipient_type: Literal["organization", "person"]
+    recipient_name: str = Field(min_length=1, max_length=200)
+    town: Town | None = None
+    voucher_no: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_/-]{0,63}$")
+    disbursed_on: date
+
+
+class AllocationOut(BaseModel):
+    donation_id: uuid.UUID
+    tracking_code: str
+    amount_fen: int
+
+
+class DisbursementOut(BaseModel):
+    id: uuid.UUID
+    project_code: str
+    amount_fen: int
+    purpose: str
+    recipient_type: str
+    recipient_name: str
+    recipient_display: str
+    town: str | None
+    voucher_no: str
+    disbursed_on: date
+    status: str
+    entered_by: str
+    approved_by: str | None
+    approved_at: datetime | None
+    reject_reason: str | None
+    created_at: datetime
+    version: int
+    allocations: list[AllocationOut]
+
+
+class DisbursementPage(BaseModel):
+    items: list[DisbursementOut]
+    next_cursor: str | None
+
+
+class FollowUpCreate(StrictModel):
+    disbursement_id: uuid.UUID | None = None
+    donation_id: uuid.UUID | None = None
+    visited_on: date
+    summary: str = Field(min_length=2, max_length=2000)
+    town: Town | None = None
+    visitor: str = Field(min_length=1, max_length=100, description="回访人")
+
+
+class FollowUpOut(BaseModel):
+    id: uuid.UUID
+    disbursement_id: uuid.UUID | None
+    donation_id: uuid.UUID | None
+    project_code: str | None
+    visited_on: date
+    summary: str
+    town: str | None
+    visitor: str
+    created_at: datetime
+    created_by: str
+
+
+class FollowUpPage(BaseModel):
+    items: list[FollowUpOut]
+    next_cursor: str | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_cursor: str | None
+
+
+class LookupRequest(StrictModel):
+    contact: str = Field(min_length=5, max_length=254, description="手机号或电子邮箱")
+
+
+class LookupVerify(LookupRequest):
+    code: str = Field(pattern=r"^[0-9]{6}$")

@@ -1,0 +1,114 @@
+"""Public, no login: ``GET /api/v1/track/{code}`` and the donor's own look-up by contact.
+
+Unknown codes answer 404 with one fixed message whatever was typed; both endpoints are
+rate-limited per client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from donation.entrypoints.api.deps import RuntimeDep
+from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
+from donation.service_layer import tracking
+from donation.service_layer.common import TooManyRequests
+from shared.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/api/v1", tags=["public"])
+
+TRACK_LIMIT = (30, 60.0)  # 30 look-ups a minute per client
+LOOKUP_LIMIT = (5, 600.0)  # 5 code requests or verifications per 10 minutes per client
+
+
+def limiter(runtime: ServiceRuntime, name: str, limit: tuple[int, float]) -> tracking.RateLimiter:
+    found = runtime.extras.get(f"limiter:{name}")
+    if found is None:
+        found = tracking.RateLimiter(*limit)
+        runtime.extras[f"limiter:{name}"] = found
+    assert isinstance(found, tracking.RateLimiter)
+    return found
+
+
+def client_of(request: Request) -> str:
+    # uvicorn resolves X-Forwarded-For from trusted proxies only (proxy_headers).
+    return request.client.host if request.client else "unknown"
+
+
+def lookup_secret(runtime: ServiceRuntime) -> str:
+    secret = runtime.extras.get("lookup_secret")
+    if secret is None:
+        import hashlib
+
+        path = getattr(runtime.settings, "jwt_private_key_file", None)
+        material = path.read_bytes() if path is not None and path.exists() else b"sunshine"
+        secret = hashlib.sha256(b"lookup-codes\n" + material).hexdigest()
+        runtime.extras["lookup_secret"] = secret
+    return str(secret)
+
+
+def _limited(exc: TooManyRequests) -> JSONResponse:
+    retry = str(exc.details.get("retry_after_s", 60))
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
+        429,
+        headers={"Retry-After": retry},
+    )
+
+
+@router.get(
+    "/track/{tracking_code}",
+    summary="捐赠查询 Follow a gift by its tracking code (public)",
+    responses={404: {"description": "Unknown code"}, 429: {"description": "Rate limited"}},
+)
+async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> Any:
+    try:
+        limiter(runtime, "track", TRACK_LIMIT).check(client_of(request))
+    except TooManyRequests as exc:
+        return _limited(exc)
+    async with runtime.unit_of_work() as uow:
+        body = await tracking.track(uow, tracking_code[:64])
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/donor-lookup/code",
+    status_code=202,
+    summary="捐赠人查询：发送验证码 Send a one-time code to a phone or e-mail",
+)
+async def request_code(body: LookupRequest, request: Request, runtime: RuntimeDep) -> Any:
+    try:
+        limiter(runtime, "lookup", LOOKUP_LIMIT).check(client_of(request))
+    except TooManyRequests as exc:
+        return _limited(exc)
+    async with runtime.unit_of_work() as uow:
+        await tracking.request_lookup_code(uow, body.contact, secret=lookup_secret(runtime))
+        await uow.commit()
+    # The same answer whether or not the contact is known.
+    return JSONResponse(
+        {
+            "message": "如该联系方式登记过捐赠，验证码已发送 "
+            "(if this contact made gifts, a code was sent)"
+        },
+        202,
+    )
+
+
+@router.post(
+    "/donor-lookup/verify",
+    summary="捐赠人查询：验证并列出全部捐赠 Verify the code; list all gifts of this contact",
+    responses={404: {"description": "Wrong or expired code"}},
+)
+async def verify_code(body: LookupVerify, request: Request, runtime: RuntimeDep) -> Any:
+    try:
+        limiter(runtime, "verify", LOOKUP_LIMIT).check(client_of(request))
+    except TooManyRequests as exc:
+        return _limited(exc)
+    async with runtime.unit_of_work() as uow:
+        gifts = await tracking.verify_lookup_code(
+            uow, body.contact, body.code, secret=lookup_secret(runtime)
+        )
+        await uow.commit()
+    return JSONResponse({"gifts": gifts}, headers={"Cache-Control": "no-store"})

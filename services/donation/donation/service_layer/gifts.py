@@ -1,0 +1,446 @@
+"""A gift's life after it was recorded: receipt, void, cancel, refund, completion, edits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
+from donation.domain.lifecycle import (
+    IllegalTransition,
+    check_move,
+    receipt_allowed,
+    status_after_receipt,
+    status_after_void,
+)
+from donation.domain.model import DonationStatus as S
+from donation.service_layer.common import audit, check_version, local_date, now
+from donation.service_layer.handlers import (
+    announce_received,
+    check_project_open,
+    get_donation_for_update,
+)
+from shared.contracts.donation import (
+    DONATION_CANCELLED,
+    DONATION_RECEIPT_VOIDED,
+    DONATION_RECEIPTED,
+    DONATION_REFUNDED,
+    DONATION_STATUS_CHANGED,
+    DonationCancelledV1,
+    DonationReceiptedV1,
+    DonationReceiptVoidedV1,
+    DonationRefundedV1,
+    DonationStatusChangedV1,
+)
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.ids import uuid7
+from shared.messaging.topics import DONATION_EVENTS
+from shared.uow import SqlUnitOfWork
+
+# One advisory lock serialises every change to how much of a gift is spent: disbursement
+# approvals and refunds. Approvals are rare; correctness over parallelism.
+ALLOCATION_LOCK = 7_202_611_280
+
+
+async def lock_allocations(uow: SqlUnitOfWork) -> None:
+    await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ALLOCATION_LOCK})
+
+
+def _conflict(exc: IllegalTransition) -> Conflict:
+    return Conflict(str(exc), details={"status": exc.current})
+
+
+def status_changed(uow: SqlUnitOfWork, donation: Donation, before: str) -> None:
+    if before == donation.status:
+        return
+    uow.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=DONATION_STATUS_CHANGED,
+        subject=str(donation.id),
+        payload=DonationStatusChangedV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            kind=donation.kind,  # type: ignore[arg-type]
+            from_status=before,  # type: ignore[arg-type]
+            to_status=donation.status,  # type: ignore[arg-type]
+            changed_at=now(),
+        ),
+    )
+
+
+def _touch(donation: Donation) -> None:
+    donation.version += 1
+    donation.updated_at = now()
+
+
+async def receive_pledged(
+    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, received_at: datetime | None
+) -> Donation:
+    donation = await get_donation_for_update(uow, donation_id)
+    try:
+        check_move(donation.status, S.RECEIVED, "确认到账 (receive)")
+    except IllegalTransition as exc:
+        raise _conflict(exc) from exc
+    before = donation.status
+    donation.status = S.RECEIVED
+    donation.received_at = received_at or now()
+    _touch(donation)
+    donor = await uow.session.get(Donor, donation.donor_id)
+    assert donor is not None
+    items = list(
+        await uow.session.scalars(
+            select(DonationItem).where(col(DonationItem.donation_id) == donation.id)
+        )
+    )
+    audit(
+        uow.session,
+        actor=actor,
+        action="donation.receive",
+        entity="donation",
+        entity_id=str(donation.id),
+        before={"status": before},
+        after={"status": donation.status, "received_at": donation.received_at},
+    )
+    announce_received(uow, donation, donor, items)
+    return donation
+
+
+async def next_receipt_number(uow: SqlUnitOfWork, year: int) -> int:
+    """Gapless per year: the counter row is locked until the transaction ends, so concurrent
+    issuers queue, and a rolled-back issue gives its number back."""
+    seq = await uow.session.scalar(
+        text(
+            "INSERT INTO receipt_counters (year, last_seq) VALUES (:y, 1) "
+            "ON CONFLICT (year) DO UPDATE SET last_seq = receipt_counters.last_seq + 1 "
+            "RETURNING last_seq"
+        ),
+        {"y": year},
+    )
+    assert isinstance(seq, int)
+    return seq
+
+
+async def issue_receipt(
+    uow: SqlUnitOfWork,
+    donation_id: uuid.UUID,
+    *,
+    actor: str,
+    declined: bool = False,
+    payer_name: str | None = None,
+) -> Receipt:
+    donation = await get_donation_for_update(uow, donation_id)
+    if not receipt_allowed(donation.status):
+        raise Conflict(
+            f"当前状态为「{donation.status}」，不能开具票据 (cannot issue a receipt for a gift "
+            f"whose status is {donation.status})",
+            details={"status": donation.status},
+        )
+    live = await uow.session.scalar(
+        select(Receipt).where(
+            col(Receipt.donation_id) == donation.id, col(Receipt.voided_at).is_(None)
+        )
+    )
+    if live is not None:
+        raise Conflict(
+            f"该捐赠已开具票据 {live.receipt_no} (a receipt {live.receipt_no} was already issued; "
+            "void it first to reissue)",
+            details={"status": donation.status, "receipt_no": live.receipt_no},
+        )
+    donor = await uow.session.get(Donor, donation.donor_id)
+    assert donor is not None
+    at = now()
+    year = local_date(at).year
+    seq = await next_receipt_number(uow, year)
+    anonymous = donation.display == "anonymous"
+    receipt = Receipt(
+        id=uuid7(),
+        donation_id=donation.id,
+        year=year,
+        seq=seq,
+        receipt_no=f"{year}-{seq:06d}",
+        amount_fen=donation.amount_fen - donation.refunded_fen,
+        payer_name=None if anonymous else (payer_name or donor.name),
+        anonymous=anonymous,
+        declined=declined,
+        issued_at=at,
+        issued_by=actor,
+    )
+    uow.session.add(receipt)
+    before = donation.status
+    donation.status = status_after_receipt(donation.status)
+    _touch(donation)
+    audit(
+        uow.session,
+        actor=actor,
+        action="receipt.issue",
+        entity="donation",
+        entity_id=str(donation.id),
+        before={"status": before},
+        after={
+            "status": donation.status,
+            "receipt_no": receipt.receipt_no,
+            "anonymous": anonymous,
+            "declined": declined,
+        },
+    )
+    await uow.session.flush()
+    uow.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=DONATION_RECEIPTED,
+        subject=str(donation.id),
+        payload=DonationReceiptedV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            receipt_no=receipt.receipt_no,
+            receipt_year=year,
+            sequence=seq,
+            amount_fen=receipt.amount_fen,
+            anonymous=anonymous,
+            declined=declined,
+            display_name=donation.display_name,
+            issued_at=at,
+        ),
+    )
+    return receipt
+
+
+async def void_receipt(
+    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, reason: str
+) -> Receipt:
+    donation = await get_donation_for_update(uow, donation_id)
+    receipt = await uow.session.scalar(
+        select(Receipt).where(
+            col(Receipt.donation_id) == donation.id, col(Receipt.voided_at).is_(None)
+        )
+    )
+    if receipt is None:
+        raise Conflict(
+            "该捐赠没有有效票据可作废 (the gift has no live receipt to void)",
+            details={"status": donation.status},
+        )
+    receipt.voided_at = now()
+    receipt.void_reason = reason
+    receipt.voided_by = actor
+    before = donation.status
+    donation.status = status_after_void(donation.status)
+    _touch(donation)
+    audit(
+        uow.session,
+        actor=actor,
+        action="receipt.void",
+        entity="donation",
+        entity_id=str(donation.id),
+        before={"status": before, "receipt_no": receipt.receipt_no},
+        after={"status": donation.status, "void_reason": reason},
+    )
+    uow.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=DONATION_RECEIPT_VOIDED,
+        subject=str(donation.id),
+        payload=DonationReceiptVoidedV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            receipt_no=receipt.receipt_no,
+            receipt_year=receipt.year,
+            reason=reason,
+            voided_at=receipt.voided_at,
+        ),
+    )
+    return receipt
+
+
+async def cancel_donation(
+    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, reason: str
+) -> Donation:
+    donation = await get_donation_for_update(uow, donation_id)
+    try:
+        check_move(donation.status, S.CANCELLED, "取消 (cancel)")
+    except IllegalTransition as exc:
+        raise _conflict(exc) from exc
+    before = donation.status
+    donation.status = S.CANCELLED
+    donation.status_reason = reason
+    _touch(donation)
+    audit(
+        uow.session,
+        actor=actor,
+        action="donation.cancel",
+        entity="donation",
+        entity_id=str(donation.id),
+        before={"status": before},
+        after={"status": donation.status, "reason": reason},
+    )
+    uow.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=DONATION_CANCELLED,
+        subject=str(donation.id),
+        payload=DonationCancelledV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            previous_status=before,  # type: ignore[arg-type]
+            amount_fen=donation.amount_fen,
+            reason=reason,
+            cancelled_at=now(),
+        ),
+    )
+    return donation
+
+
+async def refund_donation(
+    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, reason: str
+) -> Donation:
+    """Return the unused money of a money gift; what was used stays used."""
+    await lock_allocations(uow)
+    donation = await get_donation_for_update(uow, donation_id)
+    if donation.kind != "money":
+        raise Conflict(
+            "物资捐赠不能退款 (goods gifts cannot be refunded)", details={"status": donation.status}
+        )
+    try:
+        check_move(donation.status, S.REFUNDED, "退款 (refund)")
+    except IllegalTransition as exc:
+        raise _conflict(exc) from exc
+    left = donation.amount_fen - donation.used_fen - donation.refunded_fen
+    if left <= 0:
+        raise Conflict(
+            "该捐赠已全部使用，无可退金额 (nothing left to refund)",
+            details={"status": donation.status},
+        )
+    before = donation.status
+    donation.refunded_fen += left
+    donation.status = S.REFUNDED
+    donation.status_reason = reason
+    _touch(donation)
+    audit(
+        uow.session,
+        actor=actor,
+        action="donation.refund",
+        entity="donation",
+        entity_id=str(donation.id),
+        before={"status": before},
+        after={"status": donation.status, "refunded_fen": left, "reason": reason},
+    )
+    uow.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=DONATION_REFUNDED,
+        subject=str(donation.id),
+        payload=DonationRefundedV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            previous_status=before,  # type: ignore[arg-type]
+            amount_fen=left,
+            reason=reason,
+            refunded_at=now(),
+        ),
+    )
+    return donation
+
+
+async def complete_donation(uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str) -> Donation:
+    donation = await get_donation_for_update(uow, donation_id)
+    try:
+        check_move(donation.status, S.COMPLETED, "标记完成 (complete)")
+    except IllegalTransition as exc:
+        raise _conflict(exc) from exc
+    if donation.kind == "money" and donation.used_fen + donation.refunded_fen < donation.amount_fen:
+        raise Conflict(
+            f"尚有 {donation.amount_fen - donation.used_fen - donation.refunded_fen} 分未使用，"
+            "不能标记完成 (money is left unused)",
+            details={"status": donation.status},
+        )
+    before = donation.status
+    donation.status = S.COMPLETED
+    _touch(donation)
+    audit(
+        uow.session,
+        actor=actor,
+        action="donation.complete",
+        entity="donation",
+        entity_id=str(donation.id),
+        before={"status": before},
+        after={"status": donation.status},
+    )
+    status_changed(uow, donation, before)
+    return donation
+
+
+async def update_donation(
+    uow: SqlUnitOfWork,
+    donation_id: uuid.UUID,
+    *,
+    actor: str,
+    expected_version: int | None,
+    changes: dict[str, object],
+) -> Donation:
+    """Edit what may still change: the note, and (before any use) the designation."""
+    donation = await get_donation_for_update(uow, donation_id)
+    check_version(donation.version, expected_version)
+    before: dict[str, object] = {k: getattr(donation, k) for k in changes}
+    if "project_code" in changes and changes["project_code"] != donation.project_code:
+        if donation.used_fen > 0:
+            raise Conflict(
+                "已有拨付使用，不能修改定向项目 (the gift already funds disbursements)",
+                details={"status": donation.status},
+            )
+        code = changes["project_code"]
+        await check_project_open(uow, code if isinstance(code, str) else None)
+    for key, value in changes.items():
+        setattr(donation, key, value)
+    _touch(donation)
+    audit(
+        uow.session,
+        actor=actor,
+        action="donation.update",
+        entity="donation",
+        entity_id=str(donation.id),
+        before=before,
+        after=dict(changes),
+    )
+    return donation
+
+
+async def update_donor(
+    uow: SqlUnitOfWork,
+    donor_id: uuid.UUID,
+    *,
+    actor: str,
+    expected_version: int | None,
+    changes: dict[str, object],
+) -> Donor:
+    donor = await uow.session.scalar(
+        select(Donor)
+        .where(col(Donor.id) == donor_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if donor is None:
+        raise NotFound(f"捐赠人不存在 (donor {donor_id} not found)")
+    check_version(donor.version, expected_version)
+    if "name" in changes and not str(changes["name"]).strip():
+        raise ValidationFailed("姓名不能为空 (name must not be empty)")
+    before = {k: getattr(donor, k) for k in changes if k not in ("phone", "email")}
+    for key, value in changes.items():
+        setattr(donor, key, value)
+    donor.version += 1
+    donor.updated_at = now()
+    # Personal data stays out of the audit log's values: record which fields changed.
+    audit(
+        uow.session,
+        actor=actor,
+        action="donor.update",
+        entity="donor",
+        entity_id=str(donor.id),
+        before=before,
+        after={k: ("(changed)" if k in ("phone", "email") else v) for k, v in changes.items()},
+    )
+    # Published gifts keep their masked name (nothing published is edited in place); gifts
+    # recorded from now on use the new details.
+    return donor

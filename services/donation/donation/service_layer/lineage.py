@@ -1,0 +1,315 @@
+"""Goods lineage from the warehouse's events: a goods gift's timeline grows with each lot
+received, each dispatch that carried its goods, each sign-off; the gift is completed when all
+of its quantity was delivered."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from donation.adapters.orm import Donation, DonationItem, Donor, GoodsLineage
+from donation.domain.lifecycle import goods_status
+from donation.service_layer.common import NOTICE_NAMESPACE, notice_channels, now
+from shared.contracts.donation import (
+    DONATION_GOODS_TRACKED,
+    DONATION_STATUS_CHANGED,
+    NOTICE_REQUESTED,
+    DonationGoodsTrackedV1,
+    DonationStatusChangedV1,
+    NoticeFactsV1,
+    NoticeRecipientV1,
+    NoticeRequestedV1,
+)
+from shared.contracts.warehouse import (
+    DISPATCH_DELIVERED,
+    DISPATCH_SHIPPED,
+    STOCK_RECEIVED,
+    DispatchDeliveredV1,
+    DispatchShippedV1,
+    StockReceivedV1,
+)
+from shared.messaging.consumer import EventHandler
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.outbox import PendingEvent, pending_event, write_outbox
+from shared.messaging.topics import DONATION_EVENTS, DONATION_PRIVATE
+
+SOURCE = "/sunshine/donation"
+
+
+class _Stager:
+    """Collects the events a consumer handler causes; written to the outbox in the handler's
+    own transaction (the consumer's inbox transaction)."""
+
+    def __init__(self, session: AsyncSession, topic_prefix: str) -> None:
+        self.session = session
+        self.prefix = topic_prefix
+        self.events: list[PendingEvent] = []
+
+    def publish(self, *, topic: str, key: str, type: str, payload: BaseModel) -> None:
+        self.events.append(
+            pending_event(
+                topic=self.prefix + topic,
+                key=key,
+                type=type,
+                source=SOURCE,
+                payload=payload,
+                subject=key,
+            )
+        )
+
+    async def flush(self) -> None:
+        await write_outbox(self.session, self.events)
+        self.events = []
+
+
+async def _gift(session: AsyncSession, donation_id: uuid.UUID | None) -> Donation | None:
+    if donation_id is None:
+        return None
+    return await session.scalar(
+        select(Donation)
+        .where(col(Donation.id) == donation_id, col(Donation.kind) == "goods")
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    stager: _Stager,
+    donation: Donation,
+    event: CloudEvent,
+    *,
+    stage: str,
+    item_code: str,
+    item_name: str | None,
+    quantity: int,
+    unit: str | None,
+    lot_id: str | None,
+    dispatch_id: str | None,
+    destination: str | None,
+    signed_by: str | None,
+    at: datetime,
+) -> None:
+    session.add(
+        GoodsLineage(
+            donation_id=donation.id,
+            stage=stage,
+            item_code=item_code,
+            item_name=item_name,
+            quantity=quantity,
+            unit=unit,
+            lot_id=lot_id,
+            dispatch_id=dispatch_id,
+            destination=destination,
+            signed_by=signed_by,
+            at=at,
+            source_event_id=event.id,
+        )
+    )
+    stager.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=DONATION_GOODS_TRACKED,
+        payload=DonationGoodsTrackedV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            stage=stage,  # type: ignore[arg-type]
+            item_code=item_code,
+            item_name=item_name,
+            quantity=quantity,
+            unit=unit,
+            lot_id=lot_id,
+            dispatch_id=dispatch_id,
+            destination=destination,
+            signed_by=signed_by,
+            at=at,
+        ),
+    )
+
+
+async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -> None:
+    await session.flush()
+    total = int(
+        await session.scalar(
+            select(func.coalesce(func.sum(col(DonationItem.quantity)), 0)).where(
+                col(DonationItem.donation_id) == donation.id
+            )
+        )
+        or 0
+    )
+    sums = dict(
+        (
+            await session.execute(
+                select(col(GoodsLineage.stage), func.sum(col(GoodsLineage.quantity)))
+                .where(col(GoodsLineage.donation_id) == donation.id)
+                .group_by(col(GoodsLineage.stage))
+            )
+        ).all()
+    )
+    before = donation.status
+    donation.status = goods_status(
+        before,
+        total=total,
+        in_stock=int(sums.get("in_stock", 0)),
+        distributed=int(sums.get("signed", 0)),
+    )
+    if donation.status == before:
+        return
+    donation.version += 1
+    donation.updated_at = now()
+    stager.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=DONATION_STATUS_CHANGED,
+        payload=DonationStatusChangedV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            kind="goods",
+            from_status=before,  # type: ignore[arg-type]
+            to_status=donation.status,  # type: ignore[arg-type]
+            changed_at=now(),
+        ),
+    )
+    if donation.status == "completed":
+        donor = await session.get(Donor, donation.donor_id)
+        assert donor is not None
+        channels = notice_channels(donor)
+        if channels:
+            towns = sorted(
+                {
+                    d
+                    for d in await session.scalars(
+                        select(col(GoodsLineage.destination)).where(
+                            col(GoodsLineage.donation_id) == donation.id,
+                            col(GoodsLineage.stage) == "signed",
+                        )
+                    )
+                    if d
+                }
+            )
+            stager.publish(
+                topic=DONATION_PRIVATE,
+                key=str(donation.id),
+                type=NOTICE_REQUESTED,
+                payload=NoticeRequestedV1(
+                    notice_id=uuid.uuid5(NOTICE_NAMESPACE, f"{donation.id}:goods_distributed"),
+                    milestone="goods_distributed",
+                    donation_id=donation.id,
+                    tracking_code=donation.tracking_code,
+                    recipient=NoticeRecipientV1(
+                        name=donor.name, email=donor.email, phone=donor.phone
+                    ),
+                    channels=channels,  # type: ignore[arg-type]
+                    facts=NoticeFactsV1(
+                        kind="goods", amount_fen=donation.amount_fen, destination="、".join(towns)
+                    ),
+                    requested_at=now(),
+                ),
+            )
+
+
+def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
+    async def on_stock_received(session: AsyncSession, event: CloudEvent) -> None:
+        received = StockReceivedV1.model_validate(event.data)
+        stager = _Stager(session, topic_prefix)
+        touched: dict[uuid.UUID, Donation] = {}
+        for lot in received.lots:
+            donation = await _gift(session, lot.donation_id or received.source.donation_id)
+            if donation is None or lot.quantity <= 0:
+                continue
+            touched[donation.id] = donation
+            await _record(
+                session,
+                stager,
+                donation,
+                event,
+                stage="in_stock",
+                item_code=lot.item_code,
+                item_name=lot.item_name,
+                quantity=lot.quantity,
+                unit=lot.unit,
+                lot_id=str(lot.lot_id),
+                dispatch_id=None,
+                destination=received.warehouse_name,
+                signed_by=None,
+                at=received.received_at,
+            )
+        for donation in touched.values():
+            await _advance(session, stager, donation)
+        await stager.flush()
+
+    async def on_dispatch_shipped(session: AsyncSession, event: CloudEvent) -> None:
+        shipped = DispatchShippedV1.model_validate(event.data)
+        stager = _Stager(session, topic_prefix)
+        touched: dict[uuid.UUID, Donation] = {}
+        destination = shipped.destination.town or shipped.destination.name
+        for line in shipped.lines:
+            for lot in line.lots:
+                donation = await _gift(session, lot.donation_id)
+                if donation is None:
+                    continue
+                touched[donation.id] = donation
+                await _record(
+                    session,
+                    stager,
+                    donation,
+                    event,
+                    stage="dispatched",
+                    item_code=line.item_code,
+                    item_name=line.item_name,
+                    quantity=lot.quantity,
+                    unit=line.unit,
+                    lot_id=str(lot.lot_id),
+                    dispatch_id=str(shipped.dispatch_id),
+                    destination=destination,
+                    signed_by=None,
+                    at=shipped.shipped_at,
+                )
+        for donation in touched.values():
+            await _advance(session, stager, donation)
+        await stager.flush()
+
+    async def on_dispatch_delivered(session: AsyncSession, event: CloudEvent) -> None:
+        delivered = DispatchDeliveredV1.model_validate(event.data)
+        stager = _Stager(session, topic_prefix)
+        touched: dict[uuid.UUID, Donation] = {}
+        destination = delivered.destination.town or delivered.destination.name
+        signer = delivered.recipient_name_masked
+        if delivered.recipient_org:
+            signer = f"{delivered.recipient_org} {signer}"
+        for line in delivered.lines:
+            for lot in line.lots:
+                donation = await _gift(session, lot.donation_id)
+                if donation is None or lot.delivered_quantity <= 0:
+                    continue
+                touched[donation.id] = donation
+                await _record(
+                    session,
+                    stager,
+                    donation,
+                    event,
+                    stage="signed",
+                    item_code=line.item_code,
+                    item_name=line.item_name,
+                    quantity=lot.delivered_quantity,
+                    unit=line.unit,
+                    lot_id=str(lot.lot_id),
+                    dispatch_id=str(delivered.dispatch_id),
+                    destination=destination,
+                    signed_by=signer,
+                    at=delivered.delivered_at,
+                )
+        for donation in touched.values():
+            await _advance(session, stager, donation)
+        await stager.flush()
+
+    return {
+        STOCK_RECEIVED: on_stock_received,
+        DISPATCH_SHIPPED: on_dispatch_shipped,
+        DISPATCH_DELIVERED: on_dispatch_delivered,
+    }

@@ -1,0 +1,333 @@
+"""The donor's view: a gift's public timeline, by tracking code or by verified contact."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from donation.adapters.orm import (
+    Allocation,
+    Disbursement,
+    Donation,
+    DonationItem,
+    Donor,
+    FollowUp,
+    GoodsLineage,
+    LookupCode,
+    Project,
+    Receipt,
+)
+from donation.service_layer.common import TooManyRequests, now, request_notice
+from shared.contracts.donation import NoticeFactsV1
+from shared.errors import NotFound, ValidationFailed
+from shared.ids import normalize_tracking_code, uuid7
+from shared.uow import SqlUnitOfWork
+
+NOT_FOUND = "未找到该查询码对应的捐赠 (no gift found for this code)"
+CODE_TTL = timedelta(minutes=10)
+MAX_CODE_ATTEMPTS = 5
+
+
+class RateLimiter:
+    """A per-client sliding window (in process): ``limit`` requests per ``window_s``."""
+
+    def __init__(self, limit: int, window_s: float, max_clients: int = 10_000) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._hits: OrderedDict[str, list[float]] = OrderedDict()
+
+    def check(self, client: str) -> None:
+        t = time.monotonic()
+        hits = [h for h in self._hits.pop(client, []) if t - h < self.window_s]
+        if len(hits) >= self.limit:
+            self._hits[client] = hits
+            retry = int(self.window_s - (t - hits[0])) + 1
+            raise TooManyRequests(
+                f"查询过于频繁，请 {retry} 秒后再试 (too many requests; retry in {retry}s)",
+                details={"retry_after_s": retry},
+            )
+        hits.append(t)
+        self._hits[client] = hits
+        while len(self._hits) > self.max_clients:
+            self._hits.popitem(last=False)
+
+
+async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any]:
+    s = uow.session
+    project = await s.get(Project, donation.project_code) if donation.project_code else None
+    items = list(
+        await s.scalars(
+            select(DonationItem)
+            .where(col(DonationItem.donation_id) == donation.id)
+            .order_by(col(DonationItem.line_no))
+        )
+    )
+    receipts = list(
+        await s.scalars(
+            select(Receipt)
+            .where(col(Receipt.donation_id) == donation.id)
+            .order_by(col(Receipt.issued_at))
+        )
+    )
+    uses = (
+        await s.execute(
+            select(Allocation, Disbursement, Project)
+            .join(Disbursement, col(Disbursement.id) == col(Allocation.disbursement_id))
+            .join(Project, col(Project.code) == col(Disbursement.project_code))
+            .where(col(Allocation.donation_id) == donation.id)
+            .order_by(col(Disbursement.approved_at))
+        )
+    ).all()
+    lineage = list(
+        await s.scalars(
+            select(GoodsLineage)
+            .where(col(GoodsLineage.donation_id) == donation.id)
+            .order_by(col(GoodsLineage.at), col(GoodsLineage.id))
+        )
+    )
+    disbursement_ids = [d.id for _, d, _ in uses]
+    follow_ups = list(
+        await s.scalars(
+            select(FollowUp)
+            .where(
+                or_(
+                    col(FollowUp.donation_id) == donation.id,
+                    col(FollowUp.disbursement_id).in_(disbursement_ids),
+                )
+            )
+            .order_by(col(FollowUp.visited_on))
+        )
+    )
+    timeline: list[dict[str, Any]] = []
+    if donation.status != "pledged":
+        timeline.append(
+            {
+                "at": donation.received_at.isoformat(),
+                "event": "received",
+                "text": "捐赠已到账 (gift received)",
+            }
+        )
+    for r in receipts:
+        timeline.append(
+            {
+                "at": r.issued_at.isoformat(),
+                "event": "receipted",
+                "text": f"开具捐赠票据 {r.receipt_no} (receipt issued)",
+            }
+        )
+        if r.voided_at is not None:
+            timeline.append(
+                {
+                    "at": r.voided_at.isoformat(),
+                    "event": "receipt_voided",
+                    "text": f"票据 {r.receipt_no} 作废：{r.void_reason} (receipt voided)",
+                }
+            )
+    for a, d, p in uses:
+        assert d.approved_at is not None
+        timeline.append(
+            {
+                "at": d.approved_at.isoformat(),
+                "event": "used",
+                "text": f"{p.name}：{d.purpose}，使用本笔捐赠 ¥{a.amount_fen / 100:,.2f}",
+            }
+        )
+    for g in lineage:
+        what = f"{g.item_name or g.item_code} {g.quantity}{g.unit or ''}"
+        text = {
+            "in_stock": f"{what} 入库 {g.destination or ''}",
+            "dispatched": f"{what} 调拨发往 {g.destination or ''}",
+            "signed": f"{what} 已签收（{g.signed_by or ''}）",
+        }[g.stage]
+        timeline.append({"at": g.at.isoformat(), "event": g.stage, "text": text.strip()})
+    for f in follow_ups:
+        timeline.append(
+            {"at": f.visited_on.isoformat(), "event": "follow_up", "text": f"回访：{f.summary}"}
+        )
+    if donation.status in ("cancelled", "refunded", "completed") and donation.updated_at:
+        timeline.append(
+            {
+                "at": donation.updated_at.isoformat(),
+                "event": donation.status,
+                "text": {
+                    "cancelled": "捐赠已取消 (cancelled)",
+                    "refunded": "未使用部分已退回 (refunded)",
+                    "completed": "捐赠已全部使用完毕 (completed)",
+                }[donation.status],
+            }
+        )
+    timeline.sort(key=lambda e: str(e["at"]))
+    live = next((r for r in receipts if r.voided_at is None), None)
+    return {
+        "tracking_code": donation.tracking_code,
+        "kind": donation.kind,
+        "status": donation.status,
+        "donor": donation.display_name,
+        "amount_fen": donation.amount_fen,
+        "used_fen": donation.used_fen,
+        "refunded_fen": donation.refunded_fen,
+        "remaining_fen": donation.amount_fen - donation.used_fen - donation.refunded_fen
+        if donation.kind == "money"
+        else None,
+        "received_at": donation.received_at.isoformat(),
+        "project": {"code": project.code, "name": project.name} if project else None,
+        "receipt": {
+            "receipt_no": live.receipt_no,
+            "issued_at": live.issued_at.isoformat(),
+            "anonymous": live.anonymous,
+            "declined": live.declined,
+        }
+        if live
+        else None,
+        "items": [
+            {"item_code": i.item_code, "name": i.name, "quantity": i.quantity, "unit": i.unit}
+            for i in items
+        ],
+        "uses": [
+            {
+                "disbursement_id": str(d.id),
+                "project_code": p.code,
+                "project_name": p.name,
+                "purpose": d.purpose,
+                "recipient": d.recipient_display,
+                "town": d.town,
+                "disbursed_on": d.disbursed_on.isoformat(),
+                "amount_fen": a.amount_fen,
+                "disbursement_amount_fen": d.amount_fen,
+            }
+            for a, d, p in uses
+        ],
+        "goods": [
+            {
+                "stage": g.stage,
+                "item_code": g.item_code,
+                "item_name": g.item_name,
+                "quantity": g.quantity,
+                "unit": g.unit,
+                "destination": g.destination,
+                "signed_by": g.signed_by,
+                "dispatch_id": g.dispatch_id,
+                "at": g.at.isoformat(),
+            }
+            for g in lineage
+        ],
+        "follow_ups": [
+            {"visited_on": f.visited_on.isoformat(), "summary": f.summary, "town": f.town}
+            for f in follow_ups
+        ],
+        "timeline": timeline,
+    }
+
+
+async def track(uow: SqlUnitOfWork, raw_code: str) -> dict[str, Any]:
+    code = normalize_tracking_code(raw_code)
+    if code is None:
+        raise NotFound(NOT_FOUND)
+    donation = await uow.session.scalar(select(Donation).where(col(Donation.tracking_code) == code))
+    if donation is None:
+        raise NotFound(NOT_FOUND)
+    return await gift_timeline(uow, donation)
+
+
+def normalize_contact(contact: str) -> tuple[str, str]:
+    """('phone', digits) or ('email', lower-case address)."""
+    contact = contact.strip()
+    if "@" in contact:
+        return "email", contact.lower()
+    digits = "".join(ch for ch in contact if ch.isdigit())
+    if len(digits) < 6:
+        raise ValidationFailed("请输入手机号或电子邮箱 (give a phone number or an e-mail address)")
+    return "phone", digits[-11:] if len(digits) > 11 and digits.startswith("86") else digits
+
+
+def _hash(secret: str, value: str) -> str:
+    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+async def _donors_by_contact(uow: SqlUnitOfWork, kind: str, value: str) -> list[Donor]:
+    if kind == "email":
+        where = func.lower(col(Donor.email)) == value
+    else:
+        where = func.regexp_replace(col(Donor.phone), "[^0-9]", "", "g") == value
+    return list(await uow.session.scalars(select(Donor).where(where)))
+
+
+async def request_lookup_code(uow: SqlUnitOfWork, contact: str, *, secret: str) -> None:
+    """Send a one-time code to the contact, if any donor has it. Answers the same either way."""
+    kind, value = normalize_contact(contact)
+    donors = await _donors_by_contact(uow, kind, value)
+    if not donors:
+        return
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    at = now()
+    row = LookupCode(
+        id=uuid7(),
+        contact_hash=_hash(secret, f"{kind}:{value}"),
+        code_hash=_hash(secret, code),
+        expires_at=at + CODE_TTL,
+        created_at=at,
+    )
+    uow.session.add(row)
+    donor = donors[0]
+    # Only the contact that was typed in receives the code.
+    target = Donor(
+        id=donor.id,
+        donor_type=donor.donor_type,
+        name=donor.name,
+        phone=donor.phone if kind == "phone" else None,
+        email=donor.email if kind == "email" else None,
+        display=donor.display,
+        created_at=donor.created_at,
+    )
+    request_notice(
+        uow,
+        donor=target,
+        donation=None,
+        milestone="lookup_code",
+        facts=NoticeFactsV1(one_time_code=code, code_expires_at=row.expires_at),
+        notice_id=row.id,
+        force=True,
+    )
+
+
+async def verify_lookup_code(
+    uow: SqlUnitOfWork, contact: str, code: str, *, secret: str
+) -> list[dict[str, Any]]:
+    kind, value = normalize_contact(contact)
+    row = await uow.session.scalar(
+        select(LookupCode)
+        .where(
+            col(LookupCode.contact_hash) == _hash(secret, f"{kind}:{value}"),
+            col(LookupCode.used_at).is_(None),
+            col(LookupCode.expires_at) > now(),
+        )
+        .order_by(col(LookupCode.created_at).desc())
+        .limit(1)
+        .with_for_update()
+    )
+    wrong = NotFound("验证码无效或已过期 (the code is wrong or expired)")
+    if row is None or row.attempts >= MAX_CODE_ATTEMPTS:
+        raise wrong
+    if not hmac.compare_digest(row.code_hash, _hash(secret, code.strip())):
+        row.attempts += 1
+        await uow.commit()
+        raise wrong
+    row.used_at = now()
+    donors = await _donors_by_contact(uow, kind, value)
+    gifts = list(
+        await uow.session.scalars(
+            select(Donation)
+            .where(col(Donation.donor_id).in_([d.id for d in donors]))
+            .order_by(col(Donation.received_at).desc())
+        )
+    )
+    return [await gift_timeline(uow, g) for g in gifts]
