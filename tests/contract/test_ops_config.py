@@ -20,12 +20,20 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 METRIC = re.compile(r"\b(sunshine_[a-z_]+)")
 
 
+SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "gauge": ("",),
+    "summary": ("_sum", "_count", ""),
+}
+
+
 def exported_names() -> set[str]:
+    """Every series name our metrics expose, including labelled ones with no samples yet."""
     names: set[str] = set()
     for collector in list(REGISTRY._collector_to_names):
-        for metric in collector.collect():
-            names.update(sample.name for sample in metric.samples)
-            names.add(metric.name)
+        for family in collector.describe():
+            names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
     return names
 
 
