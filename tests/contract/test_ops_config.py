@@ -32,7 +32,8 @@ def exported_names() -> set[str]:
     """Every series name our metrics expose, including labelled ones with no samples yet."""
     names: set[str] = set()
     for collector in list(REGISTRY._collector_to_names):
-        for family in collector.describe():
+        describe = getattr(collector, "describe", None)
+        for family in describe() if describe else collector.collect():
             names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
     return names
 
