@@ -22,7 +22,7 @@ def test_rfc8785_sorting_example() -> None:
         "\u0080": "Control",
         "\u00f6": "Latin Small Letter O With Diaeresis",
     }
-    names = [k for k in json.loads(canonicalize(value))]
+    names = list(json.loads(canonicalize(value)))
     assert names == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
 
 

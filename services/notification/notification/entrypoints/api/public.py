@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.log.entry import iso
 from notification.log.store import ENTRY_COLUMNS, document_of
@@ -50,7 +51,7 @@ Town = Annotated[str | None, Query(max_length=64, description="Town, e.g. 溪口
 Period = Annotated[
     str | None,
     Query(
-        max_length=21,
+        max_length=22,
         description="YYYY, YYYY-MM, YYYY-MM-DD or FROM..TO (dates, Asia/Shanghai) of the fact",
     ),
 ]
@@ -288,8 +289,8 @@ GROUP BY 1, 2, 3, 4 ORDER BY 1 NULLS LAST, 2, 3, 4
 """
 
 
-async def build_summary(runtime: ServiceRuntime) -> dict[str, Any]:
-    async with runtime.session_factory() as session:
+async def build_summary(session_factory: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    async with session_factory() as session:
         summary: dict[str, Any] = {"currency": "CNY", "amounts_in": "fen"}
         for source in ("received", "used"):
             summary[source] = {
@@ -320,7 +321,7 @@ async def build_summary(runtime: ServiceRuntime) -> dict[str, Any]:
 async def summary(request: Request) -> dict[str, Any]:
     """Received (gifts, net of cancellations and refunds) and used (disbursements), each by
     month (Asia/Shanghai), project, kind and town; goods delivered by town and category."""
-    return await build_summary(_runtime(request))
+    return await build_summary(_runtime(request).session_factory)
 
 
 # --- timeliness ---------------------------------------------------------------------------
