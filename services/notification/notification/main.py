@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from notification.config import NotificationSettings
+from notification.entrypoints import web
 from notification.entrypoints.api import public, transparency
 from notification.entrypoints.consumers import build_consumers
 from notification.service_layer.feed_runtime import start_feed
@@ -20,7 +21,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         settings or NotificationSettings(),
         title="Sunshine 阳光红会 · 公示与通知服务 Notification service",
         description="The public disclosure feed, stock alerts and notices, built from events.",
-        routers=[public.router, transparency.router],
+        routers=[public.router, transparency.router, web.router],
         consumers=build_consumers,
         on_startup=start_feed,
     )
