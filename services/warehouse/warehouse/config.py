@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -13,3 +14,10 @@ class WarehouseSettings(ServiceSettings):
     service_name: str = "warehouse"
     port: int = 8002
     db_name: str = "warehouse"
+    # FEFO picking never takes a lot expiring within this many days (nor an expired one).
+    pick_min_days_to_expiry: int = Field(default=7, ge=0)
+    # The daily scan reports lots expiring within this many days as near expiry.
+    near_expiry_days: int = Field(default=30, ge=0)
+    # The daily scan runs at this hour (Asia/Shanghai), and once at start-up.
+    expiry_scan_hour: int = Field(default=6, ge=0, le=23)
+    run_expiry_scan: bool = True

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from shared.runtime import create_service_app
+from shared.runtime import ServiceRuntime, create_service_app
 from warehouse.config import WarehouseSettings
-from warehouse.entrypoints.api import inbounds
+from warehouse.entrypoints.api import audit, catalogue, dispatches, inbounds, stock
 from warehouse.entrypoints.consumers import build_consumers
+from warehouse.service_layer.expiry import daily_loop
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+async def _start_background(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    if isinstance(settings, WarehouseSettings) and settings.run_expiry_scan:
+        runtime.tasks.append(asyncio.create_task(daily_loop(runtime), name="expiry-scan"))
 
 
 def create_app(settings: WarehouseSettings | None = None) -> FastAPI:
     return create_service_app(
         settings or WarehouseSettings(),
         title="Sunshine 阳光红会 · 仓储服务 Warehouse service",
-        description="Relief supplies: lots, inbound, dispatch with approval, FEFO, sign-off.",
-        routers=[inbounds.router],
+        description=(
+            "Relief supplies: warehouses, items, lots, inbound, stock counts, stock card, "
+            "dispatch with approval, FEFO picking, sign-off, transfers, lineage. "
+            "Staff guide: docs/warehouse.md."
+        ),
+        routers=[catalogue.router, inbounds.router, stock.router, dispatches.router, audit.router],
         consumers=build_consumers,
+        on_startup=_start_background,
     )

@@ -1,25 +1,237 @@
-"""Warehouse service tables."""
+"""Warehouse service tables (SQLAlchemy Core, mirroring the hand-written migrations).
+
+Core rather than ORM objects: stock changes are conditional ``UPDATE``s and row locks, and
+nothing is expired or lazily loaded behind a handler's back.
+"""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Any
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Identity,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from sqlalchemy import Column, DateTime
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
+metadata = MetaData()
 
 
-class ExpectedInbound(SQLModel, table=True):
-    """Goods announced by a gift, waiting for staff to confirm what actually arrived."""
+def _uuid(name: str, **kw: object) -> Column[object]:
+    return Column(name, UUID(as_uuid=True), **kw)  # type: ignore[arg-type]
 
-    __tablename__ = "expected_inbounds"
 
-    id: uuid.UUID = Field(primary_key=True)
-    donation_id: uuid.UUID = Field(unique=True)
-    tracking_code: str = Field(max_length=32)
-    donor_display_name: str = Field(max_length=200)
-    lines: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
-    status: str = Field(max_length=20, default="expected")
-    announced_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+warehouses = Table(
+    "warehouses",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("town", String(20)),
+    Column("address", String(200)),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("unit", String(20), nullable=False),
+    Column("lot_tracked", Boolean, nullable=False),
+    Column("unit_value_fen", Integer, nullable=False),
+    Column("default_safety_stock", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    _uuid("warehouse_id", primary_key=True),
+    _uuid("item_id", primary_key=True),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("safety_stock", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+inbounds = Table(
+    "inbounds",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("receipt_no", String(32)),
+    Column("status", String(20), nullable=False),
+    Column("source_kind", String(20), nullable=False),
+    _uuid("warehouse_id"),
+    _uuid("donation_id"),
+    Column("tracking_code", String(32)),
+    Column("donor_display_name", String(200)),
+    Column("procurement_order", String(64)),
+    Column("supplier", String(200)),
+    _uuid("transfer_dispatch_id"),
+    Column("lines", JSONB, nullable=False),
+    Column("received_lines", JSONB),
+    Column("note", Text),
+    Column("announced_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True)),
+    Column("received_by", String(64)),
+    Column("created_by", String(64)),
+    Column("version", Integer, nullable=False),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("lot_no", String(64), nullable=False),
+    _uuid("item_id", nullable=False),
+    _uuid("warehouse_id", nullable=False),
+    Column("expiry_date", Date),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("received_quantity", Integer, nullable=False),
+    Column("unit_value_fen", Integer, nullable=False),
+    Column("source_kind", String(20), nullable=False),
+    _uuid("donation_id"),
+    Column("tracking_code", String(32)),
+    Column("procurement_order", String(64)),
+    _uuid("transfer_dispatch_id"),
+    _uuid("inbound_id"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+stock_movements = Table(
+    "stock_movements",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    _uuid("id", nullable=False),
+    _uuid("warehouse_id", nullable=False),
+    _uuid("item_id", nullable=False),
+    _uuid("lot_id"),
+    Column("movement", String(20), nullable=False),
+    Column("on_hand_delta", Integer, nullable=False),
+    Column("reserved_delta", Integer, nullable=False),
+    Column("on_hand_after", Integer, nullable=False),
+    Column("reserved_after", Integer, nullable=False),
+    Column("reference_type", String(20)),
+    _uuid("reference_id"),
+    Column("reference_no", String(32)),
+    Column("note", Text),
+    Column("actor", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+stock_counts = Table(
+    "stock_counts",
+    metadata,
+    _uuid("id", primary_key=True),
+    _uuid("warehouse_id", nullable=False),
+    Column("note", Text),
+    Column("counted_by", String(64), nullable=False),
+    Column("counted_at", DateTime(timezone=True), nullable=False),
+)
+
+stock_adjustments = Table(
+    "stock_adjustments",
+    metadata,
+    _uuid("id", primary_key=True),
+    _uuid("stock_count_id"),
+    _uuid("lot_id", nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("quantity_before", Integer, nullable=False),
+    Column("quantity_after", Integer, nullable=False),
+    Column("note", Text),
+    Column("actor", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+dispatches = Table(
+    "dispatches",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("dispatch_no", String(32), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    _uuid("from_warehouse_id", nullable=False),
+    Column("destination_kind", String(20), nullable=False),
+    Column("destination_name", String(200), nullable=False),
+    Column("destination_town", String(20)),
+    Column("destination_address", String(200)),
+    _uuid("destination_warehouse_id"),
+    Column("incident_code", String(32)),
+    Column("incident_name", String(100)),
+    Column("urgency", String(20), nullable=False),
+    Column("lines", JSONB, nullable=False),
+    Column("note", Text),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", String(64)),
+    Column("approved_at", DateTime(timezone=True)),
+    Column("decided_reason", Text),
+    Column("picked_by", String(64)),
+    Column("picked_at", DateTime(timezone=True)),
+    Column("waybill_no", String(64)),
+    Column("carrier", String(100)),
+    Column("shipped_by", String(64)),
+    Column("shipped_at", DateTime(timezone=True)),
+    Column("recipient_name", String(100)),
+    Column("recipient_phone", String(32)),
+    Column("recipient_org", String(200)),
+    Column("delivery_note", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("delivered_by", String(64)),
+    Column("closed_by", String(64)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+dispatch_allocations = Table(
+    "dispatch_allocations",
+    metadata,
+    _uuid("id", primary_key=True),
+    _uuid("dispatch_id", nullable=False),
+    _uuid("item_id", nullable=False),
+    _uuid("lot_id", nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("delivered_quantity", Integer),
+    Column("returned_quantity", Integer),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("detail", JSONB, nullable=False),
+)
+
+expiry_notices = Table(
+    "expiry_notices",
+    metadata,
+    _uuid("lot_id", primary_key=True),
+    Column("scan_date", Date, primary_key=True),
+    Column("kind", String(20), primary_key=True),
+)

@@ -1,0 +1,85 @@
+"""``/api/v1/audit-log`` (every staff action) and ``/api/v1/expiry-scans`` (run the daily scan)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from shared.auth import Role, StaffPrincipal, require_roles
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.uow import SqlUnitOfWork
+from warehouse.adapters.orm import audit_log
+from warehouse.entrypoints.api.deps import (
+    IdempotencyKey,
+    Keeper,
+    RuntimeDep,
+    idempotent_post,
+    settings_of,
+)
+from warehouse.entrypoints.api.schemas import AuditOut, AuditPage, ScanOut
+from warehouse.service_layer.expiry import local_today, scan
+
+router = APIRouter(prefix="/api/v1", tags=["audit 审计"])
+
+Auditor = require_roles(Role.AUDITOR)
+
+
+@router.get("/audit-log", response_model=AuditPage, summary="审计日志（最新在前）")
+async def list_audit(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Auditor,
+    entity_type: str | None = Query(None, max_length=32),
+    entity_id: str | None = Query(None, max_length=64),
+    actor: str | None = Query(None, max_length=64),
+    action: str | None = Query(None, max_length=64),
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> AuditPage:
+    query = select(audit_log)
+    if entity_type:
+        query = query.where(audit_log.c.entity_type == entity_type)
+    if entity_id:
+        query = query.where(audit_log.c.entity_id == entity_id)
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
+    if action:
+        query = query.where(audit_log.c.action == action)
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        query = query.where(audit_log.c.seq < int(before))
+    query = query.order_by(audit_log.c.seq.desc()).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    return AuditPage(
+        items=[AuditOut.model_validate(r, from_attributes=True) for r in page],
+        next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+    )
+
+
+@router.post(
+    "/expiry-scans", response_model=ScanOut, summary="立即运行效期扫描（每日任务，按日幂等）"
+)
+async def run_expiry_scan(
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Keeper,
+    scan_date: date | None = Query(None, description="扫描日期，默认今天（上海时间）"),
+) -> JSONResponse:
+    window = settings_of(runtime).near_expiry_days
+    day = scan_date or local_today()
+
+    async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        result = await scan(uow, scan_date=day, window_days=window)
+        out = ScanOut(
+            scan_date=result.scan_date, near_expiry=result.near_expiry, expired=result.expired
+        )
+        return 200, out.model_dump(mode="json")
+
+    return await idempotent_post(
+        runtime, staff, key, "/api/v1/expiry-scans", {"scan_date": day.isoformat()}, action
+    )

@@ -1,0 +1,125 @@
+"""FastAPI dependencies and the idempotent-POST helper of the warehouse API."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+
+from shared.auth import Role, StaffPrincipal, require_roles
+from shared.errors import Conflict
+from shared.idempotency import check_key, run_idempotent
+from shared.runtime import ServiceRuntime
+from shared.uow import SqlUnitOfWork
+from warehouse.config import WarehouseSettings
+
+ALL_STAFF = (
+    Role.WAREHOUSE,
+    Role.DISPATCHER,
+    Role.APPROVER,
+    Role.AUDITOR,
+    Role.FINANCE,
+)
+Reader = require_roles(*ALL_STAFF)
+Keeper = require_roles(Role.WAREHOUSE)
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def settings_of(runtime: ServiceRuntime) -> WarehouseSettings:
+    settings = runtime.settings
+    assert isinstance(settings, WarehouseSettings)
+    return settings
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="重试请求时使用相同的值 (a retry with the same key gets the first result)",
+        ),
+    ] = None,
+) -> str | None:
+    return check_key(key)
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+def if_match(
+    value: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="乐观锁：当前版本号 (optimistic concurrency: the version you read)",
+        ),
+    ] = None,
+) -> int | None:
+    if value is None:
+        return None
+    cleaned = value.strip().strip('"').removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        from shared.errors import ValidationFailed
+
+        raise ValidationFailed("If-Match 必须是版本号 (If-Match must be a version number)")
+    return int(cleaned)
+
+
+IfMatch = Annotated[int | None, Depends(if_match)]
+
+# PostgreSQL errors a concurrent writer can cause: a violated CHECK (stock would go negative),
+# a unique violation, a deadlock or a serialization failure. They are conflicts, never 500s.
+_CONFLICT_SQLSTATES = {"23505", "23514", "40001", "40P01", "55P03"}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return None
+
+
+async def idempotent_post(
+    runtime: ServiceRuntime,
+    staff: StaffPrincipal,
+    key: str | None,
+    path: str,
+    payload: Any,
+    action: Callable[[SqlUnitOfWork], Awaitable[tuple[int, dict[str, Any]]]],
+) -> JSONResponse:
+    """Run ``action`` in one unit of work, once per Idempotency-Key; commit; respond."""
+    try:
+        async with runtime.unit_of_work() as uow:
+
+            async def run() -> tuple[int, dict[str, Any]]:
+                return await action(uow)
+
+            status, body, replayed = await run_idempotent(
+                uow.session,
+                scope=f"{staff.username}:POST {path}",
+                key=key,
+                payload=payload,
+                action=run,
+            )
+            await uow.commit()
+    except DBAPIError as exc:
+        if _sqlstate(exc) in _CONFLICT_SQLSTATES:
+            raise Conflict(
+                "并发操作冲突，请重试 (concurrent change conflict; please retry)",
+                details={"sqlstate": _sqlstate(exc)},
+            ) from exc
+        raise
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(body, status, headers=headers)

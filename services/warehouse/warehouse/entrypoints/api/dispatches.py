@@ -1,0 +1,392 @@
+"""``/api/v1/dispatches``: request, approve/reject, pick (FEFO), ship, deliver, cancel."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Role, StaffPrincipal, require_roles
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.uow import SqlUnitOfWork
+from warehouse.adapters.orm import dispatches, warehouses
+from warehouse.entrypoints.api.deps import (
+    IdempotencyKey,
+    IfMatch,
+    Reader,
+    RuntimeDep,
+    idempotent_post,
+    settings_of,
+)
+from warehouse.entrypoints.api.schemas import (
+    AllocationOut,
+    DeliverIn,
+    DispatchCreate,
+    DispatchOut,
+    DispatchPage,
+    ReasonIn,
+    ShipIn,
+)
+from warehouse.service_layer import dispatch as flow
+
+router = APIRouter(prefix="/api/v1/dispatches", tags=["dispatch 调拨/出库"])
+
+Requester = require_roles(Role.DISPATCHER)
+Approver = require_roles(Role.APPROVER)
+Picker = require_roles(Role.WAREHOUSE)
+Closer = require_roles(Role.DISPATCHER, Role.WAREHOUSE)
+
+
+async def _warehouse_codes(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(warehouses.c.id, warehouses.c.code).where(warehouses.c.id.in_(ids))
+    )
+    return {r.id: r.code for r in rows}
+
+
+async def to_out(session: AsyncSession, row: Any) -> DispatchOut:
+    codes = await _warehouse_codes(
+        session,
+        {
+            row.from_warehouse_id,
+            *([row.destination_warehouse_id] if row.destination_warehouse_id else []),
+        },
+    )
+    allocs = await flow.allocations_of(session, row.id)
+    return DispatchOut(
+        id=row.id,
+        dispatch_no=row.dispatch_no,
+        kind=row.kind,
+        status=row.status,
+        from_warehouse_code=codes[row.from_warehouse_id],
+        destination={
+            "kind": row.destination_kind,
+            "name": row.destination_name,
+            "town": row.destination_town,
+            "address": row.destination_address,
+            "warehouse_code": codes.get(row.destination_warehouse_id)
+            if row.destination_warehouse_id
+            else None,
+        },
+        incident_code=row.incident_code,
+        incident_name=row.incident_name,
+        urgency=row.urgency,
+        lines=[{k: v for k, v in line.items() if k != "item_id"} for line in row.lines],
+        allocations=[
+            AllocationOut(
+                lot_id=a.lot_id,
+                lot_no=a.lot_no,
+                item_code=a.item_code,
+                quantity=a.quantity,
+                expiry_date=a.expiry_date,
+                source_kind=a.source_kind,
+                donation_id=a.donation_id,
+                tracking_code=a.tracking_code,
+                delivered_quantity=a.delivered_quantity,
+                returned_quantity=a.returned_quantity,
+            )
+            for a in allocs
+        ],
+        note=row.note,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        decided_reason=row.decided_reason,
+        picked_at=row.picked_at,
+        waybill_no=row.waybill_no,
+        carrier=row.carrier,
+        shipped_at=row.shipped_at,
+        recipient_name=row.recipient_name,
+        recipient_phone=row.recipient_phone,
+        recipient_org=row.recipient_org,
+        delivery_note=row.delivery_note,
+        delivered_at=row.delivered_at,
+        closed_by=row.closed_by,
+        closed_at=row.closed_at,
+        version=row.version,
+    )
+
+
+async def _respond(
+    uow: SqlUnitOfWork, dispatch_id: uuid.UUID, status: int = 200
+) -> tuple[int, dict[str, Any]]:
+    row = await flow.load_dispatch(uow.session, dispatch_id)
+    return status, (await to_out(uow.session, row)).model_dump(mode="json")
+
+
+@router.post("", status_code=201, response_model=DispatchOut, summary="调拨申请（调度员）")
+async def request_dispatch(
+    body: DispatchCreate,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Requester,
+) -> JSONResponse:
+    command = flow.RequestDispatch(
+        from_warehouse_code=body.from_warehouse_code,
+        destination=flow.Destination(**body.destination.model_dump()),
+        lines=[(line.item_code, line.quantity) for line in body.lines],
+        actor=staff.username,
+        urgency=body.urgency,
+        incident_code=body.incident_code,
+        incident_name=body.incident_name,
+        note=body.note,
+    )
+
+    async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        dispatch_id = await flow.request_dispatch(uow, command)
+        return await _respond(uow, dispatch_id, 201)
+
+    return await idempotent_post(
+        runtime, staff, key, "/api/v1/dispatches", body.model_dump(mode="json"), action
+    )
+
+
+def _step(
+    runtime: Any,
+    staff: StaffPrincipal,
+    key: str | None,
+    dispatch_id: uuid.UUID,
+    name: str,
+    payload: Any,
+    run: Callable[[SqlUnitOfWork], Awaitable[None]],
+) -> Awaitable[JSONResponse]:
+    async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        await run(uow)
+        return await _respond(uow, dispatch_id)
+
+    return idempotent_post(
+        runtime, staff, key, f"/api/v1/dispatches/{dispatch_id}/{name}", payload, action
+    )
+
+
+@router.post(
+    "/{dispatch_id}/approve", response_model=DispatchOut, summary="审批通过（审批人，非申请人）"
+)
+async def approve(
+    dispatch_id: uuid.UUID,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    version: IfMatch,
+    staff: StaffPrincipal = Approver,
+) -> JSONResponse:
+    return await _step(
+        runtime,
+        staff,
+        key,
+        dispatch_id,
+        "approve",
+        {"version": version},
+        lambda uow: flow.approve(uow, dispatch_id, actor=staff.username, expected_version=version),
+    )
+
+
+@router.post(
+    "/{dispatch_id}/reject", response_model=DispatchOut, summary="驳回（审批人，释放占用）"
+)
+async def reject(
+    dispatch_id: uuid.UUID,
+    body: ReasonIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    version: IfMatch,
+    staff: StaffPrincipal = Approver,
+) -> JSONResponse:
+    return await _step(
+        runtime,
+        staff,
+        key,
+        dispatch_id,
+        "reject",
+        body.model_dump() | {"version": version},
+        lambda uow: flow.reject_or_cancel(
+            uow,
+            dispatch_id,
+            action="reject",
+            actor=staff.username,
+            reason=body.reason,
+            expected_version=version,
+        ),
+    )
+
+
+@router.post(
+    "/{dispatch_id}/cancel", response_model=DispatchOut, summary="取消（发运前，释放占用）"
+)
+async def cancel(
+    dispatch_id: uuid.UUID,
+    body: ReasonIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    version: IfMatch,
+    staff: StaffPrincipal = Closer,
+) -> JSONResponse:
+    return await _step(
+        runtime,
+        staff,
+        key,
+        dispatch_id,
+        "cancel",
+        body.model_dump() | {"version": version},
+        lambda uow: flow.reject_or_cancel(
+            uow,
+            dispatch_id,
+            action="cancel",
+            actor=staff.username,
+            reason=body.reason,
+            expected_version=version,
+        ),
+    )
+
+
+@router.post(
+    "/{dispatch_id}/pick", response_model=DispatchOut, summary="拣货（先到期先出，占用库存）"
+)
+async def pick(
+    dispatch_id: uuid.UUID,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    version: IfMatch,
+    staff: StaffPrincipal = Picker,
+) -> JSONResponse:
+    min_days = settings_of(runtime).pick_min_days_to_expiry
+    return await _step(
+        runtime,
+        staff,
+        key,
+        dispatch_id,
+        "pick",
+        {"version": version},
+        lambda uow: flow.pick(
+            uow, dispatch_id, actor=staff.username, min_days=min_days, expected_version=version
+        ),
+    )
+
+
+@router.post("/{dispatch_id}/ship", response_model=DispatchOut, summary="发运（运单号）")
+async def ship(
+    dispatch_id: uuid.UUID,
+    body: ShipIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    version: IfMatch,
+    staff: StaffPrincipal = Picker,
+) -> JSONResponse:
+    return await _step(
+        runtime,
+        staff,
+        key,
+        dispatch_id,
+        "ship",
+        body.model_dump() | {"version": version},
+        lambda uow: flow.ship(
+            uow,
+            dispatch_id,
+            actor=staff.username,
+            waybill_no=body.waybill_no,
+            carrier=body.carrier,
+            expected_version=version,
+        ),
+    )
+
+
+@router.post(
+    "/{dispatch_id}/deliver", response_model=DispatchOut, summary="签收（可部分签收、退回）"
+)
+async def deliver(
+    dispatch_id: uuid.UUID,
+    body: DeliverIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    version: IfMatch,
+    staff: StaffPrincipal = Closer,
+) -> JSONResponse:
+    command = flow.Deliver(
+        recipient_name=body.recipient_name,
+        actor=staff.username,
+        recipient_phone=body.recipient_phone,
+        recipient_org=body.recipient_org,
+        note=body.note,
+        returns=[flow.ReturnLine(**r.model_dump()) for r in body.returns],
+        delivered_at=body.delivered_at.astimezone(UTC)
+        if body.delivered_at and body.delivered_at.tzinfo
+        else datetime.now(UTC),
+    )
+    return await _step(
+        runtime,
+        staff,
+        key,
+        dispatch_id,
+        "deliver",
+        body.model_dump(mode="json") | {"version": version},
+        lambda uow: flow.deliver(uow, dispatch_id, command, expected_version=version),
+    )
+
+
+@router.get("", response_model=DispatchPage, summary="调拨单列表")
+async def list_dispatches(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    status: str | None = Query(
+        None, pattern="^(requested|approved|picked|shipped|delivered|rejected|cancelled)$"
+    ),
+    kind: str | None = Query(None, pattern="^(dispatch|transfer)$"),
+    from_warehouse_code: str | None = Query(None, max_length=32),
+    town: str | None = Query(None, max_length=20),
+    incident_code: str | None = Query(None, max_length=32),
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> DispatchPage:
+    query = select(dispatches)
+    if status:
+        query = query.where(dispatches.c.status == status)
+    if kind:
+        query = query.where(dispatches.c.kind == kind)
+    if from_warehouse_code:
+        query = query.where(
+            dispatches.c.from_warehouse_id
+            == select(warehouses.c.id)
+            .where(warehouses.c.code == from_warehouse_code)
+            .scalar_subquery()
+        )
+    if town:
+        query = query.where(dispatches.c.destination_town == town)
+    if incident_code:
+        query = query.where(dispatches.c.incident_code == incident_code)
+    if cursor:
+        at_raw, id_raw = decode_cursor(cursor, 2)
+        at, last = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
+        query = query.where(
+            or_(
+                dispatches.c.requested_at < at,
+                and_(dispatches.c.requested_at == at, dispatches.c.id < last),
+            )
+        )
+    query = query.order_by(dispatches.c.requested_at.desc(), dispatches.c.id.desc()).limit(
+        limit + 1
+    )
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+        page = rows[:limit]
+        out = [await to_out(session, r) for r in page]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(page[-1].requested_at.isoformat(), str(page[-1].id))
+    return DispatchPage(items=out, next_cursor=next_cursor)
+
+
+@router.get("/{dispatch_id}", response_model=DispatchOut, summary="调拨单详情")
+async def get_dispatch(
+    dispatch_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
+) -> DispatchOut:
+    async with runtime.session_factory() as session:
+        row = await flow.load_dispatch(session, dispatch_id)
+        return await to_out(session, row)

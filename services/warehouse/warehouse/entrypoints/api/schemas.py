@@ -1,0 +1,386 @@
+"""Request and response bodies of the warehouse API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ItemCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+Category = Literal[
+    "shelter", "food", "water", "medical", "lighting_power", "clothing_bedding", "hygiene"
+]
+Reason = Literal["lost", "damaged", "expired", "found", "correction"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class WarehouseCreate(Strict):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["district", "station"]
+    town: str | None = Field(default=None, max_length=20)
+    address: str | None = Field(default=None, max_length=200)
+    active: bool = True
+
+
+class WarehouseUpdate(Strict):
+    version: int = Field(ge=1, description="乐观锁：读取时的版本号 (the version you read)")
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    town: str | None = Field(default=None, max_length=20)
+    address: str | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+
+class WarehouseOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    kind: str
+    town: str | None
+    address: str | None
+    active: bool
+    version: int
+
+
+class WarehousePage(BaseModel):
+    items: list[WarehouseOut]
+    next_cursor: str | None
+
+
+class ItemCreate(Strict):
+    code: str = ItemCode
+    name: str = Field(min_length=1, max_length=100)
+    category: Category
+    unit: str = Field(min_length=1, max_length=20)
+    lot_tracked: bool = Field(False, description="批次/效期必填 (lot and expiry mandatory)")
+    unit_value_fen: int = Field(0, ge=0, le=100_000_000)
+    default_safety_stock: int = Field(0, ge=0, le=10_000_000)
+    active: bool = True
+
+
+class ItemUpdate(Strict):
+    version: int = Field(ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    category: Category | None = None
+    unit: str | None = Field(default=None, min_length=1, max_length=20)
+    lot_tracked: bool | None = None
+    unit_value_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    default_safety_stock: int | None = Field(default=None, ge=0, le=10_000_000)
+    active: bool | None = None
+
+
+class ItemOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    category: str
+    unit: str
+    lot_tracked: bool
+    unit_value_fen: int
+    default_safety_stock: int
+    active: bool
+    version: int
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class SafetyStockSet(Strict):
+    warehouse_code: str = Code
+    item_code: str = ItemCode
+    safety_stock: int = Field(ge=0, le=10_000_000)
+
+
+# --------------------------------------------------------------------------- stock
+
+
+class StockLevelOut(BaseModel):
+    warehouse_code: str
+    warehouse_name: str
+    item_code: str
+    item_name: str
+    category: str
+    unit: str
+    on_hand: int
+    reserved: int
+    available: int
+    safety_stock: int
+    below_safety_stock: bool
+    version: int
+
+
+class StockPage(BaseModel):
+    items: list[StockLevelOut]
+    next_cursor: str | None
+
+
+class LotOut(BaseModel):
+    id: uuid.UUID
+    lot_no: str
+    item_code: str
+    item_name: str
+    unit: str
+    warehouse_code: str
+    expiry_date: date | None
+    on_hand: int
+    reserved: int
+    available: int
+    received_quantity: int
+    unit_value_fen: int
+    source_kind: str
+    donation_id: uuid.UUID | None
+    tracking_code: str | None
+    procurement_order: str | None
+    transfer_dispatch_id: uuid.UUID | None
+    inbound_id: uuid.UUID | None
+    received_at: datetime
+
+
+class LotPage(BaseModel):
+    items: list[LotOut]
+    next_cursor: str | None
+
+
+class MovementOut(BaseModel):
+    seq: int
+    at: datetime
+    warehouse_code: str
+    item_code: str
+    lot_id: uuid.UUID | None
+    lot_no: str | None
+    movement: str
+    on_hand_delta: int
+    reserved_delta: int
+    balance: int = Field(description="结存：变动后该物资在本仓库的在库数量 (running balance)")
+    reserved_after: int
+    reference_type: str | None
+    reference_id: uuid.UUID | None
+    reference_no: str | None
+    note: str | None
+    actor: str
+
+
+class MovementPage(BaseModel):
+    items: list[MovementOut]
+    next_cursor: str | None
+
+
+class CountLineIn(Strict):
+    lot_id: uuid.UUID | None = None
+    item_code: str | None = Field(default=None, max_length=64)
+    lot_no: str | None = Field(default=None, max_length=64)
+    expiry_date: date | None = None
+    counted_quantity: int = Field(ge=0, le=10_000_000)
+    reason: Reason | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+class StockCountCreate(Strict):
+    warehouse_code: str = Code
+    note: str | None = Field(default=None, max_length=500)
+    lines: list[CountLineIn] = Field(min_length=1, max_length=500)
+
+
+class StockCountOut(BaseModel):
+    id: uuid.UUID
+    warehouse_code: str
+    counted_by: str
+    counted_at: datetime
+    adjustments: list[dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+class ProcurementLineIn(Strict):
+    item_code: str = ItemCode
+    quantity: int = Field(gt=0, le=10_000_000)
+    unit_value_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    lot_no: str | None = Field(default=None, max_length=64)
+    expiry_date: date | None = None
+
+
+class InboundCreate(Strict):
+    source_kind: Literal["procurement"] = "procurement"
+    warehouse_code: str = Code
+    procurement_order: str = Field(min_length=1, max_length=64)
+    supplier: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=500)
+    lines: list[ProcurementLineIn] = Field(min_length=1, max_length=200)
+
+
+class ConfirmLineIn(Strict):
+    line_no: int | None = Field(default=None, ge=1, description="对应预期行 (1-based)")
+    item_code: str | None = Field(default=None, max_length=64)
+    received_quantity: int = Field(ge=0, le=10_000_000, description="实际到货（含损坏）")
+    damaged_quantity: int = Field(0, ge=0, le=10_000_000)
+    damage_reason: str | None = Field(default=None, max_length=200)
+    lot_no: str | None = Field(default=None, max_length=64)
+    expiry_date: date | None = None
+    expired_reason: str | None = Field(default=None, max_length=200)
+    unit_value_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+
+
+class InboundConfirm(Strict):
+    warehouse_code: str | None = Field(default=None, max_length=32)
+    version: int | None = Field(default=None, ge=1)
+    note: str | None = Field(default=None, max_length=500)
+    lines: list[ConfirmLineIn] = Field(min_length=1, max_length=200)
+
+
+class InboundOut(BaseModel):
+    id: uuid.UUID
+    receipt_no: str | None
+    status: str
+    source_kind: str
+    warehouse_code: str | None
+    donation_id: uuid.UUID | None
+    tracking_code: str | None
+    donor_display_name: str | None
+    procurement_order: str | None
+    supplier: str | None
+    transfer_dispatch_id: uuid.UUID | None
+    lines: list[dict[str, Any]]
+    received_lines: list[dict[str, Any]] | None
+    note: str | None
+    announced_at: datetime
+    received_at: datetime | None
+    received_by: str | None
+    version: int
+
+
+class InboundPage(BaseModel):
+    items: list[InboundOut]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+class DestinationIn(Strict):
+    kind: Literal["warehouse", "station", "shelter", "site"]
+    name: str | None = Field(default=None, max_length=200)
+    town: str | None = Field(default=None, max_length=20)
+    warehouse_code: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=200)
+
+
+class DispatchLineIn(Strict):
+    item_code: str = ItemCode
+    quantity: int = Field(gt=0, le=10_000_000)
+
+
+class DispatchCreate(Strict):
+    from_warehouse_code: str = Code
+    destination: DestinationIn
+    incident_code: str | None = Field(default=None, max_length=32)
+    incident_name: str | None = Field(default=None, max_length=100)
+    urgency: Literal["normal", "urgent", "critical"] = "normal"
+    note: str | None = Field(default=None, max_length=500)
+    lines: list[DispatchLineIn] = Field(min_length=1, max_length=100)
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ShipIn(Strict):
+    waybill_no: str = Field(min_length=1, max_length=64)
+    carrier: str | None = Field(default=None, max_length=100)
+
+
+class ReturnIn(Strict):
+    item_code: str = ItemCode
+    quantity: int = Field(gt=0, le=10_000_000)
+    lot_id: uuid.UUID | None = None
+
+
+class DeliverIn(Strict):
+    recipient_name: str = Field(min_length=1, max_length=100)
+    recipient_phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ]{5,32}$")
+    recipient_org: str | None = Field(default=None, max_length=200)
+    delivered_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=500)
+    returns: list[ReturnIn] = Field(default_factory=list, max_length=200)
+
+
+class AllocationOut(BaseModel):
+    lot_id: uuid.UUID
+    lot_no: str
+    item_code: str
+    quantity: int
+    expiry_date: date | None
+    source_kind: str
+    donation_id: uuid.UUID | None
+    tracking_code: str | None
+    delivered_quantity: int | None
+    returned_quantity: int | None
+
+
+class DispatchOut(BaseModel):
+    id: uuid.UUID
+    dispatch_no: str
+    kind: str
+    status: str
+    from_warehouse_code: str
+    destination: dict[str, Any]
+    incident_code: str | None
+    incident_name: str | None
+    urgency: str
+    lines: list[dict[str, Any]]
+    allocations: list[AllocationOut]
+    note: str | None
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    decided_reason: str | None
+    picked_at: datetime | None
+    waybill_no: str | None
+    carrier: str | None
+    shipped_at: datetime | None
+    recipient_name: str | None
+    recipient_phone: str | None
+    recipient_org: str | None
+    delivery_note: str | None
+    delivered_at: datetime | None
+    closed_by: str | None
+    closed_at: datetime | None
+    version: int
+
+
+class DispatchPage(BaseModel):
+    items: list[DispatchOut]
+    next_cursor: str | None
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    detail: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_cursor: str | None
+
+
+class ScanOut(BaseModel):
+    scan_date: date
+    near_expiry: int
+    expired: int

@@ -1,0 +1,364 @@
+"""``/api/v1/stock``, ``/api/v1/lots``, the stock card, stock counts and CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import and_, or_, select
+
+from shared.auth import StaffPrincipal
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.uow import SqlUnitOfWork
+from warehouse.adapters.orm import (
+    items,
+    lots,
+    stock_adjustments,
+    stock_counts,
+    stock_levels,
+    stock_movements,
+    warehouses,
+)
+from warehouse.entrypoints.api.deps import (
+    IdempotencyKey,
+    Keeper,
+    Reader,
+    RuntimeDep,
+    idempotent_post,
+)
+from warehouse.entrypoints.api.schemas import (
+    LotOut,
+    LotPage,
+    MovementOut,
+    MovementPage,
+    StockCountCreate,
+    StockCountOut,
+    StockLevelOut,
+    StockPage,
+)
+from warehouse.service_layer.counts import CountLine, StockCount, record_count
+
+router = APIRouter(prefix="/api/v1", tags=["stock 库存"])
+
+CSV_MAX_ROWS = 100_000
+
+
+def _level_query(
+    warehouse_code: str | None, item_code: str | None, category: str | None, below: bool | None
+) -> Any:
+    available = stock_levels.c.on_hand - stock_levels.c.reserved
+    query = (
+        select(
+            warehouses.c.code.label("warehouse_code"),
+            warehouses.c.name.label("warehouse_name"),
+            items.c.code.label("item_code"),
+            items.c.name.label("item_name"),
+            items.c.category,
+            items.c.unit,
+            stock_levels.c.on_hand,
+            stock_levels.c.reserved,
+            available.label("available"),
+            stock_levels.c.safety_stock,
+            (available < stock_levels.c.safety_stock).label("below_safety_stock"),
+            stock_levels.c.version,
+        )
+        .join(warehouses, warehouses.c.id == stock_levels.c.warehouse_id)
+        .join(items, items.c.id == stock_levels.c.item_id)
+    )
+    if warehouse_code:
+        query = query.where(warehouses.c.code == warehouse_code)
+    if item_code:
+        query = query.where(items.c.code == item_code)
+    if category:
+        query = query.where(items.c.category == category)
+    if below is not None:
+        query = query.where((available < stock_levels.c.safety_stock) == below)
+    return query.order_by(warehouses.c.code, items.c.code)
+
+
+@router.get("/stock", response_model=StockPage, summary="库存（按仓库+物资）")
+async def list_stock(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    warehouse_code: str | None = Query(None, max_length=32),
+    item_code: str | None = Query(None, max_length=64),
+    category: str | None = Query(None, max_length=20),
+    below_safety_stock: bool | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> StockPage:
+    query = _level_query(warehouse_code, item_code, category, below_safety_stock)
+    if cursor:
+        wh, it = decode_cursor(cursor, 2)
+        query = query.where(
+            or_(
+                warehouses.c.code > str(wh),
+                and_(warehouses.c.code == str(wh), items.c.code > str(it)),
+            )
+        )
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query.limit(limit + 1))).all()
+    page = rows[:limit]
+    return StockPage(
+        items=[StockLevelOut.model_validate(r, from_attributes=True) for r in page],
+        next_cursor=encode_cursor(page[-1].warehouse_code, page[-1].item_code)
+        if len(rows) > limit
+        else None,
+    )
+
+
+def _csv(header: list[str], rows: list[list[Any]], filename: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else _safe(v) for v in row])
+    return Response(
+        "\ufeff" + buffer.getvalue(),  # BOM: Excel opens UTF-8 Chinese correctly
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _safe(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+@router.get("/stock/export.csv", summary="导出库存 CSV", response_class=Response)
+async def export_stock(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    warehouse_code: str | None = Query(None, max_length=32),
+    item_code: str | None = Query(None, max_length=64),
+    category: str | None = Query(None, max_length=20),
+    below_safety_stock: bool | None = None,
+) -> Response:
+    query = _level_query(warehouse_code, item_code, category, below_safety_stock).limit(
+        CSV_MAX_ROWS
+    )
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    header = [
+        "warehouse_code",
+        "warehouse_name",
+        "item_code",
+        "item_name",
+        "category",
+        "unit",
+        "on_hand",
+        "reserved",
+        "available",
+        "safety_stock",
+        "below_safety_stock",
+    ]
+    return _csv(header, [[getattr(r, h) for h in header] for r in rows], "stock.csv")
+
+
+def _lot_query() -> Any:
+    return (
+        select(
+            lots,
+            items.c.code.label("item_code"),
+            items.c.name.label("item_name"),
+            items.c.unit,
+            warehouses.c.code.label("warehouse_code"),
+            (lots.c.on_hand - lots.c.reserved).label("available"),
+        )
+        .join(items, items.c.id == lots.c.item_id)
+        .join(warehouses, warehouses.c.id == lots.c.warehouse_id)
+    )
+
+
+@router.get("/lots", response_model=LotPage, summary="批次列表（按效期先后）")
+async def list_lots(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    warehouse_code: str | None = Query(None, max_length=32),
+    item_code: str | None = Query(None, max_length=64),
+    donation_id: uuid.UUID | None = None,
+    expiring_before: date | None = Query(None, description="效期早于（含）该日"),
+    in_stock: bool = Query(True, description="只列在库批次 (on_hand > 0)"),
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> LotPage:
+    query = _lot_query()
+    if warehouse_code:
+        query = query.where(warehouses.c.code == warehouse_code)
+    if item_code:
+        query = query.where(items.c.code == item_code)
+    if donation_id:
+        query = query.where(lots.c.donation_id == donation_id)
+    if expiring_before:
+        query = query.where(lots.c.expiry_date <= expiring_before)
+    if in_stock:
+        query = query.where(lots.c.on_hand > 0)
+    # keyset on (expiry, id) with lots without expiry last: map null to a far date
+    far = date(9999, 12, 31)
+    from sqlalchemy import func
+
+    expiry_key = func.coalesce(lots.c.expiry_date, far)
+    if cursor:
+        exp_raw, id_raw = decode_cursor(cursor, 2)
+        exp, last = date.fromisoformat(str(exp_raw)), uuid.UUID(str(id_raw))
+        query = query.where(or_(expiry_key > exp, and_(expiry_key == exp, lots.c.id > last)))
+    query = query.order_by(expiry_key, lots.c.id).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last_row = page[-1]
+        next_cursor = encode_cursor((last_row.expiry_date or far).isoformat(), str(last_row.id))
+    return LotPage(
+        items=[LotOut.model_validate(r, from_attributes=True) for r in page],
+        next_cursor=next_cursor,
+    )
+
+
+def _movement_query(
+    warehouse_code: str | None, item_code: str | None, lot_id: uuid.UUID | None
+) -> Any:
+    query = (
+        select(
+            stock_movements,
+            warehouses.c.code.label("warehouse_code"),
+            items.c.code.label("item_code"),
+            lots.c.lot_no,
+            stock_movements.c.on_hand_after.label("balance"),
+        )
+        .join(warehouses, warehouses.c.id == stock_movements.c.warehouse_id)
+        .join(items, items.c.id == stock_movements.c.item_id)
+        .outerjoin(lots, lots.c.id == stock_movements.c.lot_id)
+    )
+    if warehouse_code:
+        query = query.where(warehouses.c.code == warehouse_code)
+    if item_code:
+        query = query.where(items.c.code == item_code)
+    if lot_id:
+        query = query.where(stock_movements.c.lot_id == lot_id)
+    return query
+
+
+@router.get(
+    "/stock/movements",
+    response_model=MovementPage,
+    summary="库存卡片/流水：每次变动及结存 (stock card with running balance)",
+)
+async def list_movements(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    warehouse_code: str | None = Query(None, max_length=32),
+    item_code: str | None = Query(None, max_length=64),
+    lot_id: uuid.UUID | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> MovementPage:
+    query = _movement_query(warehouse_code, item_code, lot_id)
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        query = query.where(stock_movements.c.seq > int(after))
+    query = query.order_by(stock_movements.c.seq).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    return MovementPage(
+        items=[MovementOut.model_validate(r, from_attributes=True) for r in page],
+        next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+    )
+
+
+@router.get("/stock/movements/export.csv", summary="导出库存流水 CSV", response_class=Response)
+async def export_movements(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    warehouse_code: str | None = Query(None, max_length=32),
+    item_code: str | None = Query(None, max_length=64),
+    lot_id: uuid.UUID | None = None,
+) -> Response:
+    query = (
+        _movement_query(warehouse_code, item_code, lot_id)
+        .order_by(stock_movements.c.seq)
+        .limit(CSV_MAX_ROWS)
+    )
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    header = [
+        "seq",
+        "at",
+        "warehouse_code",
+        "item_code",
+        "lot_no",
+        "movement",
+        "on_hand_delta",
+        "reserved_delta",
+        "balance",
+        "reserved_after",
+        "reference_type",
+        "reference_no",
+        "note",
+        "actor",
+    ]
+    return _csv(header, [[getattr(r, h) for h in header] for r in rows], "stock-movements.csv")
+
+
+@router.post(
+    "/stock-counts",
+    status_code=201,
+    response_model=StockCountOut,
+    summary="盘点（差异须有原因代码）",
+)
+async def create_stock_count(
+    body: StockCountCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
+) -> JSONResponse:
+    command = StockCount(
+        warehouse_code=body.warehouse_code,
+        lines=[CountLine(**line.model_dump()) for line in body.lines],
+        actor=staff.username,
+        note=body.note,
+    )
+
+    async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        count_id, _ = await record_count(uow, command)
+        count = (
+            await uow.session.execute(select(stock_counts).where(stock_counts.c.id == count_id))
+        ).one()
+        adjustments = (
+            await uow.session.execute(
+                select(stock_adjustments, lots.c.lot_no, items.c.code.label("item_code"))
+                .join(lots, lots.c.id == stock_adjustments.c.lot_id)
+                .join(items, items.c.id == lots.c.item_id)
+                .where(stock_adjustments.c.stock_count_id == count_id)
+            )
+        ).all()
+        out = StockCountOut(
+            id=count.id,
+            warehouse_code=body.warehouse_code,
+            counted_by=count.counted_by,
+            counted_at=count.counted_at,
+            adjustments=[
+                {
+                    "id": str(a.id),
+                    "lot_id": str(a.lot_id),
+                    "lot_no": a.lot_no,
+                    "item_code": a.item_code,
+                    "reason": a.reason,
+                    "quantity_before": a.quantity_before,
+                    "quantity_after": a.quantity_after,
+                    "delta": a.quantity_after - a.quantity_before,
+                }
+                for a in adjustments
+            ],
+        )
+        return 201, out.model_dump(mode="json")
+
+    return await idempotent_post(
+        runtime, staff, key, "/api/v1/stock-counts", body.model_dump(mode="json"), action
+    )

@@ -1,0 +1,172 @@
+"""Warehouses, items and safety stock: created and updated with optimistic concurrency."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared.errors import Conflict, ValidationFailed
+from shared.ids import uuid7
+from warehouse.adapters.orm import items, stock_levels, warehouses
+from warehouse.domain.model import CATEGORIES, TOWNS
+from warehouse.service_layer.stock import audit, item_by_code, publish_level, warehouse_by_code
+from warehouse.service_layer.tx import Tx
+
+
+def _check_town(town: str | None) -> None:
+    if town is not None and town not in TOWNS:
+        raise ValidationFailed(f"未知的镇（街道）：{town} (unknown town; one of Fenghua's 12)")
+
+
+async def create_warehouse(tx: Tx, values: dict[str, Any], *, actor: str) -> uuid.UUID:
+    _check_town(values.get("town"))
+    if values.get("kind") == "station" and not values.get("town"):
+        raise ValidationFailed("镇级救灾站必须填写所在镇街 town (a station needs its town)")
+    exists = await tx.session.execute(
+        select(warehouses.c.id).where(warehouses.c.code == values["code"])
+    )
+    if exists.first() is not None:
+        raise Conflict(f"仓库编码已存在：{values['code']} (warehouse code already exists)")
+    now = datetime.now(UTC)
+    warehouse_id = uuid7()
+    await tx.session.execute(
+        insert(warehouses).values(
+            id=warehouse_id, version=1, created_at=now, updated_at=now, **values
+        )
+    )
+    await audit(
+        tx.session,
+        actor=actor,
+        action="warehouse.create",
+        entity_type="warehouse",
+        entity_id=values["code"],
+        at=now,
+        detail=dict(values),
+    )
+    return warehouse_id
+
+
+async def update_warehouse(
+    tx: Tx, code: str, changes: dict[str, Any], *, version: int, actor: str
+) -> None:
+    _check_town(changes.get("town"))
+    now = datetime.now(UTC)
+    result = await tx.session.execute(
+        update(warehouses)
+        .where(warehouses.c.code == code, warehouses.c.version == version)
+        .values(version=warehouses.c.version + 1, updated_at=now, **changes)
+        .returning(warehouses.c.id)
+    )
+    if result.first() is None:
+        current = await warehouse_by_code(tx.session, code)  # 404 if missing
+        raise Conflict(
+            "仓库信息已被他人修改，请刷新后重试 (version mismatch)",
+            details={"current_version": current.version},
+        )
+    await audit(
+        tx.session,
+        actor=actor,
+        action="warehouse.update",
+        entity_type="warehouse",
+        entity_id=code,
+        at=now,
+        detail=changes,
+    )
+
+
+async def create_item(tx: Tx, values: dict[str, Any], *, actor: str) -> uuid.UUID:
+    if values["category"] not in CATEGORIES:
+        raise ValidationFailed(f"未知的物资类别：{values['category']} (unknown category)")
+    exists = await tx.session.execute(select(items.c.id).where(items.c.code == values["code"]))
+    if exists.first() is not None:
+        raise Conflict(f"物资编码已存在：{values['code']} (item code already exists)")
+    now = datetime.now(UTC)
+    item_id = uuid7()
+    await tx.session.execute(
+        insert(items).values(id=item_id, version=1, created_at=now, updated_at=now, **values)
+    )
+    await audit(
+        tx.session,
+        actor=actor,
+        action="item.create",
+        entity_type="item",
+        entity_id=values["code"],
+        at=now,
+        detail=dict(values),
+    )
+    return item_id
+
+
+async def update_item(
+    tx: Tx, code: str, changes: dict[str, Any], *, version: int, actor: str
+) -> None:
+    now = datetime.now(UTC)
+    result = await tx.session.execute(
+        update(items)
+        .where(items.c.code == code, items.c.version == version)
+        .values(version=items.c.version + 1, updated_at=now, **changes)
+        .returning(items.c.id)
+    )
+    if result.first() is None:
+        current = await item_by_code(tx.session, code)
+        raise Conflict(
+            "物资信息已被他人修改，请刷新后重试 (version mismatch)",
+            details={"current_version": current.version},
+        )
+    await audit(
+        tx.session,
+        actor=actor,
+        action="item.update",
+        entity_type="item",
+        entity_id=code,
+        at=now,
+        detail=changes,
+    )
+
+
+async def set_safety_stock(
+    tx: Tx, warehouse_code: str, item_code: str, quantity: int, *, actor: str
+) -> None:
+    """Set the safety stock of an item in one warehouse; publishes the level (alerts)."""
+    if quantity < 0:
+        raise ValidationFailed("安全库存不能为负 (safety stock must be >= 0)")
+    now = datetime.now(UTC)
+    place = await warehouse_by_code(tx.session, warehouse_code)
+    item = await item_by_code(tx.session, item_code)
+    level = (
+        await tx.session.execute(
+            pg_insert(stock_levels)
+            .values(
+                warehouse_id=place.id,
+                item_id=item.id,
+                on_hand=0,
+                reserved=0,
+                safety_stock=quantity,
+                version=1,
+                updated_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["warehouse_id", "item_id"],
+                set_={
+                    "safety_stock": quantity,
+                    "version": stock_levels.c.version + 1,
+                    "updated_at": now,
+                },
+            )
+            .returning(stock_levels)
+        )
+    ).one()
+    await publish_level(tx, level, place, item, "safety_stock", None, now)
+    await audit(
+        tx.session,
+        actor=actor,
+        action="stock.safety_stock",
+        entity_type="stock_level",
+        entity_id=f"{warehouse_code}/{item_code}",
+        at=now,
+        detail={"safety_stock": quantity},
+    )

@@ -1,0 +1,261 @@
+"""The one way stock changes: lock the item's level, move a lot, write the card, publish.
+
+Every movement of a lot goes through :class:`StockBook`:
+
+* the ``stock_levels`` row of (warehouse, item) is locked ``FOR UPDATE`` first (always in a
+  sorted order, so two operations never deadlock), which serialises all movements of one item
+  in one warehouse: the running balance on the stock card is exact;
+* the lot is changed with a conditional ``UPDATE ... WHERE on_hand + d >= 0 AND reserved + r
+  BETWEEN 0 AND on_hand + d``, and the tables carry the same ``CHECK``s: stock never goes
+  negative and nothing is reserved twice, whatever the concurrency;
+* a ``stock_movements`` row (the stock card) records the change and the balance after it;
+* :meth:`StockBook.publish_levels` bumps each touched level's version once and publishes one
+  ``stock.level_changed`` per item and warehouse.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts.warehouse import (
+    STOCK_LEVEL_CHANGED,
+    TOPIC,
+    StockLevelChangedV1,
+    level_key,
+)
+from shared.errors import Conflict, NotFound
+from shared.ids import uuid7
+from warehouse.adapters.orm import audit_log, items, lots, stock_levels, stock_movements, warehouses
+from warehouse.service_layer.tx import Tx
+
+Pair = tuple[uuid.UUID, uuid.UUID]  # (warehouse_id, item_id)
+
+
+async def warehouse_by_code(session: AsyncSession, code: str) -> Row[Any]:
+    row = (await session.execute(select(warehouses).where(warehouses.c.code == code))).first()
+    if row is None:
+        raise NotFound(f"仓库不存在：{code} (warehouse {code} not found)")
+    return row
+
+
+async def item_by_code(session: AsyncSession, code: str) -> Row[Any]:
+    row = (await session.execute(select(items).where(items.c.code == code))).first()
+    if row is None:
+        raise NotFound(f"物资不存在：{code}，请先在物资目录中登记 (item {code} not found)")
+    return row
+
+
+async def audit(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await session.execute(
+        insert(audit_log).values(
+            at=at,
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            detail=detail or {},
+        )
+    )
+
+
+@dataclass
+class Level:
+    on_hand: int
+    reserved: int
+    movement: str = ""
+    reference_id: uuid.UUID | None = None
+
+
+class StockBook:
+    """Collects the stock movements of one transaction (see the module docstring)."""
+
+    def __init__(self, tx: Tx, *, actor: str, at: datetime) -> None:
+        self.tx = tx
+        self.session = tx.session
+        self.actor = actor
+        self.at = at
+        self.levels: dict[Pair, Level] = {}
+
+    async def lock(self, pairs: set[Pair]) -> None:
+        """Lock the levels of ``pairs`` (creating missing ones), in a global order."""
+        for warehouse_id, item_id in sorted(pairs - set(self.levels)):
+            await self.session.execute(
+                pg_insert(stock_levels)
+                .values(
+                    warehouse_id=warehouse_id,
+                    item_id=item_id,
+                    on_hand=0,
+                    reserved=0,
+                    safety_stock=select(items.c.default_safety_stock)
+                    .where(items.c.id == item_id)
+                    .scalar_subquery(),
+                    version=0,
+                    updated_at=self.at,
+                )
+                .on_conflict_do_nothing(index_elements=["warehouse_id", "item_id"])
+            )
+            row = (
+                await self.session.execute(
+                    select(stock_levels.c.on_hand, stock_levels.c.reserved)
+                    .where(
+                        stock_levels.c.warehouse_id == warehouse_id,
+                        stock_levels.c.item_id == item_id,
+                    )
+                    .with_for_update()
+                )
+            ).one()
+            self.levels[(warehouse_id, item_id)] = Level(row.on_hand, row.reserved)
+
+    async def new_lot(self, **values: Any) -> uuid.UUID:
+        lot_id = values.pop("id", None) or uuid7()
+        await self.session.execute(
+            insert(lots).values(id=lot_id, on_hand=0, reserved=0, created_at=self.at, **values)
+        )
+        return uuid.UUID(str(lot_id))
+
+    async def move(
+        self,
+        *,
+        lot_id: uuid.UUID,
+        movement: str,
+        on_hand_delta: int = 0,
+        reserved_delta: int = 0,
+        reference_type: str | None = None,
+        reference_id: uuid.UUID | None = None,
+        reference_no: str | None = None,
+        note: str | None = None,
+    ) -> Row[Any]:
+        """Change one lot; returns the lot row after the change. Conflict if it would go wrong."""
+        new_on_hand = lots.c.on_hand + on_hand_delta
+        new_reserved = lots.c.reserved + reserved_delta
+        lot = (
+            await self.session.execute(
+                update(lots)
+                .where(
+                    lots.c.id == lot_id,
+                    new_on_hand >= 0,
+                    new_reserved >= 0,
+                    new_reserved <= new_on_hand,
+                )
+                .values(on_hand=new_on_hand, reserved=new_reserved)
+                .returning(lots)
+            )
+        ).first()
+        if lot is None:  # the WHERE refused: it would go negative or over-reserve
+            raise Conflict(
+                "库存不足或已被占用，操作未执行 (stock would go negative or be reserved twice)",
+                details={"lot_id": str(lot_id)},
+            )
+        pair = (lot.warehouse_id, lot.item_id)
+        if pair not in self.levels:
+            raise RuntimeError("stock level not locked before moving a lot")  # programming error
+        level = self.levels[pair]
+        level.on_hand += on_hand_delta
+        level.reserved += reserved_delta
+        level.movement = movement
+        level.reference_id = reference_id
+        await self.session.execute(
+            update(stock_levels)
+            .where(stock_levels.c.warehouse_id == pair[0], stock_levels.c.item_id == pair[1])
+            .values(on_hand=level.on_hand, reserved=level.reserved, updated_at=self.at)
+        )
+        await self.session.execute(
+            insert(stock_movements).values(
+                id=uuid7(),
+                warehouse_id=pair[0],
+                item_id=pair[1],
+                lot_id=lot_id,
+                movement=movement,
+                on_hand_delta=on_hand_delta,
+                reserved_delta=reserved_delta,
+                on_hand_after=level.on_hand,
+                reserved_after=level.reserved,
+                reference_type=reference_type,
+                reference_id=reference_id,
+                reference_no=reference_no,
+                note=note,
+                actor=self.actor,
+                at=self.at,
+            )
+        )
+        moved: Row[Any] = lot
+        return moved
+
+    async def publish_levels(self) -> None:
+        for (warehouse_id, item_id), level in sorted(self.levels.items()):
+            if not level.movement:
+                continue  # locked but unchanged
+            row = (
+                await self.session.execute(
+                    update(stock_levels)
+                    .where(
+                        stock_levels.c.warehouse_id == warehouse_id,
+                        stock_levels.c.item_id == item_id,
+                    )
+                    .values(version=stock_levels.c.version + 1)
+                    .returning(stock_levels)
+                )
+            ).one()
+            place = (
+                await self.session.execute(
+                    select(warehouses).where(warehouses.c.id == warehouse_id)
+                )
+            ).one()
+            item = (await self.session.execute(select(items).where(items.c.id == item_id))).one()
+            await publish_level(
+                self.tx, row, place, item, level.movement, level.reference_id, self.at
+            )
+
+
+async def publish_level(
+    tx: Tx,
+    level: Row[Any],
+    place: Row[Any],
+    item: Row[Any],
+    movement: str,
+    reference_id: uuid.UUID | None,
+    at: datetime,
+) -> None:
+    available = level.on_hand - level.reserved
+    key = level_key(place.code, item.code)
+    tx.publish(
+        topic=TOPIC,
+        key=key,
+        subject=key,
+        type=STOCK_LEVEL_CHANGED,
+        payload=StockLevelChangedV1(
+            warehouse_code=place.code,
+            warehouse_name=place.name,
+            town=place.town,
+            item_code=item.code,
+            item_name=item.name,
+            category=item.category,
+            unit=item.unit,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            available=available,
+            safety_stock=level.safety_stock,
+            below_safety_stock=available < level.safety_stock,
+            version=level.version,
+            movement=movement,  # type: ignore[arg-type]
+            reference_id=reference_id,
+            changed_at=at,
+        ),
+    )
