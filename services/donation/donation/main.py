@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from donation.config import DonationSettings
+from donation.entrypoints import web
 from donation.entrypoints.api import auth, donations, donors, projects, public, reports
 from donation.entrypoints.consumers import build_consumers
 from donation.service_layer.projects import announce_unannounced_projects
@@ -47,6 +48,7 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             projects.router,
             public.router,
             reports.router,
+            web.router,
         ],
         consumers=build_consumers,
         on_startup=on_startup,

@@ -248,7 +248,8 @@ async def close_project(
 ) -> tuple[Project, ProjectFigures]:
     await lock_allocations(uow)
     project = await get_project_for_update(uow, code)
-    check_version(project.version, expected_version)
+    if expected_version is not None:  # optional for an action; checked when sent
+        check_version(project.version, expected_version)
     if project.status != "open":
         raise Conflict(f"项目已结项 (project {code} is already closed)")
     pending = await uow.session.scalar(
