@@ -140,7 +140,7 @@ def feed_settings(tmp: Path, name: str, port: int, prefix: str) -> NotificationS
         run_relay=False,
         log_signing_key_file=tmp / "feed_log_signing.pem",
         log_checkpoint_interval_s=0.3,
-        log_settle_s=1.0,
+        log_settle_s=2.0,  # entries from all partitions are in before they are ordered
         major_disaster_refs=["TY-2026-14"],
         run_delivery=False,
     )
