@@ -1,5 +1,5 @@
 # Sunshine (阳光红会): the two commands are `make up` and `make test`.
-.PHONY: up down status reset test lint fmt migrate
+.PHONY: up down status reset test faults lint fmt migrate
 
 up:  ## start everything with demo data and print the URLs
 	@scripts/up.sh
@@ -20,6 +20,11 @@ reset: down  ## wipe local data (databases, Kafka log); keeps the venv and jar c
 
 test:  ## provision PostgreSQL + Kafka, ruff, mypy, and all tests
 	@scripts/test.sh
+
+faults:  ## the fault-injection suite at full size (its own broker and database)
+	@scripts/bootstrap.sh
+	@scripts/infra.sh up
+	@SUNSHINE_FAULT_SIZE=full .local/venv/bin/python -m pytest tests/faults -p no:cacheprovider -rA
 
 lint:
 	@.local/venv/bin/python -m ruff check . && .local/venv/bin/python -m ruff format --check . && .local/venv/bin/python -m mypy shared services tests bench

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.faults import failpoint, rejected_event
 from shared.logging import event_id_var, trace_id_var
 from shared.messaging.envelope import CloudEvent, MalformedEvent, from_kafka
 from shared.messaging.inbox import claim
@@ -107,6 +108,7 @@ class ConsumerRunner:
                 for tp, records in batches.items():
                     for record in records:
                         await self._process(record, dlq)
+                    failpoint("consumer.after_db_commit")  # effects committed, offset not yet
                     await self._commit(consumer, tp, records[-1].offset + 1)
                 if time.monotonic() - lag_reported_at > LAG_REPORT_INTERVAL_S:
                     await self._report_lag(consumer)
@@ -199,6 +201,8 @@ class ConsumerRunner:
                 await asyncio.sleep(self._backoff * attempt)
 
     async def _apply(self, handler: EventHandler, event: CloudEvent) -> str:
+        if rejected_event(event.id):
+            raise PermanentError(f"fault injection: event {event.id} rejected")
         async with self._session_factory() as session, session.begin():
             if not await claim(session, event_id=event.id, consumer=self.name, type=event.type):
                 return "duplicate"

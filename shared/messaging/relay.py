@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.faults import failpoint
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.tables import NOTIFY_CHANNEL
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
@@ -153,6 +154,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             ok, failed, error = await self._send(producer, rows)
+            failpoint("relay.after_send")  # the broker has the events; the rows are not marked
             if ok:
                 await conn.execute(_MARK_PUBLISHED, {"ids": ok})
             if failed:

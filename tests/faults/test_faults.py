@@ -1,0 +1,217 @@
+"""Fault injection: each scenario runs a steady flow of gifts, injects its fault, heals it,
+waits for quiescence and counts. Lost and duplicated must be 0 for everything acknowledged.
+
+Reduced size inside ``make test``; full size with ``make faults`` (SUNSHINE_FAULT_SIZE=full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shared.contracts.donation import DONATION_RECEIVED, DonationReceivedV1
+from shared.ids import new_tracking_code, uuid7
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.replay import replay
+from tests.faults.conftest import GIFTS, PG_OUTAGE_S, RATE, FaultStack
+from tests.faults.harness import (
+    BOOTSTRAP,
+    Counts,
+    Flow,
+    Service,
+    consumer_postgres,
+    count,
+    eventually,
+    kafka,
+)
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+RESULTS: list[Counts] = []
+FLOW_SECONDS = GIFTS / RATE
+Fault = Callable[[FaultStack, Flow], Awaitable[None]]
+
+
+async def ensure_running(stack: FaultStack) -> None:
+    for service in stack.all():
+        if not service.alive():
+            service.start()
+    for service in stack.all():
+        await service.wait_live()
+
+
+async def run_scenario(stack: FaultStack, name: str, fault: Fault) -> Counts:
+    await ensure_running(stack)
+    flow = Flow(stack.donation.url, await stack.token(), marker=f"{name}-{uuid.uuid4().hex[:8]}")
+    flowing = asyncio.create_task(flow.run(GIFTS, RATE))
+    try:
+        await fault(stack, flow)
+    finally:
+        await flowing
+    await ensure_running(stack)  # healed: every service is back
+    counts = await count(
+        name,
+        flow,
+        donation_dsn=stack.donation_settings.asyncpg_dsn,
+        notification_dsn=stack.notification_settings.asyncpg_dsn,
+        warehouse_dsn=stack.warehouse_settings.asyncpg_dsn,
+    )
+    RESULTS.append(counts)
+    print("\n" + Counts.header() + "\n" + counts.row())
+    return counts
+
+
+def assert_nothing_lost_or_doubled(counts: Counts) -> None:
+    assert counts.acknowledged == counts.sent, "clients retried until every gift was acknowledged"
+    assert counts.applied == counts.acknowledged
+    assert counts.duplicates == 0
+    assert counts.lost == 0
+
+
+async def restart_with(service: Service, **env: str) -> None:
+    service.stop()
+    service.start(**env)
+    await service.wait_live()
+
+
+async def wait_until_dead(service: Service, timeout: float) -> None:
+    async def dead() -> bool:
+        return not service.alive()
+
+    await eventually(dead, timeout=timeout)
+
+
+async def test_kafka_broker_killed_mid_flow(fault_stack: FaultStack) -> None:
+    async def fault(stack: FaultStack, flow: Flow) -> None:
+        await asyncio.sleep(FLOW_SECONDS * 0.3)
+        await asyncio.to_thread(kafka, "kill")  # SIGKILL, no controlled shutdown
+        await asyncio.sleep(2)
+        await asyncio.to_thread(kafka, "start")
+
+    assert_nothing_lost_or_doubled(
+        await run_scenario(fault_stack, "1 kafka SIGKILL + restart", fault)
+    )
+
+
+async def test_consumer_killed_between_db_commit_and_offset_commit(fault_stack: FaultStack) -> None:
+    await restart_with(fault_stack.notification, SUNSHINE_FAILPOINTS="consumer.after_db_commit=6")
+
+    async def fault(stack: FaultStack, flow: Flow) -> None:
+        await wait_until_dead(stack.notification, timeout=FLOW_SECONDS + 60)
+        stack.notification.start()  # healed: restarted without the failpoint
+
+    counts = await run_scenario(fault_stack, "2 consumer SIGKILL after DB, before offset", fault)
+    assert_nothing_lost_or_doubled(counts)
+
+
+async def test_relay_killed_between_send_and_mark_published(fault_stack: FaultStack) -> None:
+    await restart_with(fault_stack.donation, SUNSHINE_FAILPOINTS="relay.after_send=8")
+
+    async def fault(stack: FaultStack, flow: Flow) -> None:
+        await wait_until_dead(stack.donation, timeout=FLOW_SECONDS + 60)
+        stack.donation.start()  # the re-sent events carry the same ce_id: inboxes absorb them
+
+    counts = await run_scenario(fault_stack, "3 relay SIGKILL after send, before mark", fault)
+    assert_nothing_lost_or_doubled(counts)
+
+
+async def test_consumer_database_down_for_a_while(fault_stack: FaultStack) -> None:
+    async def fault(stack: FaultStack, flow: Flow) -> None:
+        await asyncio.sleep(FLOW_SECONDS * 0.3)
+        await asyncio.to_thread(consumer_postgres, "stop")
+        await asyncio.sleep(PG_OUTAGE_S)
+        await asyncio.to_thread(consumer_postgres, "start")
+
+    label = f"4 consumers' PostgreSQL down {PG_OUTAGE_S:.0f}s"
+    assert_nothing_lost_or_doubled(await run_scenario(fault_stack, label, fault))
+
+
+async def test_poison_message_is_dead_lettered_and_replayed(fault_stack: FaultStack) -> None:
+    poison_id = str(uuid7())
+    donation_id = uuid7()
+    await restart_with(fault_stack.notification, SUNSHINE_FAULT_REJECT_EVENTS=poison_id)
+
+    async def fault(stack: FaultStack, flow: Flow) -> None:
+        await asyncio.sleep(FLOW_SECONDS * 0.3)
+        now = datetime.now(UTC)
+        event = CloudEvent(
+            id=poison_id,
+            type=DONATION_RECEIVED,
+            source="/sunshine/donation",
+            time=now,
+            subject=str(donation_id),
+            data=DonationReceivedV1(
+                donation_id=donation_id,
+                tracking_code=new_tracking_code(),
+                kind="money",
+                amount_fen=8800,
+                channel="cash",
+                display="anonymous",
+                display_name="爱心人士",
+                donor_type="individual",
+                received_at=now,
+            ).model_dump(mode="json"),
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                "faults.donation.events",
+                event.value(),
+                key=str(donation_id).encode(),
+                headers=event.headers(),
+            )
+        finally:
+            await producer.stop()
+
+    counts = await run_scenario(fault_stack, "5 poison message → DLQ, flow goes on", fault)
+    assert_nothing_lost_or_doubled(counts)  # the partition moved on past the poison
+
+    async def poison_in_feed() -> int:
+        conn = await asyncpg.connect(fault_stack.notification_settings.asyncpg_dsn)
+        try:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM feed_entries WHERE subject_id = $1", str(donation_id)
+                )
+            )
+        finally:
+            await conn.close()
+
+    assert await poison_in_feed() == 0
+    await restart_with(fault_stack.notification)  # the fix is deployed
+    report = await replay("faults.donation.events.dlq", bootstrap=BOOTSTRAP, event_ids={poison_id})
+    assert report.replayed == [poison_id]
+
+    async def replayed_once() -> bool:
+        return await poison_in_feed() == 1
+
+    await eventually(replayed_once)
+    again = await replay("faults.donation.events.dlq", bootstrap=BOOTSTRAP, event_ids={poison_id})
+    assert again.replayed == []
+    await asyncio.sleep(2)
+    assert await poison_in_feed() == 1
+
+
+async def test_two_instances_one_killed_mid_flow(fault_stack: FaultStack) -> None:
+    first = fault_stack.notification.settings
+    second = Service("notification", first.model_copy(update={"port": first.port + 10}))
+    second.start()
+    await second.wait_live()
+    await asyncio.sleep(3)  # let the group settle with two members
+
+    async def fault(stack: FaultStack, flow: Flow) -> None:
+        await asyncio.sleep(FLOW_SECONDS * 0.4)
+        stack.notification.kill()  # its partitions move to the survivor after the session timeout
+
+    try:
+        counts = await run_scenario(fault_stack, "6 two instances, one SIGKILLed", fault)
+    finally:
+        second.stop()
+    assert_nothing_lost_or_doubled(counts)
