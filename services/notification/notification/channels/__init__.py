@@ -1,0 +1,1 @@
+"""Delivery channels for notices: e-mail (SMTP), signed webhooks, SMS/WeChat gateways."""
