@@ -1,0 +1,438 @@
+// Donation console: record gifts, receipts (printable, with QR), projects, disbursements with
+// four-eyes approval, follow-ups, reports (chart + CSV), audit log. Role-aware menus.
+import {
+  ApiError, api, chartsUnavailable, claims, clear, day, el, explain, loadECharts, may, newKey, notice,
+  onSubmitOnce, t, token, when, yuan,
+} from "/assets/common/common.js";
+import { clean, fen, fillTowns, startConsole, table, today } from "/assets/common/console-kit.js";
+
+const V1 = "/api/v1";
+const auth = () => ({ token: token() });
+const me = () => (claims() || {}).sub;
+
+const STATUS = {
+  pledged: ["已认捐", "Pledged", "info"], received: ["已到账", "Received", "info"],
+  receipted: ["已开票", "Receipted", "ok"], allocated: ["已分配", "Allocated", "ok"],
+  in_use: ["使用中", "In use", "ok"], completed: ["已用完", "Fully used", "ok"],
+  cancelled: ["已取消", "Cancelled", "bad"], refunded: ["已退回", "Refunded", "warn"],
+  pending: ["待审批", "Pending", "warn"], approved: ["已批准", "Approved", "ok"], rejected: ["已驳回", "Rejected", "bad"],
+  open: ["进行中", "Open", "ok"], closed: ["已结项", "Closed", "info"],
+};
+function badge(status) {
+  const [zh, en, tone] = STATUS[status] || [status, status, "info"];
+  return el("span", { class: `badge ${tone}` }, t(zh, en));
+}
+
+let projects = [];
+async function loadProjects() {
+  const page = await api(`${V1}/projects?limit=100`, auth());
+  projects = page.items;
+  for (const select of document.querySelectorAll("#r-project, select.projects")) {
+    const keep = select.value;
+    for (const o of [...select.options]) if (o.value) o.remove();
+    for (const p of projects.filter((x) => x.status === "open")) select.append(el("option", { value: p.code }, `${p.name}（${p.code}）`));
+    select.value = keep;
+  }
+}
+
+// --- record a gift ------------------------------------------------------------------------
+
+function setupRecord() {
+  const form = document.getElementById("record-form");
+  const status = document.getElementById("record-status");
+  const syncKind = () => {
+    const goods = form.kind.value === "goods";
+    form.querySelectorAll(".goods-only").forEach((n) => n.classList.toggle("hidden", !goods));
+    form.querySelectorAll(".money-only").forEach((n) => n.classList.toggle("hidden", goods));
+  };
+  form.querySelectorAll("input[name=kind]").forEach((r) => r.addEventListener("change", syncKind));
+  syncKind();
+  onSubmitOnce(form, status, async (data, key) => {
+    const goods = data.get("kind") === "goods";
+    const body = clean({
+      kind: data.get("kind"),
+      channel: data.get("channel"),
+      project_code: data.get("project_code"),
+      display: data.get("display"),
+      note: data.get("note"),
+      donor: clean({
+        name: data.get("donor.name"), phone: data.get("donor.phone"), email: data.get("donor.email"),
+        donor_type: data.get("donor.donor_type"),
+      }),
+    });
+    if (goods) {
+      body.items = [clean({
+        item_code: data.get("items.0.item_code"), name: data.get("items.0.name"),
+        quantity: Number(data.get("items.0.quantity")), unit: data.get("items.0.unit"),
+        value_fen: fen(data.get("items.0.value_fen")), expiry_date: data.get("items.0.expiry_date"),
+      })];
+    } else {
+      body.amount_fen = fen(data.get("amount_fen"));
+    }
+    const gift = await api(`${V1}/donations`, { method: "POST", body, key, ...auth() });
+    let receipt = null;
+    if (data.get("with_receipt")) {
+      receipt = await api(`${V1}/donations/${gift.id}/receipt`, { method: "POST", body: {}, key: `${key}-receipt`, ...auth() });
+    }
+    form.reset();
+    syncKind();
+    clear(status).append(el("div", { class: "notice ok", role: "status" },
+      t(`已登记：${gift.display_name} ${yuan(gift.amount_fen)}，查询码 `, `Recorded: ${gift.display_name} ${yuan(gift.amount_fen)}, tracking code `),
+      el("strong", { class: "code", id: "new-tracking-code" }, gift.tracking_code),
+      receipt ? " · " : "",
+      receipt ? el("button", { type: "button", class: "link", onclick: () => showReceipt(gift, receipt) }, t(`打印票据 ${receipt.receipt_no}`, `Print receipt ${receipt.receipt_no}`)) : "",
+    ));
+    return false;
+  });
+}
+
+// --- gifts and receipts -------------------------------------------------------------------
+
+let giftCursor = null;
+let gifts = [];
+async function loadGifts(more = false) {
+  const q = more && giftCursor ? `&cursor=${encodeURIComponent(giftCursor)}` : "";
+  const page = await api(`${V1}/donations?limit=20${q}`, auth());
+  gifts = more ? gifts.concat(page.items) : page.items;
+  giftCursor = page.next_cursor;
+  renderGifts();
+}
+
+function renderGifts() {
+  const canWrite = may("finance");
+  const holder = clear(document.getElementById("gifts-table"));
+  holder.append(table([
+    { label: ["到账时间", "Received"], value: (g) => when(g.received_at) },
+    { label: ["捐赠人", "Donor"], value: (g) => `${g.donor.name}（${t("公示", "shown as")} ${g.display_name}）` },
+    { label: ["金额", "Amount"], value: (g) => yuan(g.amount_fen), num: true },
+    { label: ["项目", "Project"], value: (g) => g.project_code || t("不定向", "unrestricted") },
+    { label: ["状态", "Status"], value: (g) => badge(g.status) },
+    { label: ["票据", "Receipt"], value: (g) => g.receipt_no || "—" },
+    { label: ["查询码", "Tracking code"], value: (g) => el("a", { class: "code", href: `/track/${g.tracking_code}`, target: "_blank", rel: "noopener" }, g.tracking_code) },
+    { label: ["操作", "Actions"], value: (g) => el("div", { class: "actions" },
+      g.receipt_no ? el("button", { type: "button", class: "secondary", onclick: () => openReceipt(g) }, t("打印票据", "Print receipt")) : "",
+      canWrite && !g.receipt_no && !["pledged", "cancelled", "refunded"].includes(g.status)
+        ? el("button", { type: "button", onclick: (e) => issueReceipt(g, e.target) }, t("开具票据", "Issue receipt")) : "",
+      canWrite && g.receipt_no ? el("button", { type: "button", class: "secondary", onclick: (e) => voidReceipt(g, e.target) }, t("作废票据", "Void receipt")) : "",
+    ) },
+  ], gifts));
+  document.getElementById("gifts-more").classList.toggle("hidden", !giftCursor);
+}
+
+async function issueReceipt(gift, button) {
+  button.disabled = true;
+  const key = button.dataset.key || (button.dataset.key = newKey());
+  try {
+    const receipt = await api(`${V1}/donations/${gift.id}/receipt`, { method: "POST", body: {}, key, ...auth() });
+    notice(document.getElementById("gifts-status"), "ok", t(`已开具票据 ${receipt.receipt_no}`, `Receipt ${receipt.receipt_no} issued`));
+    await loadGifts();
+  } catch (err) {
+    notice(document.getElementById("gifts-status"), "bad", explain(err));
+    button.disabled = false;
+  }
+}
+
+async function voidReceipt(gift, button) {
+  const reason = prompt(t("作废原因（将作为更正公示）：", "Reason (published as a correction):"));
+  if (!reason) return;
+  button.disabled = true;
+  try {
+    await api(`${V1}/donations/${gift.id}/receipt/void`, { method: "POST", body: { reason }, key: newKey(), ...auth() });
+    notice(document.getElementById("gifts-status"), "ok", t("票据已作废。", "Receipt voided."));
+    await loadGifts();
+  } catch (err) {
+    notice(document.getElementById("gifts-status"), "bad", explain(err));
+    button.disabled = false;
+  }
+}
+
+async function openReceipt(gift) {
+  const receipts = await api(`${V1}/donations/${gift.id}/receipts`, auth());
+  const receipt = receipts.find((r) => !r.voided_at) || receipts[receipts.length - 1];
+  showReceipt(gift, receipt);
+}
+
+async function showReceipt(gift, receipt) {
+  const url = `${location.origin}/track/${gift.tracking_code}`;
+  const holder = clear(document.getElementById("receipt"));
+  let qrImage = el("p", { class: "muted" }, url);
+  try {
+    const { default: qrcode } = await import("/assets/vendor/qrcode.mjs");
+    const qr = qrcode(0, "M");
+    qr.addData(url);
+    qr.make();
+    qrImage = el("img", { src: qr.createDataURL(4, 2), alt: t(`二维码：${url}`, `QR code: ${url}`), id: "receipt-qr" });
+  } catch { /* QR library not installed: the URL is printed instead */ }
+  holder.append(
+    receipt.voided_at ? el("div", { class: "void" }, t("已作废", "VOID")) : "",
+    el("h2", {}, "公益事业捐赠票据"),
+    el("p", { class: "no" }, `No. ${receipt.receipt_no}`),
+    el("dl", {},
+      el("dt", {}, t("捐赠人", "Donor")), el("dd", {}, receipt.anonymous ? t("匿名", "Anonymous") : (receipt.payer_name || gift.donor.name)),
+      el("dt", {}, t("金额", "Amount")), el("dd", {}, yuan(receipt.amount_fen)),
+      el("dt", {}, t("捐赠类型", "Kind")), el("dd", {}, gift.kind === "goods" ? t("物资（按估值）", "Goods (valued)") : t("货币", "Money")),
+      el("dt", {}, t("定向项目", "Project")), el("dd", {}, gift.project_code || t("不定向", "Unrestricted")),
+      el("dt", {}, t("开具日期", "Issued on")), el("dd", {}, day(receipt.issued_at)),
+      el("dt", {}, t("开具单位", "Issued by")), el("dd", {}, "宁波市奉化区红十字会"),
+    ),
+    el("div", { class: "qr" }, qrImage, el("div", {},
+      el("strong", {}, t("扫码查看这笔捐赠的去向", "Scan to see where this gift goes")),
+      el("p", { class: "code" }, t("查询码：", "Tracking code: "), gift.tracking_code))),
+  );
+  for (const s of document.querySelectorAll(".view")) s.classList.add("hidden");
+  const view = document.getElementById("view-receipt");
+  view.classList.remove("hidden");
+  view.classList.add("printing");
+  document.getElementById("receipt-print").focus();
+}
+
+// --- projects ----------------------------------------------------------------------------
+
+async function renderProjects() {
+  await loadProjects();
+  const holder = clear(document.getElementById("projects-table"));
+  holder.append(table([
+    { label: ["编号", "Code"], value: (p) => el("span", { class: "code" }, p.code) },
+    { label: ["名称", "Name"], value: (p) => p.name },
+    { label: ["镇街", "Town"], value: (p) => p.town },
+    { label: ["状态", "Status"], value: (p) => badge(p.status) },
+    { label: ["定向收入", "Designated"], value: (p) => yuan(p.figures?.designated_fen), num: true },
+    { label: ["已使用", "Used"], value: (p) => yuan(p.figures?.used_fen), num: true },
+    { label: ["可用", "Available"], value: (p) => yuan(p.figures?.available_fen), num: true },
+    { label: ["待审批", "Pending"], value: (p) => yuan(p.figures?.pending_fen), num: true },
+  ], projects));
+  document.getElementById("project-new").classList.toggle("hidden", !may("finance"));
+}
+
+function setupProjectForm() {
+  const form = document.getElementById("project-form");
+  form.starts_on.value = today();
+  onSubmitOnce(form, document.getElementById("project-status"), async (data, key) => {
+    const body = clean(Object.fromEntries(data.entries()));
+    if (body.budget_fen) body.budget_fen = fen(body.budget_fen);
+    const project = await api(`${V1}/projects`, { method: "POST", body, key, ...auth() });
+    form.reset();
+    form.starts_on.value = today();
+    await renderProjects();
+    return t(`项目 ${project.name} 已新建。`, `Project ${project.name} opened.`);
+  });
+}
+
+// --- disbursements (four eyes) ------------------------------------------------------------
+
+async function renderDisbursements() {
+  await loadProjects();
+  const page = await api(`${V1}/disbursements?limit=50`, auth());
+  const canApprove = may("approver", "finance");
+  const holder = clear(document.getElementById("disb-table"));
+  holder.append(table([
+    { label: ["日期", "Date"], value: (d) => d.disbursed_on },
+    { label: ["项目", "Project"], value: (d) => d.project_code },
+    { label: ["金额", "Amount"], value: (d) => yuan(d.amount_fen), num: true },
+    { label: ["用途", "Purpose"], value: (d) => d.purpose },
+    { label: ["受助方", "Recipient"], value: (d) => d.recipient_display || d.recipient_name },
+    { label: ["录入/审批", "Entered/approved"], value: (d) => `${d.entered_by}${d.approved_by ? ` / ${d.approved_by}` : ""}` },
+    { label: ["状态", "Status"], value: (d) => badge(d.status) },
+    { label: ["操作", "Actions"], value: (d) => (d.status === "pending" && canApprove && d.entered_by !== me()
+      ? el("div", { class: "actions" },
+        el("button", { type: "button", class: "approve", onclick: (e) => decide(d, "approve", e.target) }, t("批准", "Approve")),
+        el("button", { type: "button", class: "secondary", onclick: (e) => decide(d, "reject", e.target) }, t("驳回", "Reject")))
+      : d.status === "pending" && d.entered_by === me() ? el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver")) : "") },
+  ], page.items));
+  document.getElementById("disb-new").classList.toggle("hidden", !may("finance"));
+}
+
+async function decide(d, action, button) {
+  let body = {};
+  if (action === "reject") {
+    const reason = prompt(t("驳回原因：", "Reason for rejecting:"));
+    if (!reason) return;
+    body = { reason };
+  }
+  button.disabled = true;
+  try {
+    await api(`${V1}/disbursements/${d.id}/${action}`, { method: "POST", body, key: newKey(), ...auth() });
+    notice(document.getElementById("disb-status"), "ok", action === "approve" ? t("已批准，资金使用将公示。", "Approved; the use will be published.") : t("已驳回。", "Rejected."));
+    await renderDisbursements();
+  } catch (err) {
+    notice(document.getElementById("disb-status"), "bad", explain(err));
+    button.disabled = false;
+  }
+}
+
+function setupDisbursementForm() {
+  const form = document.getElementById("disb-form");
+  form.disbursed_on.value = today();
+  onSubmitOnce(form, document.getElementById("disb-form-status"), async (data, key) => {
+    const body = clean(Object.fromEntries(data.entries()));
+    const code = body.project_code;
+    delete body.project_code;
+    body.amount_fen = fen(body.amount_fen);
+    await api(`${V1}/projects/${encodeURIComponent(code)}/disbursements`, { method: "POST", body, key, ...auth() });
+    form.reset();
+    form.disbursed_on.value = today();
+    await renderDisbursements();
+    return t("已提交，等待另一位审批人批准。", "Submitted; another approver must approve it.");
+  });
+}
+
+// --- follow-ups ---------------------------------------------------------------------------
+
+async function renderFollowUps() {
+  const [page, disb] = await Promise.all([
+    api(`${V1}/follow-ups?limit=50`, auth()),
+    api(`${V1}/disbursements?status=approved&limit=100`, auth()),
+  ]);
+  const select = clear(document.getElementById("f-disb"));
+  for (const d of disb.items) select.append(el("option", { value: d.id }, `${d.disbursed_on} ${d.project_code} ${yuan(d.amount_fen)} ${d.purpose}`));
+  clear(document.getElementById("fu-table")).append(table([
+    { label: ["日期", "Date"], value: (f) => f.visited_on },
+    { label: ["项目", "Project"], value: (f) => f.project_code },
+    { label: ["镇街", "Town"], value: (f) => f.town },
+    { label: ["回访人", "Visitor"], value: (f) => f.visitor },
+    { label: ["情况", "Summary"], value: (f) => f.summary },
+  ], page.items));
+  document.getElementById("fu-new").classList.toggle("hidden", !may("finance", "approver", "dispatcher"));
+}
+
+function setupFollowUpForm() {
+  const form = document.getElementById("fu-form");
+  form.visited_on.value = today();
+  onSubmitOnce(form, document.getElementById("fu-status"), async (data, key) => {
+    await api(`${V1}/follow-ups`, { method: "POST", body: clean(Object.fromEntries(data.entries())), key, ...auth() });
+    form.reset();
+    form.visited_on.value = today();
+    await renderFollowUps();
+    return t("回访已记录并将公示。", "Follow-up recorded; it will be published.");
+  });
+}
+
+// --- reports ------------------------------------------------------------------------------
+
+function reportQuery(format) {
+  const form = document.getElementById("rep-form");
+  const params = new URLSearchParams(clean(Object.fromEntries(new FormData(form).entries())));
+  if (format) params.set("format", format);
+  return params.toString();
+}
+
+let reportChart = null;
+async function renderReports() {
+  const report = await api(`${V1}/reports/totals?${reportQuery()}`, auth());
+  const rows = report.rows || [];
+  clear(document.getElementById("rep-table")).append(table([
+    { label: ["分组", "Group"], value: (r) => r.key ?? "—" },
+    { label: ["笔数", "Gifts"], value: (r) => r.gifts, num: true },
+    { label: ["收到", "Received"], value: (r) => yuan(r.received_fen), num: true },
+    { label: ["已分配", "Allocated"], value: (r) => yuan(r.allocated_fen), num: true },
+    { label: ["已使用", "Used"], value: (r) => yuan(r.used_fen), num: true },
+    { label: ["结余", "Remaining"], value: (r) => yuan(r.remaining_fen), num: true },
+  ], report.total ? rows.concat([report.total]) : rows));
+  const echarts = await loadECharts();
+  const node = document.getElementById("rep-chart");
+  if (!echarts) {
+    chartsUnavailable(node);
+    return;
+  }
+  reportChart = echarts.getInstanceByDom(node) || echarts.init(node, null, { renderer: "svg" });
+  reportChart.setOption({
+    color: ["#b0102a", "#5b6770"], animation: false, aria: { enabled: true },
+    tooltip: { trigger: "axis" }, legend: { top: 0 },
+    grid: { left: 8, right: 12, bottom: 8, top: 36, containLabel: true },
+    xAxis: { type: "category", data: rows.map((r) => String(r.key)) },
+    yAxis: { type: "value" },
+    series: [
+      { name: t("收到（元）", "Received (¥)"), type: "bar", data: rows.map((r) => r.received_fen / 100) },
+      { name: t("已使用（元）", "Used (¥)"), type: "bar", data: rows.map((r) => r.used_fen / 100) },
+    ],
+  }, true);
+}
+
+/** Download the server's CSV with the token, showing progress as it arrives. */
+async function exportCsv() {
+  const bar = document.getElementById("rep-progress");
+  const fill = bar.firstElementChild;
+  const status = document.getElementById("rep-status");
+  bar.classList.remove("hidden");
+  fill.style.width = "5%";
+  notice(status, "info", t("正在导出…", "Exporting…"));
+  try {
+    const response = await fetch(`${V1}/reports/totals?${reportQuery("csv")}`, { headers: { Authorization: `Bearer ${token()}` } });
+    if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+    const total = Number(response.headers.get("content-length")) || 0;
+    const reader = response.body.getReader();
+    const chunks = [];
+    let received = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      received += value.length;
+      fill.style.width = total ? `${Math.round((received / total) * 100)}%` : "60%";
+    }
+    fill.style.width = "100%";
+    const blob = new Blob(chunks, { type: "text/csv;charset=utf-8" });
+    const a = el("a", { href: URL.createObjectURL(blob), download: `sunshine-report-${document.getElementById("rep-group").value}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    notice(status, "ok", t("已导出。", "Exported."));
+  } catch (err) {
+    notice(status, "bad", explain(err));
+  } finally {
+    setTimeout(() => bar.classList.add("hidden"), 800);
+  }
+}
+
+// --- audit log ----------------------------------------------------------------------------
+
+let auditCursor = null;
+let audit = [];
+async function renderAudit(more = false) {
+  const form = document.getElementById("audit-form");
+  const params = new URLSearchParams(clean(Object.fromEntries(new FormData(form).entries())));
+  params.set("limit", "50");
+  if (more && auditCursor) params.set("cursor", auditCursor);
+  const page = await api(`${V1}/audit?${params}`, auth());
+  audit = more ? audit.concat(page.items) : page.items;
+  auditCursor = page.next_cursor;
+  clear(document.getElementById("audit-table")).append(table([
+    { label: ["时间", "When"], value: (a) => when(a.at) },
+    { label: ["操作人", "Who"], value: (a) => a.actor },
+    { label: ["操作", "Action"], value: (a) => a.action },
+    { label: ["对象", "What"], value: (a) => `${a.entity} ${a.entity_id}` },
+    { label: ["变更", "Change"], value: (a) => el("code", { class: "code" }, JSON.stringify(a.after ?? a.before ?? {}).slice(0, 160)) },
+  ], audit));
+  document.getElementById("audit-more").classList.toggle("hidden", !auditCursor);
+}
+
+// --- start --------------------------------------------------------------------------------
+
+fillTowns();
+setupRecord();
+setupProjectForm();
+setupDisbursementForm();
+setupFollowUpForm();
+document.getElementById("gifts-more").addEventListener("click", () => loadGifts(true));
+document.getElementById("audit-more").addEventListener("click", () => renderAudit(true));
+document.getElementById("audit-form").addEventListener("submit", (e) => { e.preventDefault(); renderAudit(); });
+document.getElementById("rep-form").addEventListener("submit", (e) => { e.preventDefault(); renderReports().catch((err) => notice(document.getElementById("rep-status"), "bad", explain(err))); });
+document.getElementById("rep-csv").addEventListener("click", exportCsv);
+document.getElementById("receipt-print").addEventListener("click", () => window.print());
+const consoleApp = startConsole({
+  tokenUrl: `${V1}/auth/token`,
+  defaultView: "gifts",
+  views: {
+    record: async () => loadProjects(),
+    gifts: async () => loadGifts(),
+    projects: renderProjects,
+    disbursements: renderDisbursements,
+    followups: renderFollowUps,
+    reports: renderReports,
+    audit: () => renderAudit(),
+  },
+});
+document.getElementById("receipt-back").addEventListener("click", () => {
+  document.getElementById("view-receipt").classList.remove("printing");
+  consoleApp.open("gifts");
+});

@@ -1,0 +1,297 @@
+"""Goods lineage: warehouse events produced to this run's ``warehouse.events`` topic are
+consumed by the donation service (its consumer runs in process); the gift moves in stock →
+used → completed, its timeline and the public tracking endpoint grow, and each step is
+re-published as ``goods_tracked``. Redelivery changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+
+from shared.contracts.donation import (
+    DONATION_GOODS_TRACKED,
+    DONATION_STATUS_CHANGED,
+    NOTICE_REQUESTED,
+)
+from shared.contracts.warehouse import (
+    DISPATCH_DELIVERED,
+    DISPATCH_SHIPPED,
+    STOCK_RECEIVED,
+    DeliveredLineV1,
+    DeliveredLotV1,
+    DestinationV1,
+    DispatchDeliveredV1,
+    DispatchShippedV1,
+    LotSourceV1,
+    PickedLineV1,
+    PickedLotV1,
+    ReceivedLotV1,
+    StockReceivedV1,
+)
+from shared.ids import uuid7
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.topics import WAREHOUSE_EVENTS
+from tests.conftest import KAFKA_BOOTSTRAP, TOPIC_PREFIX
+from tests.integration.conftest import eventually
+from tests.integration.donation.conftest import Api, EventLog, gift
+
+pytestmark = pytest.mark.integration
+
+T = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+async def produce(
+    events: list[tuple[str, str, BaseModel]], *, ids: list[str] | None = None
+) -> list[str]:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_idempotence=True)
+    await producer.start()
+    sent = []
+    try:
+        for n, (type_, key, payload) in enumerate(events):
+            event = CloudEvent(
+                id=ids[n] if ids else str(uuid7()),
+                type=type_,
+                source="/sunshine/warehouse",
+                time=datetime.now(UTC),
+                data=payload.model_dump(mode="json"),
+                subject=key,
+            )
+            await producer.send_and_wait(
+                TOPIC_PREFIX + WAREHOUSE_EVENTS,
+                value=event.value(),
+                key=key.encode(),
+                headers=event.headers(),
+            )
+            sent.append(event.id)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def header(dispatch_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "dispatch_id": dispatch_id,
+        "dispatch_no": "DP-2026-009001",
+        "kind": "dispatch",
+        "from_warehouse_code": "WH-DISTRICT",
+        "from_warehouse_name": "区备灾救灾中心仓库",
+        "destination": DestinationV1(kind="shelter", name="溪口镇中心小学安置点", town="溪口镇"),
+        "urgency": "urgent",
+    }
+
+
+async def test_goods_gift_in_stock_dispatched_signed_completed(
+    api: Api, event_log: EventLog
+) -> None:
+    created = await api.ok(
+        "POST",
+        "/api/v1/donations",
+        json=gift(
+            kind="goods",
+            amount_fen=None,
+            channel="on_site",
+            display="named",
+            donor={
+                "name": "宁波某某电器有限公司",
+                "donor_type": "organization",
+                "email": "csr@example.com",
+            },
+            items=[
+                {
+                    "item_code": "QUILT",
+                    "name": "棉被",
+                    "quantity": 10,
+                    "unit": "床",
+                    "value_fen": 120000,
+                }
+            ],
+        )
+        | {"amount_fen": 120000},
+    )
+    donation_id = uuid.UUID(created["id"])
+    code = created["tracking_code"]
+    lot_id, dispatch_id = uuid7(), uuid7()
+    received = StockReceivedV1(
+        inbound_id=uuid7(),
+        receipt_no="RK-2026-009001",
+        warehouse_code="WH-DISTRICT",
+        warehouse_name="区备灾救灾中心仓库",
+        source=LotSourceV1(source_kind="donation", donation_id=donation_id, tracking_code=code),
+        received_at=T,
+        lots=[
+            ReceivedLotV1(
+                lot_id=lot_id,
+                lot_no="D-QUILT-1",
+                item_code="QUILT",
+                item_name="棉被",
+                category="clothing_bedding",
+                unit="床",
+                warehouse_code="WH-DISTRICT",
+                quantity=10,
+                unit_value_fen=12000,
+                donation_id=donation_id,
+                tracking_code=code,
+            )
+        ],
+    )
+    picked = [
+        PickedLineV1(
+            item_code="QUILT",
+            item_name="棉被",
+            unit="床",
+            quantity=10,
+            lots=[
+                PickedLotV1(
+                    lot_id=lot_id,
+                    lot_no="D-QUILT-1",
+                    quantity=10,
+                    source_kind="donation",
+                    donation_id=donation_id,
+                    tracking_code=code,
+                )
+            ],
+        )
+    ]
+    shipped = DispatchShippedV1(
+        **header(dispatch_id), waybill_no="WB-1", lines=picked, shipped_at=T + timedelta(hours=2)
+    )
+
+    def delivered(quantity: int) -> DispatchDeliveredV1:
+        return DispatchDeliveredV1(
+            **header(dispatch_id),
+            recipient_name_masked="王*明",
+            recipient_org="溪口镇人民政府",
+            partial=quantity < 10,
+            lines=[
+                DeliveredLineV1(
+                    item_code="QUILT",
+                    item_name="棉被",
+                    unit="床",
+                    shipped_quantity=10,
+                    delivered_quantity=quantity,
+                    returned_quantity=0,
+                    lots=[
+                        DeliveredLotV1(
+                            lot_id=lot_id,
+                            lot_no="D-QUILT-1",
+                            shipped_quantity=10,
+                            delivered_quantity=quantity,
+                            returned_quantity=0,
+                            donation_id=donation_id,
+                            tracking_code=code,
+                        )
+                    ],
+                )
+            ],
+            delivered_at=T + timedelta(hours=6),
+        )
+
+    async def status() -> str:
+        return str((await api.ok("GET", f"/api/v1/donations/{donation_id}"))["status"])
+
+    ids = await produce([(STOCK_RECEIVED, str(lot_id), received)])
+    await eventually(lambda: _is(status, "in_stock"), timeout=30)
+    # the same event delivered again: no second lineage row
+    await produce([(STOCK_RECEIVED, str(lot_id), received)], ids=ids)
+    await produce(
+        [
+            (DISPATCH_SHIPPED, str(dispatch_id), shipped),
+            (DISPATCH_DELIVERED, str(dispatch_id), delivered(4)),
+        ]
+    )
+    await eventually(lambda: _is(status, "used"), timeout=30)
+    await produce([(DISPATCH_DELIVERED, str(dispatch_id), delivered(6))])
+    await eventually(lambda: _is(status, "completed"), timeout=30)
+
+    tracked = await api.client.get(f"/api/v1/track/{code}")
+    assert tracked.status_code == 200
+    view = tracked.json()
+    stages = [(g["stage"], g["quantity"], g["destination"]) for g in view["goods"]]
+    assert stages == [
+        ("in_stock", 10, "区备灾救灾中心仓库"),
+        ("dispatched", 10, "溪口镇"),
+        ("signed", 4, "溪口镇"),
+        ("signed", 6, "溪口镇"),
+    ]
+    assert view["goods"][-1]["signed_by"] == "溪口镇人民政府 王*明"
+    assert [e["event"] for e in view["timeline"]][-1] == "completed"
+
+    events = await event_log.wait(DONATION_GOODS_TRACKED, 4, donation_id=str(donation_id))
+    assert [e.data["stage"] for e in events] == ["in_stock", "dispatched", "signed", "signed"]
+    moves = await event_log.wait(DONATION_STATUS_CHANGED, 3, donation_id=str(donation_id))
+    assert [m.data["to_status"] for m in moves] == ["in_stock", "used", "completed"]
+    (notice,) = await event_log.wait(
+        NOTICE_REQUESTED, donation_id=str(donation_id), milestone="goods_distributed"
+    )
+    assert notice.data["facts"]["destination"] == "溪口镇"
+
+
+async def _is(status: Any, expected: str) -> bool:
+    return bool(await status() == expected)
+
+
+async def test_warehouse_events_without_a_known_gift_are_ignored(api: Api) -> None:
+    """Procurement lots and unknown gifts leave no trace and are not dead-lettered: a later
+    event on the same key (same partition, so after it) is still applied."""
+    known = await api.ok(
+        "POST",
+        "/api/v1/donations",
+        json=gift(
+            kind="goods",
+            channel="on_site",
+            items=[
+                {
+                    "item_code": "WATER",
+                    "name": "饮用水",
+                    "quantity": 5,
+                    "unit": "箱",
+                    "value_fen": 500,
+                }
+            ],
+        )
+        | {"amount_fen": 500},
+    )
+
+    def receipt(donation_id: uuid.UUID, code: str | None) -> StockReceivedV1:
+        return StockReceivedV1(
+            inbound_id=uuid7(),
+            receipt_no="RK-2026-009002",
+            warehouse_code="WH-DISTRICT",
+            warehouse_name="区备灾救灾中心仓库",
+            source=LotSourceV1(source_kind="procurement", procurement_order="PO-1"),
+            received_at=T,
+            lots=[
+                ReceivedLotV1(
+                    lot_id=uuid7(),
+                    lot_no="P-1",
+                    item_code="WATER",
+                    item_name="饮用水",
+                    category="water",
+                    unit="箱",
+                    warehouse_code="WH-DISTRICT",
+                    quantity=5,
+                    unit_value_fen=100,
+                    donation_id=donation_id,
+                    tracking_code=code,
+                )
+            ],
+        )
+
+    key = "same-key-" + known["id"]
+    await produce(
+        [
+            (STOCK_RECEIVED, key, receipt(uuid.uuid4(), None)),
+            (STOCK_RECEIVED, key, receipt(uuid.UUID(known["id"]), known["tracking_code"])),
+        ]
+    )
+
+    async def applied() -> bool:
+        got = await api.ok("GET", f"/api/v1/donations/{known['id']}")
+        return bool(got["status"] == "in_stock")
+
+    await eventually(applied, timeout=30)
