@@ -62,6 +62,8 @@ class WebSettings(BaseSettings):
     # proxy; see docs/decisions/005-web-pages.md).
     web_donation_url: str = "http://127.0.0.1:8001"
     web_notification_url: str = "http://127.0.0.1:8003"
+    # The public transparency page as browsers reach it (linked from the other pages).
+    web_public_url: str = "http://127.0.0.1:8003/"
 
 
 def web_settings(prefix: str) -> WebSettings:
@@ -125,6 +127,11 @@ def assets_router(settings: WebSettings, own_dir: Path) -> APIRouter:
     @router.get("/assets/vendor/{name}")
     async def vendor(name: str) -> Response:
         return vendor_file(settings.web_assets_dir, name)
+
+    @router.get("/web-config.json")
+    async def config() -> Response:
+        body = {"public_url": settings.web_public_url}
+        return _secure(JSONResponse(body), cache="no-cache")
 
     @router.get("/favicon.ico")
     async def favicon() -> Response:
