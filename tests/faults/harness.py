@@ -286,11 +286,11 @@ async def count(
                 ids,
             )
             inbound_rows = await w.fetchval(
-                "SELECT count(*) FROM expected_inbounds WHERE donation_id = ANY($1::uuid[])",
+                "SELECT count(*) FROM inbounds WHERE donation_id = ANY($1::uuid[])",
                 [uuid.UUID(g) for g in goods],
             )
             inbound_distinct = await w.fetchval(
-                "SELECT count(DISTINCT donation_id) FROM expected_inbounds "
+                "SELECT count(DISTINCT donation_id) FROM inbounds "
                 "WHERE donation_id = ANY($1::uuid[])",
                 [uuid.UUID(g) for g in goods],
             )
