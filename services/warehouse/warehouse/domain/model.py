@@ -181,7 +181,7 @@ def allocate_returns(
     result: dict[uuid.UUID, int] = {}
     remaining = returned
     for lot_id, quantity, _ in sorted(
-        shipped, key=lambda s: (s[2] is not None, s[2] or date.max), reverse=True
+        shipped, key=lambda s: (s[2] is None, s[2] or date.min), reverse=True
     ):
         if remaining == 0:
             break
