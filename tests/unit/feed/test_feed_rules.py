@@ -1,0 +1,112 @@
+"""Pure rules of the feed: masking and scrubbing, disclosure deadlines, periods, IATI types,
+the log settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from notification.config import NotificationSettings
+from notification.entrypoints.api.public import iati, parse_period
+from notification.log.entry import entry_document, entry_id
+from notification.service_layer.feed_metrics import SHANGHAI, add_working_days, deadline_for
+from notification.service_layer.projections import mask_person, scrub_text, tracking_hash, yuan
+
+
+def test_scrub_and_mask() -> None:
+    text = "联系 13812345678 或 wang@example.com，身份证 33028319851231567X，金额 300000"
+    scrubbed = scrub_text(text)
+    for secret in ("13812345678", "wang@example.com", "33028319851231567X"):
+        assert secret not in scrubbed
+    assert "300000" in scrubbed
+    assert mask_person("李秀英") == "李*"
+    assert mask_person("张*丰") == "张*丰"
+    assert mask_person("王某") == "王某"
+    assert yuan(123456) == "1,234.56"
+    assert yuan(-5) == "-0.05"
+    assert tracking_hash(" abcd-1 ") == tracking_hash("ABCD-1")
+
+
+def test_working_days_and_deadlines() -> None:
+    friday = datetime(2026, 11, 27, 10, 0, tzinfo=SHANGHAI)
+    assert add_working_days(friday, 1).date() == date(2026, 11, 30)
+    assert add_working_days(friday, 7).date() == date(2026, 12, 8)
+    assert add_working_days(friday, 1, [date(2026, 11, 30)]).date() == date(2026, 12, 1)
+    due, rule = deadline_for("donation.received", friday, refs=[None], major_disaster_refs=[])
+    assert rule == "7_working_days"
+    assert due is not None
+    assert due.date() == date(2026, 12, 8)
+    due, rule = deadline_for(
+        "donation.received", friday, refs=["TY-1", "P"], major_disaster_refs=["TY-1"]
+    )
+    assert rule == "24h_disaster"
+    assert due == datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)
+    _, rule = deadline_for("goods.delivered", friday, refs=["TY-1"], major_disaster_refs=["TY-1"])
+    assert rule == "24h_disaster"
+    _, rule = deadline_for("funds.disbursed", friday, refs=[None], major_disaster_refs=[])
+    assert rule == "30_days_use_of_funds"
+    assert deadline_for("project.opened", friday, refs=[], major_disaster_refs=[]) == (None, None)
+
+
+def test_periods() -> None:
+    lo, hi = parse_period("2026-12")
+    assert (lo.date(), hi.date()) == (date(2026, 12, 1), date(2027, 1, 1))
+    lo, hi = parse_period("2026")
+    assert (lo.date(), hi.date()) == (date(2026, 1, 1), date(2027, 1, 1))
+    lo, hi = parse_period("2026-11-03..2026-11-04")
+    assert (lo.date(), hi.date()) == (date(2026, 11, 3), date(2026, 11, 5))
+    assert lo.utcoffset() is not None
+
+
+def test_iati_mapping() -> None:
+    def row(kind: str, **data: object) -> SimpleNamespace:
+        return SimpleNamespace(kind=kind, data=data)
+
+    assert iati(row("donation.received", donation_kind="money", amount_fen=100)) == (1, 100)
+    assert iati(row("donation.received", donation_kind="goods", amount_fen=100)) == (None, None)
+    assert iati(row("correction", correction="cancelled", amount_fen=-100)) == (1, -100)
+    assert iati(row("donation.refunded", amount_fen=100)) == (1, -100)
+    assert iati(row("funds.disbursed", recipient_type="organization", amount_fen=5)) == (3, 5)
+    assert iati(row("funds.disbursed", recipient_type="person", amount_fen=5)) == (4, 5)
+    assert iati(row("project.opened")) == (None, None)
+
+
+def test_entry_document_is_deterministic() -> None:
+    assert entry_id("evt-1") == entry_id("evt-1") != entry_id("evt-2")
+    doc = entry_document(
+        id=entry_id("evt-1"),
+        source_event_id="evt-1",
+        kind="donation.received",
+        subject_id="s",
+        title="t",
+        data={"amount_fen": 1},
+        occurred_at=datetime(2026, 11, 28, 9, 30, tzinfo=UTC),
+        corrects=None,
+        tracking_code_hash=None,
+        project_code=None,
+        town=None,
+        incident_ref=None,
+    )
+    assert doc["occurred_at"] == "2026-11-28T09:30:00.000000Z"
+    assert "published_at" not in doc
+
+
+def test_log_settings(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="feed log signing key"):
+        NotificationSettings(
+            environment="production",
+            db_password="x",
+            webhook_secret="y",
+            log_signing_key_file=tmp_path / "missing.pem",
+        )
+    with pytest.raises(ValueError, match="less than or equal to 60"):
+        NotificationSettings(log_checkpoint_interval_s=120)
+    key = tmp_path / "k.pem"
+    key.write_text("present")
+    settings = NotificationSettings(
+        environment="production", db_password="x", webhook_secret="y", log_signing_key_file=key
+    )
+    assert settings.log_signing_key_file == key
