@@ -109,3 +109,21 @@ class LogSigner:
             "public_key": b64(raw),
             "public_key_pem": pem.decode(),
         }
+
+
+def main(argv: list[str]) -> int:
+    """``python -m notification.log.signing keygen PATH``: write the log key unless present."""
+    import sys
+
+    if len(argv) != 2 or argv[0] != "keygen":
+        print("usage: python -m notification.log.signing keygen PATH", file=sys.stderr)
+        return 2
+    signer = LogSigner.from_file(Path(argv[1]), create=True)
+    print(f"feed log key ready: {argv[1]} (key id {signer.key_id})")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
