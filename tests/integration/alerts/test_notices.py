@@ -1,0 +1,307 @@
+"""Donor notices from the private topic, delivered by the real SMTP server and a real HTTP
+gateway: exactly once under redelivery, nothing for donors who opted out, contact details
+erased once delivered; signed webhooks retried with backoff and dead-lettered."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notification.channels.webhook import SignedWebhookChannel, verify_signature
+from notification.config import NotificationSettings
+from notification.service_layer.delivery import DeliveryWorker
+from notification.service_layer.notices import create_notice
+from shared.contracts.donation import NOTICE_REQUESTED
+from shared.db import create_session_factory
+from shared.messaging.topics import DONATION_PRIVATE
+from tests.integration.alerts.conftest import (
+    WEBHOOK_SECRET,
+    Receiver,
+    SmtpServer,
+    cloud_event,
+    fetch,
+    send,
+)
+from tests.integration.conftest import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("notification_app")]
+
+
+def notice_payload(
+    *,
+    email: str | None,
+    phone: str | None = None,
+    channels: list[str] | None = None,
+    milestone: str = "received",
+    name: str = "王建国",
+    **facts: Any,
+) -> dict[str, Any]:
+    return {
+        "notice_id": str(uuid.uuid4()),
+        "milestone": milestone,
+        "donation_id": str(uuid.uuid4()),
+        "tracking_code": "1MFB-V2RH-TWEX-7RZY-152D-7",
+        "recipient": {"name": name, "email": email, "phone": phone},
+        "channels": ["email"] if channels is None else channels,
+        "facts": facts
+        or {
+            "kind": "money",
+            "amount_fen": 50000,
+            "receipt_no": "2026-000777",
+            "project_name": "博爱送万家",
+        },
+        "requested_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def private_event(payload: dict[str, Any], event_id: str | None = None) -> Any:
+    return cloud_event(NOTICE_REQUESTED, payload, event_id=event_id, source="/sunshine/donation")
+
+
+async def notice_rows(db: AsyncEngine, notice_id: str) -> list[dict[str, Any]]:
+    return await fetch(
+        db,
+        "SELECT row_to_json(n)::text AS notice, n.status, n.id FROM notices n "
+        "WHERE notice_key = :key",
+        key=f"donor:{notice_id}",
+    )
+
+
+async def delivery_rows(db: AsyncEngine, notice_id: str) -> list[dict[str, Any]]:
+    return await fetch(
+        db,
+        "SELECT row_to_json(d)::text AS delivery, d.status, d.attempts, d.channel "
+        "FROM notice_deliveries d JOIN notices n ON n.id = d.notice_id WHERE n.notice_key = :key",
+        key=f"donor:{notice_id}",
+    )
+
+
+async def test_a_redelivered_notice_is_sent_exactly_once_then_contacts_are_erased(
+    producer: AIOKafkaProducer, db: AsyncEngine, smtp_server: SmtpServer
+) -> None:
+    address = f"donor.{uuid.uuid4().hex[:8]}@example.com"
+    payload = notice_payload(email=address)
+    event = private_event(payload)
+    # The same event twice (a relay re-send), and the same notice re-published under a new
+    # event id (the producer retried its transaction): one notice, one e-mail.
+    republished = private_event(payload)
+    await send(producer, DONATION_PRIVATE, payload["donation_id"], event, event, republished)
+
+    async def delivered() -> bool:
+        rows = await notice_rows(db, payload["notice_id"])
+        return bool(rows) and rows[0]["status"] == "delivered"
+
+    await eventually(delivered)
+
+    async def both_events_consumed() -> bool:
+        rows = await fetch(
+            db,
+            "SELECT count(*) AS n FROM inbox WHERE consumer LIKE '%notification.notices' "
+            "AND event_id IN (SELECT unnest(CAST(:ids AS text[])))",
+            ids=[event.id, republished.id],
+        )
+        return bool(rows[0]["n"] == 2)
+
+    await eventually(both_events_consumed)
+    assert len(await notice_rows(db, payload["notice_id"])) == 1
+    assert len(await delivery_rows(db, payload["notice_id"])) == 1
+    await eventually(lambda: _mails(smtp_server, address, 1))
+    mails = smtp_server.mailbox.to(address)
+    assert len(mails) == 1
+    mail = mails[0]
+    assert str(mail["Subject"]) == "【奉化区红十字会】感谢您的捐赠"
+    body = mail.get_content()
+    assert body.startswith("尊敬的王建国：")
+    assert "公益事业捐赠票据号：2026-000777" in body
+    assert (await delivery_rows(db, payload["notice_id"]))[0]["status"] == "sent"
+
+    # Nothing of the donor's contact details is kept once delivered.
+    (notice,) = await notice_rows(db, payload["notice_id"])
+    (delivery,) = await delivery_rows(db, payload["notice_id"])
+    for secret in (address, "王建国"):
+        assert secret not in notice["notice"]
+        assert secret not in delivery["delivery"]
+    assert json.loads(notice["notice"])["scrubbed_at"] is not None
+
+
+async def _mails(smtp_server: SmtpServer, address: str, n: int) -> bool:
+    return len(smtp_server.mailbox.to(address)) == n
+
+
+async def test_a_donor_who_opted_out_gets_nothing_and_nothing_is_kept(
+    producer: AIOKafkaProducer, db: AsyncEngine, smtp_server: SmtpServer
+) -> None:
+    address = f"quiet.{uuid.uuid4().hex[:8]}@example.com"
+    payload = notice_payload(email=address, phone="13900002222", channels=[])
+    await send(producer, DONATION_PRIVATE, payload["donation_id"], private_event(payload))
+
+    async def recorded() -> bool:
+        return bool(await notice_rows(db, payload["notice_id"]))
+
+    await eventually(recorded)
+    (notice,) = await notice_rows(db, payload["notice_id"])
+    assert notice["status"] == "undeliverable"
+    for secret in (address, "13900002222", "王建国"):
+        assert secret not in notice["notice"]
+    assert await delivery_rows(db, payload["notice_id"]) == []
+    assert smtp_server.mailbox.to(address) == []
+
+
+async def test_a_one_time_code_goes_to_the_donors_phone_through_the_sms_gateway(
+    producer: AIOKafkaProducer, db: AsyncEngine, receiver: Receiver
+) -> None:
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    payload = notice_payload(
+        email=None,
+        phone=phone,
+        channels=["sms"],
+        milestone="lookup_code",
+        one_time_code="482913",
+        code_expires_at=(datetime.now(UTC) + timedelta(minutes=10)).isoformat(),
+    )
+    await send(producer, DONATION_PRIVATE, phone, private_event(payload))
+
+    async def texted() -> bool:
+        return any(r.json()["to"] == phone for r in receiver.on("/sms"))
+
+    await eventually(texted)
+    sms = next(r for r in receiver.on("/sms") if r.json()["to"] == phone)
+    assert "482913" in sms.json()["text"]
+    assert verify_signature(
+        WEBHOOK_SECRET.encode(),
+        sms.headers["X-Sunshine-Timestamp"],
+        sms.body,
+        sms.headers["X-Sunshine-Signature"],
+    )
+
+    async def erased() -> bool:
+        rows = await notice_rows(db, payload["notice_id"])
+        return bool(rows) and rows[0]["status"] == "delivered"
+
+    await eventually(erased)
+    (notice,) = await notice_rows(db, payload["notice_id"])
+    (delivery,) = await delivery_rows(db, payload["notice_id"])
+    for secret in (phone, "482913", "王建国"):
+        assert secret not in notice["notice"]
+        assert secret not in delivery["delivery"]
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@pytest.fixture
+async def worker(
+    alert_settings: NotificationSettings, db: AsyncEngine
+) -> AsyncIterator[DeliveryWorker]:
+    """A delivery worker driven by the test, configured as the app's own worker that competes
+    with it for the same rows (FOR UPDATE SKIP LOCKED): both give up after 3 attempts."""
+    w = DeliveryWorker(
+        engine=db,
+        dsn=alert_settings.asyncpg_dsn,
+        channels={"webhook": SignedWebhookChannel(alert_settings)},
+        max_attempts=alert_settings.delivery_max_attempts,
+        backoff_s=0.05,
+        backoff_max_s=0.1,
+    )
+    yield w
+    await w.aclose()
+
+
+async def staff_webhook_notice(db: AsyncEngine, url: str) -> str:
+    key = f"test:{uuid.uuid4()}"
+    async with create_session_factory(db)() as session, session.begin():
+        await create_notice(
+            session,
+            key=key,
+            audience="staff",
+            kind="alert_raised",
+            subject="【库存预警】测试",
+            body="测试",
+            addresses=[("webhook", url)],
+            data={"test": True},
+        )
+    return key
+
+
+async def deliveries_of(db: AsyncEngine, key: str) -> dict[str, Any]:
+    (row,) = await fetch(
+        db,
+        "SELECT d.status, d.attempts, d.last_error, d.address, n.status AS notice_status "
+        "FROM notice_deliveries d JOIN notices n ON n.id = d.notice_id WHERE n.notice_key = :k",
+        k=key,
+    )
+    return row
+
+
+async def drive(worker: DeliveryWorker, db: AsyncEngine, key: str, until: str) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+
+    async def done() -> bool:
+        nonlocal row
+        await worker.deliver_due()
+        row = await deliveries_of(db, key)
+        return bool(row["status"] == until)
+
+    await eventually(done, timeout=20, interval=0.05)
+    return row
+
+
+async def test_webhook_retries_with_backoff_then_succeeds(
+    worker: DeliveryWorker, db: AsyncEngine, receiver: Receiver
+) -> None:
+    path = f"/flaky-{uuid.uuid4().hex[:6]}"
+    receiver.script[path] = [500, 503]
+    key = await staff_webhook_notice(db, receiver.url + path)
+    row = await drive(worker, db, key, "sent")
+    assert row["attempts"] == 3
+    assert row["notice_status"] == "delivered"
+    hits = receiver.on(path)
+    assert len(hits) == 3
+    # The same delivery id on every attempt (a receiver can de-duplicate); each one signed.
+    assert len({h.headers["X-Sunshine-Delivery"] for h in hits}) == 1
+    for hit in hits:
+        assert verify_signature(
+            WEBHOOK_SECRET.encode(),
+            hit.headers["X-Sunshine-Timestamp"],
+            hit.body,
+            hit.headers["X-Sunshine-Signature"],
+        )
+
+
+async def test_webhook_is_dead_lettered_after_max_attempts(
+    worker: DeliveryWorker, db: AsyncEngine, receiver: Receiver
+) -> None:
+    path = f"/down-{uuid.uuid4().hex[:6]}"
+    receiver.script[path] = [500] * 10
+    key = await staff_webhook_notice(db, receiver.url + path)
+    row = await drive(worker, db, key, "dead")
+    assert row["attempts"] == 3
+    assert row["last_error"] == "HTTP 500"
+    assert row["notice_status"] == "failed"
+    assert row["address"] == receiver.url + path  # a URL is configuration, kept for the record
+    assert len(receiver.on(path)) == 3
+
+
+async def test_a_refused_webhook_is_dead_lettered_at_once(
+    worker: DeliveryWorker, db: AsyncEngine, receiver: Receiver
+) -> None:
+    path = f"/gone-{uuid.uuid4().hex[:6]}"
+    receiver.script[path] = [410]
+    key = await staff_webhook_notice(db, receiver.url + path)
+    row = await drive(worker, db, key, "dead")
+    assert row["attempts"] == 1
+    assert row["last_error"] == "HTTP 410"
+
+
+async def test_an_unreachable_webhook_is_retried(worker: DeliveryWorker, db: AsyncEngine) -> None:
+    key = await staff_webhook_notice(db, "http://127.0.0.1:9/nothing-listens")
+    row = await drive(worker, db, key, "dead")
+    assert row["attempts"] == 3
+    assert "ConnectError" in row["last_error"]
