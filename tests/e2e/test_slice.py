@@ -36,7 +36,7 @@ def feed_entry_for(stack: Stack, donation_id: str) -> dict[str, Any] | None:
             params["cursor"] = cursor
         page = httpx.get(stack.url("notification") + "/api/v1/public/feed", params=params).json()
         for entry in page["items"]:
-            if entry["data"]["donation_id"] == donation_id:
+            if entry["data"].get("donation_id") == donation_id:
                 return dict(entry)
         cursor = page["next_cursor"]
         if cursor is None:
