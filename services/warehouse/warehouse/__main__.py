@@ -7,6 +7,7 @@ from typing import Any
 from shared.cli import run_cli
 from warehouse.config import WarehouseSettings
 from warehouse.main import MIGRATIONS, create_app
+from warehouse.seed import seed
 
 
 def _app(settings: Any) -> Any:
@@ -14,4 +15,9 @@ def _app(settings: Any) -> Any:
 
 
 if __name__ == "__main__":
-    run_cli(settings_factory=WarehouseSettings, app_factory=_app, migrations=MIGRATIONS)
+    run_cli(
+        settings_factory=WarehouseSettings,
+        app_factory=_app,
+        migrations=MIGRATIONS,
+        seed=seed,
+    )

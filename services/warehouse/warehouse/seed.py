@@ -1,0 +1,317 @@
+"""Demo data for ``make up``: the district warehouse and a station per town, a catalogue of
+common relief items, lots with a spread of expiry dates (some near expiry, one expired, some
+items below safety stock), and past dispatches for a typhoon and a flood with sign-offs.
+
+Everything goes through the same handlers as the API (so the stock card, the audit log and
+the events are all there). Idempotent: nothing is seeded when the district warehouse exists.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import create_engine, create_session_factory
+from shared.uow import SqlUnitOfWork
+from warehouse.adapters.orm import dispatches, warehouses
+from warehouse.config import WarehouseSettings
+from warehouse.domain.model import TOWNS
+from warehouse.service_layer import catalogue, dispatch
+from warehouse.service_layer.inbound import (
+    ConfirmInbound,
+    ConfirmLine,
+    ExpectedLine,
+    confirm_inbound,
+    create_procurement,
+)
+
+DISTRICT = "WH-DISTRICT"
+ACTOR = "demo-seed"
+TOWN_CODES = {
+    "锦屏街道": "JP",
+    "岳林街道": "YL",
+    "江口街道": "JK",
+    "西坞街道": "XW",
+    "萧王庙街道": "XWM",
+    "方桥街道": "FQ",
+    "尚田街道": "ST",
+    "莼湖街道": "CH",
+    "溪口镇": "XK",
+    "大堰镇": "DY",
+    "松岙镇": "SA",
+    "裘村镇": "QC",
+}
+# code, name, category, unit, lot/expiry mandatory, unit value (fen), district safety stock
+CATALOGUE: list[tuple[str, str, str, str, bool, int, int]] = [
+    ("QUILT", "棉被", "clothing_bedding", "床", False, 12000, 200),
+    ("TENT", "救灾帐篷（12平方米）", "shelter", "顶", False, 180000, 30),
+    ("COT", "折叠床", "shelter", "张", False, 15000, 100),
+    ("WATER-550", "饮用水 550ml×24", "water", "箱", True, 3000, 300),
+    ("NOODLES", "方便食品", "food", "箱", True, 4500, 150),
+    ("BISCUIT", "压缩饼干", "food", "箱", True, 6000, 80),
+    ("FIRSTAID", "急救包", "medical", "个", True, 8000, 100),
+    ("RAINCOAT", "雨衣", "clothing_bedding", "件", False, 2500, 200),
+    ("FLASHLIGHT", "手电筒", "lighting_power", "个", False, 3500, 150),
+    ("GENERATOR", "发电机（5kW）", "lighting_power", "台", False, 450000, 5),
+    ("LIFEJACKET", "救生衣", "shelter", "件", False, 9000, 100),
+    ("HYGIENE-KIT", "家庭卫生包", "hygiene", "套", True, 5000, 100),
+]
+
+
+def _uow(factory: async_sessionmaker[AsyncSession], settings: WarehouseSettings) -> SqlUnitOfWork:
+    return SqlUnitOfWork(factory, source="/sunshine/warehouse", topic_prefix=settings.topic_prefix)
+
+
+async def seed(settings: WarehouseSettings) -> None:
+    engine = create_engine(settings, application_name="warehouse-seed")
+    factory = create_session_factory(engine)
+    try:
+        async with factory() as session:
+            done = await session.scalar(
+                select(warehouses.c.id).where(warehouses.c.code == DISTRICT)
+            )
+        if done is not None:
+            print("warehouse: demo data already present")
+            return
+        await _seed(factory, settings)
+        print("warehouse: seeded 13 warehouses, 12 items, lots and past dispatches")
+    finally:
+        await engine.dispose()
+
+
+async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSettings) -> None:
+    today = datetime.now(UTC).date()
+    async with _uow(factory, settings) as uow:
+        await catalogue.create_warehouse(
+            uow,
+            {
+                "code": DISTRICT,
+                "name": "区备灾救灾中心仓库",
+                "kind": "district",
+                "town": "岳林街道",
+                "address": "奉化区岳林街道（演示地址）",
+                "active": True,
+            },
+            actor=ACTOR,
+        )
+        for town in TOWNS:
+            await catalogue.create_warehouse(
+                uow,
+                {
+                    "code": f"ST-{TOWN_CODES[town]}",
+                    "name": f"{town}救灾物资储备点",
+                    "kind": "station",
+                    "town": town,
+                    "address": f"{town}（演示地址）",
+                    "active": True,
+                },
+                actor=ACTOR,
+            )
+        for code, name, category, unit, tracked, value, _ in CATALOGUE:
+            await catalogue.create_item(
+                uow,
+                {
+                    "code": code,
+                    "name": name,
+                    "category": category,
+                    "unit": unit,
+                    "lot_tracked": tracked,
+                    "unit_value_fen": value,
+                    "default_safety_stock": 0,
+                    "active": True,
+                },
+                actor=ACTOR,
+            )
+        await uow.commit()
+    async with _uow(factory, settings) as uow:
+        for code, *_, safety in CATALOGUE:
+            await catalogue.set_safety_stock(uow, DISTRICT, code, safety, actor=ACTOR)
+        for town in ("溪口镇", "大堰镇", "莼湖街道"):
+            for code in ("QUILT", "WATER-550", "RAINCOAT"):
+                await catalogue.set_safety_stock(
+                    uow, f"ST-{TOWN_CODES[town]}", code, 20, actor=ACTOR
+                )
+        await uow.commit()
+
+    def days(n: int) -> date:
+        return today + timedelta(days=n)
+
+    # district stock: (item, quantity, expiry or None, lot number)
+    district: list[tuple[str, int, date | None, str]] = [
+        ("QUILT", 420, None, "P2025-QUILT-01"),
+        ("TENT", 45, None, "P2025-TENT-01"),
+        ("COT", 160, None, "P2025-COT-01"),
+        ("WATER-550", 120, days(18), "W2025-031"),  # near expiry
+        ("WATER-550", 300, days(210), "W2026-007"),
+        ("NOODLES", 60, days(25), "N2025-118"),  # near expiry
+        ("NOODLES", 140, days(160), "N2026-021"),
+        ("BISCUIT", 50, days(400), "B2026-003"),  # below safety stock (80)
+        ("FIRSTAID", 130, days(540), "F2026-010"),
+        ("RAINCOAT", 380, None, "P2025-RC-02"),
+        ("FLASHLIGHT", 90, None, "P2025-FL-01"),  # below safety stock (150)
+        ("GENERATOR", 2, None, "P2024-GEN-01"),  # below safety stock (5)
+        ("LIFEJACKET", 140, None, "P2025-LJ-01"),
+        ("HYGIENE-KIT", 120, days(300), "H2026-004"),
+    ]
+    await _receive(factory, settings, DISTRICT, "CG-2025-0911", district)
+    await _receive(
+        factory,
+        settings,
+        DISTRICT,
+        "CG-2025-0301",
+        [("NOODLES", 12, days(-5), "N2024-990")],  # expired, kept for write-off
+        expired_reason="待报废，演示用",
+    )
+    await _receive(
+        factory,
+        settings,
+        "ST-XK",
+        "CG-2025-0912",
+        [
+            ("QUILT", 30, None, "P2025-QUILT-XK"),
+            ("WATER-550", 12, days(40), "W2025-XK"),  # below safety stock (20)
+            ("RAINCOAT", 50, None, "P2025-RC-XK"),
+        ],
+    )
+    typhoon = {"incident_code": "TY-2025-DEMO", "incident_name": "2025年台风（演示）"}
+    flood = {"incident_code": "FL-2025-DEMO", "incident_name": "2025年梅汛期强降雨（演示）"}
+    await _past_dispatch(
+        factory,
+        settings,
+        destination=dispatch.Destination(
+            kind="shelter", name="溪口镇中心小学临时安置点", town="溪口镇"
+        ),
+        lines=[("QUILT", 80), ("WATER-550", 60), ("NOODLES", 30), ("FIRSTAID", 20)],
+        incident=typhoon,
+        recipient=("陈国平", "溪口镇人民政府"),
+        returns=[],
+        days_ago=60,
+    )
+    await _past_dispatch(
+        factory,
+        settings,
+        destination=dispatch.Destination(kind="site", name="松岙镇海沿村避灾点", town="松岙镇"),
+        lines=[("TENT", 6), ("COT", 40), ("RAINCOAT", 100), ("FLASHLIGHT", 30)],
+        incident=typhoon,
+        recipient=("林海", "松岙镇应急办"),
+        returns=[dispatch.ReturnLine("COT", 5)],  # partial: five cots came back
+        days_ago=59,
+    )
+    await _past_dispatch(
+        factory,
+        settings,
+        destination=dispatch.Destination(kind="station", warehouse_code="ST-DY"),
+        lines=[("LIFEJACKET", 30), ("RAINCOAT", 60), ("WATER-550", 40)],
+        incident=flood,
+        recipient=("王秀英", "大堰镇救灾物资储备点"),
+        returns=[],
+        days_ago=120,
+    )
+
+
+async def _receive(
+    factory: async_sessionmaker[AsyncSession],
+    settings: WarehouseSettings,
+    warehouse_code: str,
+    order: str,
+    lots: list[tuple[str, int, date | None, str]],
+    expired_reason: str | None = None,
+) -> None:
+    async with _uow(factory, settings) as uow:
+        inbound_id = await create_procurement(
+            uow,
+            warehouse_code=warehouse_code,
+            procurement_order=order,
+            supplier="区应急管理局统一采购（演示）",
+            lines=[
+                ExpectedLine(code, qty, None, lot_no, expiry) for code, qty, expiry, lot_no in lots
+            ],
+            note=None,
+            actor=ACTOR,
+        )
+        await confirm_inbound(
+            uow,
+            ConfirmInbound(
+                inbound_id=inbound_id,
+                warehouse_code=None,
+                lines=[
+                    ConfirmLine(
+                        line_no=n,
+                        item_code=None,
+                        received_quantity=qty,
+                        lot_no=lot_no,
+                        expiry_date=expiry,
+                        expired_reason=expired_reason,
+                    )
+                    for n, (_, qty, expiry, lot_no) in enumerate(lots, start=1)
+                ],
+                actor=ACTOR,
+            ),
+        )
+        await uow.commit()
+
+
+async def _past_dispatch(
+    factory: async_sessionmaker[AsyncSession],
+    settings: WarehouseSettings,
+    *,
+    destination: dispatch.Destination,
+    lines: list[tuple[str, int]],
+    incident: dict[str, Any],
+    recipient: tuple[str, str],
+    returns: list[dispatch.ReturnLine],
+    days_ago: int,
+) -> None:
+    async with _uow(factory, settings) as uow:
+        dispatch_id = await dispatch.request_dispatch(
+            uow,
+            dispatch.RequestDispatch(
+                from_warehouse_code=DISTRICT,
+                destination=destination,
+                lines=lines,
+                actor="dispatcher",
+                urgency="urgent",
+                **incident,
+            ),
+        )
+        await dispatch.approve(uow, dispatch_id, actor="approver")
+        await dispatch.pick(
+            uow, dispatch_id, actor="warehouse", min_days=settings.pick_min_days_to_expiry
+        )
+        await dispatch.ship(
+            uow,
+            dispatch_id,
+            actor="warehouse",
+            waybill_no=f"ZY-{str(dispatch_id)[-8:]}",
+            carrier="区红十字会自有车辆",
+        )
+        await dispatch.deliver(
+            uow,
+            dispatch_id,
+            dispatch.Deliver(
+                recipient_name=recipient[0],
+                recipient_org=recipient[1],
+                actor="dispatcher",
+                returns=returns,
+            ),
+        )
+        # a past operation: move its timeline back (events already carry the seeding time)
+        back = timedelta(days=days_ago)
+        row = (
+            await uow.session.execute(select(dispatches).where(dispatches.c.id == dispatch_id))
+        ).one()
+        await uow.session.execute(
+            update(dispatches)
+            .where(dispatches.c.id == dispatch_id)
+            .values(
+                requested_at=row.requested_at - back,
+                approved_at=row.approved_at - back + timedelta(hours=1),
+                picked_at=row.picked_at - back + timedelta(hours=2),
+                shipped_at=row.shipped_at - back + timedelta(hours=3),
+                delivered_at=row.delivered_at - back + timedelta(hours=6),
+            )
+        )
+        await uow.commit()
