@@ -36,8 +36,8 @@ async def test_seed_is_plausible_and_idempotent(wh_settings: WarehouseSettings) 
     try:
         async with engine.connect() as conn:
 
-            async def one(sql: str) -> object:
-                return await conn.scalar(text(sql))
+            async def one(sql: str) -> int:
+                return int(await conn.scalar(text(sql)) or 0)
 
             assert await one("SELECT count(*) FROM warehouses") == 13
             assert (
@@ -51,20 +51,20 @@ async def test_seed_is_plausible_and_idempotent(wh_settings: WarehouseSettings) 
                     "SELECT count(*) FROM lots WHERE on_hand > 0 AND expiry_date < current_date"
                 )
                 >= 1
-            )  # type: ignore[operator]
+            )
             assert (
                 await one(
                     "SELECT count(*) FROM lots WHERE on_hand > 0"
                     " AND expiry_date BETWEEN current_date AND current_date + 30"
                 )
                 >= 2
-            )  # type: ignore[operator]
+            )
             assert (
                 await one(
                     "SELECT count(*) FROM stock_levels WHERE on_hand - reserved < safety_stock"
                 )
                 >= 3
-            )  # type: ignore[operator]
+            )
             rows = (
                 await conn.execute(
                     text(
@@ -78,7 +78,7 @@ async def test_seed_is_plausible_and_idempotent(wh_settings: WarehouseSettings) 
             assert (
                 await one("SELECT count(*) FROM dispatch_allocations WHERE returned_quantity > 0")
                 >= 1
-            )  # type: ignore[operator]
+            )
             # the stock card adds up and nothing is negative
             bad = await one(
                 "SELECT count(*) FROM stock_levels s WHERE s.on_hand <> (SELECT COALESCE(SUM("
@@ -86,6 +86,6 @@ async def test_seed_is_plausible_and_idempotent(wh_settings: WarehouseSettings) 
                 " AND m.item_id = s.item_id)"
             )
             assert bad == 0
-            assert await one("SELECT count(*) FROM outbox") > 0  # type: ignore[operator]
+            assert await one("SELECT count(*) FROM outbox") > 0
     finally:
         await engine.dispose()
