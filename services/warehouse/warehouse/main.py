@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from shared.runtime import ServiceRuntime, create_service_app
 from warehouse.config import WarehouseSettings
+from warehouse.entrypoints import web
 from warehouse.entrypoints.api import audit, catalogue, dispatches, inbounds, stock
 from warehouse.entrypoints.consumers import build_consumers
 from warehouse.service_layer.expiry import daily_loop
@@ -31,7 +32,14 @@ def create_app(settings: WarehouseSettings | None = None) -> FastAPI:
             "dispatch with approval, FEFO picking, sign-off, transfers, lineage. "
             "Staff guide: docs/warehouse.md."
         ),
-        routers=[catalogue.router, inbounds.router, stock.router, dispatches.router, audit.router],
+        routers=[
+            catalogue.router,
+            inbounds.router,
+            stock.router,
+            dispatches.router,
+            audit.router,
+            web.router,
+        ],
         consumers=build_consumers,
         on_startup=_start_background,
     )
