@@ -7,6 +7,23 @@ STAMP="$VENV/.sunshine-installed"
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
+# Front-end packages for the pages (ECharts, QR codes): npm ci into node_modules when missing or
+# when package-lock.json changed. Pages still load without them (charts say they are unavailable).
+NODE_STAMP="$REPO/node_modules/.sunshine-installed"
+lock="$(sha256sum "$REPO/package-lock.json" | cut -d' ' -f1)"
+if [[ ! -f "$NODE_STAMP" || "$(cat "$NODE_STAMP")" != "$lock" ]]; then
+  if ! command -v npm >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    echo "bootstrap: installing npm (Debian package)" >&2
+    apt-get install -y -q npm >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q npm >/dev/null; }
+  fi
+  if command -v npm >/dev/null 2>&1; then
+    echo "bootstrap: installing front-end packages (npm ci)" >&2
+    (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error) && echo "$lock" > "$NODE_STAMP"
+  else
+    echo "bootstrap: npm not found; pages will run without charts and QR codes" >&2
+  fi
+fi
+
 want="$(cat "$REPO/pyproject.toml" "$REPO/constraints.txt" | sha256sum | cut -d' ' -f1)"
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
   exit 0

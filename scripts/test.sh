@@ -23,6 +23,15 @@ trap cleanup EXIT
 "$REPO/deploy/postgres/pg.sh" start
 "$REPO/deploy/kafka/kafka.sh" start
 
+# Browser tests drive Debian's Chromium (with a CJK font for readable screenshots).
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wenquanyi; then
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null
+  else
+    echo "test: chromium missing; as root run: apt-get install -y chromium fonts-wqy-microhei" >&2
+    exit 1
+  fi
+fi
 echo "== ruff (lint, format)"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
