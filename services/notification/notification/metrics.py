@@ -17,6 +17,6 @@ ALERT_TRANSITIONS = Counter(
 )
 NOTICE_DELIVERIES = Counter(
     "sunshine_notice_deliveries_total",
-    "Notice delivery attempts by channel and outcome (sent, retry, dead)",
+    "Notice delivery attempts by channel and outcome (sent, retry, dead, expired)",
     ["channel", "outcome"],
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notification.channels.webhook import SignedWebhookChannel, verify_signature
@@ -305,3 +306,76 @@ async def test_an_unreachable_webhook_is_retried(worker: DeliveryWorker, db: Asy
     row = await drive(worker, db, key, "dead")
     assert row["attempts"] == 3
     assert "ConnectError" in row["last_error"]
+
+
+async def test_contacts_are_erased_when_the_retention_window_ends_undelivered(
+    worker: DeliveryWorker, db: AsyncEngine
+) -> None:
+    key = f"donor:{uuid.uuid4()}"
+    async with create_session_factory(db)() as session, session.begin():
+        await create_notice(
+            session,
+            key=key,
+            audience="donor",
+            kind="received",
+            subject="【奉化区红十字会】感谢您的捐赠",
+            body="尊敬的赵六：……",
+            addresses=[("email", "zhao.liu@example.com"), ("sms", "13600006666")],
+        )
+        # Still failing after longer than the retention window (48 h), in the same
+        # transaction so that no worker sends it first.
+        await session.execute(
+            text(
+                "UPDATE notice_deliveries SET created_at = now() - interval '3 days', "
+                "next_attempt_at = now() + interval '1 day' WHERE notice_id = "
+                "(SELECT id FROM notices WHERE notice_key = :k)"
+            ),
+            {"k": key},
+        )
+    await worker.expire_stale()  # (or the app's worker did it already: same outcome)
+    rows = await fetch(
+        db,
+        "SELECT row_to_json(n)::text AS n, n.status, "
+        "(SELECT json_agg(d)::text FROM notice_deliveries d WHERE d.notice_id = n.id) AS d "
+        "FROM notices n WHERE notice_key = :k",
+        k=key,
+    )
+    (row,) = rows
+    assert row["status"] == "failed"
+    for secret in ("zhao.liu@example.com", "13600006666", "赵六"):
+        assert secret not in row["n"]
+        assert secret not in row["d"]
+    assert "contact retention window elapsed" in row["d"]
+
+
+async def test_a_staff_notice_about_an_alert_already_resolved_is_not_sent(
+    worker: DeliveryWorker, db: AsyncEngine, receiver: Receiver
+) -> None:
+    path = f"/late-{uuid.uuid4().hex[:6]}"
+    alert_id = uuid.uuid4()
+    async with db.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO alerts (id, kind, warehouse_code, item_code, warehouse_name, "
+                "item_name, status, details, raised_at, updated_at, resolved_at, resolution, "
+                "source_event_id) VALUES (:id, 'low_stock', 'WH-X', :item, '仓库', '物资', "
+                "'resolved', '{}', now(), now(), now(), 'cleared', 'e')"
+            ),
+            {"id": alert_id, "item": f"LATE-{alert_id.hex[:8]}"},
+        )
+    key = f"alert:{alert_id}:raised"
+    async with create_session_factory(db)() as session, session.begin():
+        await create_notice(
+            session,
+            key=key,
+            audience="staff",
+            kind="alert_raised",
+            subject="s",
+            body="b",
+            addresses=[("webhook", receiver.url + path)],
+            alert_id=alert_id,
+        )
+    row = await drive(worker, db, key, "dead")
+    assert row["last_error"] == "alert resolved before delivery"
+    assert row["attempts"] == 0
+    assert receiver.on(path) == []

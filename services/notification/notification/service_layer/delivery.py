@@ -39,8 +39,9 @@ _CLAIM = text(
     """
     SELECT d.id, d.notice_id, d.channel, d.address, d.attempts,
            n.notice_key, n.kind, n.audience, n.subject, n.body, n.data, n.created_at,
-           n.expires_at
+           n.expires_at, a.status AS alert_status
     FROM notice_deliveries d JOIN notices n ON n.id = d.notice_id
+    LEFT JOIN alerts a ON a.id = n.alert_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= :now
     ORDER BY d.next_attempt_at
     LIMIT :limit
@@ -98,6 +99,16 @@ def backoff_delay(attempt: int, *, base_s: float, max_s: float, jitter: bool = T
     """Delay before retry number ``attempt`` (1-based): base·2^(attempt-1), capped, ±20 %."""
     delay = min(base_s * 2 ** max(attempt - 1, 0), max_s)
     return float(delay * _random.uniform(0.8, 1.2)) if jitter else float(delay)
+
+
+def _stale_alert_notice(kind: str, alert_status: str | None) -> str | None:
+    """A staff notice whose news is already old: the alert cleared (or, for an escalation,
+    someone took it up) before the notice could go out. Not sent; recorded as such."""
+    if kind in ("alert_raised", "alert_escalated") and alert_status == "resolved":
+        return "alert resolved before delivery"
+    if kind == "alert_escalated" and alert_status == "acknowledged":
+        return "alert acknowledged before delivery"
+    return None
 
 
 class DeliveryWorker:
@@ -172,6 +183,9 @@ class DeliveryWorker:
     async def _attempt(self, row: Row[Any], now: datetime) -> tuple[str, str | None]:
         if row.expires_at is not None and row.expires_at <= now:
             return "expired", "expired before it could be delivered"
+        stale = _stale_alert_notice(row.kind, row.alert_status)
+        if stale:
+            return "expired", stale
         channel = self._channels.get(row.channel)
         if channel is None:
             return self._failed(row, f"channel {row.channel!r} is not enabled", permanent=False)
