@@ -181,3 +181,12 @@ def test_recipient_names_are_masked(name: str, masked: str) -> None:
 @given(st.text(alphabet="赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨", min_size=3, max_size=6))
 def test_a_masked_name_never_contains_the_full_name(name: str) -> None:
     assert name not in mask_person_name(name)
+
+
+def test_the_daily_scan_waits_until_its_hour_in_shanghai() -> None:
+    from warehouse.service_layer.expiry import seconds_until
+
+    # 2026-11-29 21:00 UTC is 05:00 next day in Shanghai: one hour to 06:00
+    assert seconds_until(6, datetime(2026, 11, 29, 21, 0, tzinfo=UTC)) == 3600
+    # exactly at the hour: the next run is tomorrow
+    assert seconds_until(6, datetime(2026, 11, 29, 22, 0, tzinfo=UTC)) == 24 * 3600

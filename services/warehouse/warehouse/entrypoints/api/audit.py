@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -22,6 +22,7 @@ from warehouse.entrypoints.api.deps import (
 )
 from warehouse.entrypoints.api.schemas import AuditOut, AuditPage, ScanOut
 from warehouse.service_layer.expiry import local_today, scan
+from warehouse.service_layer.stock import audit
 
 router = APIRouter(prefix="/api/v1", tags=["audit 审计"])
 
@@ -75,6 +76,15 @@ async def run_expiry_scan(
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         result = await scan(uow, scan_date=day, window_days=window)
+        await audit(
+            uow.session,
+            actor=staff.username,
+            action="expiry_scan.run",
+            entity_type="expiry_scan",
+            entity_id=day.isoformat(),
+            at=datetime.now(UTC),
+            detail={"near_expiry": result.near_expiry, "expired": result.expired},
+        )
         out = ScanOut(
             scan_date=result.scan_date, near_expiry=result.near_expiry, expired=result.expired
         )
