@@ -34,7 +34,7 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from notification.log.jcs import canonicalize
+from notification.log.jcs import CanonicalizationError, canonicalize
 from notification.log.merkle import (
     ProofError,
     leaf_hash,
@@ -131,7 +131,13 @@ class Verifier:
                 if entry_id in seen:
                     raise VerificationFailed(f"entry {entry_id} appears twice in the log")
                 seen.add(entry_id)
-                hashes.append(leaf_hash(canonicalize(item["entry"])))
+                try:
+                    hashes.append(leaf_hash(canonicalize(item["entry"])))
+                except CanonicalizationError as exc:
+                    raise VerificationFailed(
+                        f"entry at position {len(hashes)} is not canonical JSON ({exc}): "
+                        "it was edited"
+                    ) from exc
             start = len(hashes)
         if root_of(hashes[:size]) != _b64(head["root_hash"]):
             culprit = self._locate(head, hashes)

@@ -141,7 +141,7 @@ def feed_settings(tmp: Path, name: str, port: int, prefix: str) -> NotificationS
         log_signing_key_file=tmp / "feed_log_signing.pem",
         log_checkpoint_interval_s=0.3,
         log_settle_s=2.0,  # entries from all partitions are in before they are ordered
-        major_disaster_refs=["TY-2026-14"],
+        major_disaster_refs=["TY-2026-14", "YJJZ-2026-TY"],
         run_delivery=False,
     )
 

@@ -10,7 +10,9 @@ its project code is listed in ``NOTIFICATION_MAJOR_DISASTER_REFS``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter, Histogram
@@ -39,7 +41,7 @@ DISCLOSURE_DELAY = Histogram(
 )
 DISCLOSURE_LATE = Counter(
     "sunshine_feed_disclosure_late_total",
-    "Entries published after their legal disclosure deadline (gifts: routine 7 working days)",
+    "Entries published after their disclosure deadline (see /api/v1/public/timeliness)",
     ["kind"],
 )
 
@@ -84,10 +86,38 @@ def deadline_for(
     return None, None
 
 
-def observe_disclosure(kind: str, occurred_at: datetime, published_at: datetime) -> None:
+@dataclass
+class DeadlineRules:
+    major_disaster_refs: list[str] = field(default_factory=list)
+    holidays: list[date] = field(default_factory=list)
+    routine_working_days: int = 7
+    disaster_hours: int = 24
+
+
+RULES = DeadlineRules()
+
+
+def configure(settings: Any) -> None:
+    """Take the deadline rules from the service settings (called at start-up)."""
+    RULES.major_disaster_refs = list(settings.major_disaster_refs)
+    RULES.holidays = list(settings.public_holidays)
+    RULES.routine_working_days = settings.routine_disclosure_working_days
+    RULES.disaster_hours = settings.disaster_disclosure_hours
+
+
+def observe_disclosure(
+    kind: str, occurred_at: datetime, published_at: datetime, refs: Iterable[str | None] = ()
+) -> None:
     delay = max((published_at - occurred_at).total_seconds(), 0.0)
     DISCLOSURE_DELAY.labels(kind).observe(delay)
-    if kind in GIFT_KINDS:
-        due = add_working_days(occurred_at, 7)
-        if published_at > due:
-            DISCLOSURE_LATE.labels(kind).inc()
+    due, _ = deadline_for(
+        kind,
+        occurred_at,
+        refs=refs,
+        major_disaster_refs=RULES.major_disaster_refs,
+        holidays=RULES.holidays,
+        routine_working_days=RULES.routine_working_days,
+        disaster_hours=RULES.disaster_hours,
+    )
+    if due is not None and published_at > due:
+        DISCLOSURE_LATE.labels(kind).inc()

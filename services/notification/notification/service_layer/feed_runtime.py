@@ -19,6 +19,7 @@ import asyncpg
 from notification.config import NotificationSettings
 from notification.log.signing import LogSigner
 from notification.log.store import checkpoint
+from notification.service_layer import feed_metrics
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger("sunshine.feed")
@@ -113,6 +114,7 @@ async def start_feed(runtime: ServiceRuntime) -> None:
     """``on_startup`` hook: load (or, outside production, create) the key; start the tasks."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
+    feed_metrics.configure(settings)
     signer = signer_for(settings)
     broadcaster = Broadcaster()
     runtime.extras[SIGNER] = signer

@@ -116,7 +116,7 @@ async def _add(
             event_time=event.time,
         )
     )
-    observe_disclosure(kind, occurred_at, published_at)
+    observe_disclosure(kind, occurred_at, published_at, (incident_ref, project_code))
 
 
 # --- donation.events ---------------------------------------------------------------------
