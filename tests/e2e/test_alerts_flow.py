@@ -102,7 +102,10 @@ def test_out_of_stock_alert_end_to_end(alerts_stack: Stack, inbox: tuple[Inbox, 
         assert page.status_code == 200, page.text
         return list(page.json()["items"])
 
-    (alert,) = wait_for(alerts, timeout=45)  # type: ignore[misc]
+    found = wait_for(alerts, timeout=45)
+    assert isinstance(found, list)
+    assert len(found) == 1
+    alert: dict[str, Any] = found[0]
     assert (alert["kind"], alert["status"], alert["warehouse_code"]) == (
         "out_of_stock",
         "open",
