@@ -231,6 +231,20 @@ async def publish_story(stack: FeedStack, *, late_gift: bool = True) -> Story:
         w.DISPATCH_DELIVERED, delivered, key=str(story.dispatch_id), topic="warehouse.events"
     )
     story.entries += 2
+    # a donated lot damaged in the warehouse: disclosed; a procured one: not
+    await stack.publish(
+        w.STOCK_ADJUSTED,
+        example(w.STOCK_ADJUSTED, donation_id=gg, tracking_code=cg, adjusted_at=now),
+        key="lot-1",
+        topic="warehouse.events",
+    )
+    await stack.publish(
+        w.STOCK_ADJUSTED,
+        example(w.STOCK_ADJUSTED, adjusted_at=now),
+        key="lot-2",
+        topic="warehouse.events",
+    )
+    story.entries += 1
     await stack.publish(
         d.FOLLOW_UP_RECORDED,
         example(

@@ -73,7 +73,7 @@ async def test_one_entry_per_public_fact(feed_stack: FeedStack, story: Story) ->
         + ["donation.receipted", "correction", "donation.allocated"]
         + ["correction", "donation.refunded"]
         + ["funds.disbursed"] * 2
-        + ["goods.dispatched", "goods.delivered"]
+        + ["goods.dispatched", "goods.delivered", "goods.adjusted"]
         + ["follow_up", "project.closed", "project.remainder"]
     )
     by_id = {i["id"]: i for i in items}
@@ -165,7 +165,12 @@ async def test_filters_and_tracking_code(feed_stack: FeedStack, story: Story) ->
     goods_track = [
         i["kind"] for i in (await feed_stack.get(f"/api/v1/public/track/{code_goods}"))["items"]
     ]
-    assert sorted(goods_track) == ["donation.received", "goods.delivered", "goods.dispatched"]
+    assert sorted(goods_track) == [
+        "donation.received",
+        "goods.adjusted",
+        "goods.delivered",
+        "goods.dispatched",
+    ]
     missing = await feed_stack.http.get("/api/v1/public/track/NOPE-0000")
     assert missing.status_code == 404
 

@@ -454,6 +454,44 @@ async def on_dispatch_delivered(session: AsyncSession, event: CloudEvent) -> Non
     )
 
 
+ADJUSTMENT_TEXT = {
+    "lost": "丢失",
+    "damaged": "损坏",
+    "expired": "过期",
+    "found": "盘盈",
+    "correction": "更正",
+}
+
+
+async def on_stock_adjusted(session: AsyncSession, event: CloudEvent) -> None:
+    """A donated lot's quantity changed outside a dispatch (lost, damaged, expired, found):
+    disclosed, so a donor's goods are accounted for to the last unit."""
+    a = w.StockAdjustedV1.model_validate(event.data)
+    if not a.tracking_code:
+        return  # procured stock: not a donor's gift
+    reason = ADJUSTMENT_TEXT.get(a.reason, a.reason)
+    change = f"减少 {-a.delta}" if a.delta < 0 else f"增加 {a.delta}"
+    await _add(
+        session,
+        event,
+        kind="goods.adjusted",
+        subject_id=str(a.lot_id),
+        title=f"捐赠物资 {a.item_name} 因{reason}{change}{a.unit}",
+        data={
+            "lot_no": a.lot_no,
+            "item_code": a.item_code,
+            "item_name": a.item_name,
+            "unit": a.unit,
+            "reason": a.reason,
+            "delta": a.delta,
+            "quantity_after": a.quantity_after,
+            "from_gifts": [tracking_hash(a.tracking_code)],
+        },
+        occurred_at=a.adjusted_at,
+        tracking_code=a.tracking_code,
+    )
+
+
 async def on_stock_received(session: AsyncSession, event: CloudEvent) -> None:
     """Not a public fact by itself; remembers item categories for the summary."""
     s = w.StockReceivedV1.model_validate(event.data)
@@ -492,6 +530,7 @@ FEED_HANDLERS: dict[str, Handler] = {
     d.FOLLOW_UP_RECORDED: on_follow_up,
     w.DISPATCH_SHIPPED: on_dispatch_shipped,
     w.DISPATCH_DELIVERED: on_dispatch_delivered,
+    w.STOCK_ADJUSTED: on_stock_adjusted,
     w.STOCK_RECEIVED: on_stock_received,
     w.STOCK_LEVEL_CHANGED: on_stock_level_changed,
 }
