@@ -122,3 +122,16 @@ def test_consistency_edge_cases() -> None:
         verify_consistency(2, 4, mth(data[:2]), mth(data), [])
     with pytest.raises(ProofError):
         verify_inclusion(4, 4, leaf_hash(data[0]), [], mth(data))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=1, max_value=40), st.integers(min_value=0, max_value=40))
+def test_frontier_resumes_after_a_restart(first: int, more: int) -> None:
+    data, nodes, _ = build(first + more)
+    resumed = Frontier.load(first, nodes)
+    created: dict[tuple[int, int], bytes] = {}
+    for d in data[first:]:
+        for level, index, h in resumed.append(leaf_hash(d)):
+            created[(level, index)] = h
+    assert resumed.root() == mth(data)
+    assert all(nodes[k] == v for k, v in created.items())

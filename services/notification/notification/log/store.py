@@ -29,6 +29,7 @@ from notification.log.merkle import (
 from notification.log.signing import LogSigner, TreeHead
 
 LOCK_KEY = 0x5EED_F00D
+SEQUENCE_BATCH = 5000
 
 ENTRY_COLUMNS = """
     e.seq, e.id, e.source_event_id, e.kind, e.subject_id, e.title, e.data, e.occurred_at,
@@ -155,7 +156,10 @@ async def head_at(session: AsyncSession, size: int) -> TreeHead | None:
 
 async def checkpoint(session: AsyncSession, signer: LogSigner, *, settle_s: float) -> TreeHead:
     """Sequence what has settled and sign a head if the tree grew (or none exists yet)."""
-    await sequence_pending(session, settle_s=settle_s)
+    while (
+        await sequence_pending(session, settle_s=settle_s, limit=SEQUENCE_BATCH) == SEQUENCE_BATCH
+    ):
+        pass  # a backlog: keep appending in batches before signing one head
     size = await tree_size(session)
     last = await latest_head(session)
     if last is not None and last.tree_size >= size:
