@@ -379,3 +379,57 @@ async def test_a_staff_notice_about_an_alert_already_resolved_is_not_sent(
     assert row["last_error"] == "alert resolved before delivery"
     assert row["attempts"] == 0
     assert receiver.on(path) == []
+
+
+async def test_a_refused_email_address_is_dead_lettered_at_once_and_erased(
+    producer: AIOKafkaProducer, db: AsyncEngine
+) -> None:
+    address = f"refused.{uuid.uuid4().hex[:8]}@example.com"
+    payload = notice_payload(email=address)
+    await send(producer, DONATION_PRIVATE, payload["donation_id"], private_event(payload))
+
+    async def failed() -> bool:
+        rows = await notice_rows(db, payload["notice_id"])
+        return bool(rows) and rows[0]["status"] == "failed"
+
+    await eventually(failed)
+    (delivery,) = await delivery_rows(db, payload["notice_id"])
+    assert delivery["status"] == "dead"
+    assert delivery["attempts"] == 1
+    assert "550" in delivery["delivery"]
+    (notice,) = await notice_rows(db, payload["notice_id"])
+    for secret in (address, "王建国"):
+        assert secret not in notice["notice"]
+        assert secret not in delivery["delivery"]
+
+
+async def test_an_unreachable_smtp_server_is_retried_then_dead_lettered(
+    alert_settings: NotificationSettings, db: AsyncEngine
+) -> None:
+    from notification.channels.email import SmtpEmailChannel
+
+    down = alert_settings.model_copy(update={"smtp_port": 9, "smtp_timeout_s": 2.0})
+    worker = DeliveryWorker(
+        engine=db,
+        dsn=down.asyncpg_dsn,
+        channels={"pigeon-mail": SmtpEmailChannel(down)},
+        max_attempts=3,
+        backoff_s=0.05,
+        backoff_max_s=0.1,
+    )
+    key = f"test:{uuid.uuid4()}"
+    async with create_session_factory(db)() as session, session.begin():
+        # A channel name the app's own worker does not run, so only this worker sends it.
+        await create_notice(
+            session,
+            key=key,
+            audience="staff",
+            kind="alert_raised",
+            subject="s",
+            body="b",
+            addresses=[("pigeon-mail", "someone@example.com")],
+        )
+    row = await drive(worker, db, key, "dead")
+    assert row["attempts"] == 3
+    assert "SMTP unavailable" in row["last_error"]
+    assert row["address"] is None

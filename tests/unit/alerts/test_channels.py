@@ -136,3 +136,13 @@ def test_production_refuses_the_default_webhook_secret(tmp_path: Path) -> None:
         environment="production", db_password="x", log_signing_key_file=key, webhook_secret="y"
     )
     assert ok.webhook_secret.get_secret_value() == "y"
+
+
+def test_stale_alert_notices_are_not_sent() -> None:
+    from notification.service_layer.delivery import _stale_alert_notice
+
+    assert _stale_alert_notice("alert_raised", "open") is None
+    assert _stale_alert_notice("alert_raised", "acknowledged") is None
+    assert _stale_alert_notice("alert_raised", "resolved") == "alert resolved before delivery"
+    assert _stale_alert_notice("alert_escalated", "acknowledged") is not None
+    assert _stale_alert_notice("received", None) is None

@@ -1,13 +1,15 @@
 """The delivery worker: sends pending notice deliveries through their channels.
 
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` (several workers may run, in one process or
-many) and stay locked while the batch is sent; the outcome is written in the same
-transaction. A transient failure is retried with exponential backoff (with jitter); after
-``delivery_max_attempts`` attempts, or at once for a permanent failure (a 4xx from a webhook,
-a refused address), the delivery is dead-lettered (``status = 'dead'``). When the last
-delivery of a notice is final, the notice is marked delivered or failed, and a donor notice's
-text (their name, a one-time code) and every e-mail address and phone number are erased.
-Deliveries still pending after ``contact_retention_hours`` are dead-lettered and erased too.
+many) and stay locked while the batch is sent; the outcome is written in the same transaction.
+A worker claims only deliveries of the channels it runs (one for a channel no process runs
+waits, then expires with the retention window). A transient failure is retried with
+exponential backoff (with jitter); after ``delivery_max_attempts`` attempts, or at once for a
+permanent failure (a 4xx from a webhook, a refused address), the delivery is dead-lettered
+(``status = 'dead'``). When the last delivery of a notice is final, the notice is marked
+delivered or failed, and a donor notice's text (their name, a one-time code) and every e-mail
+address and phone number are erased. Deliveries still pending after ``contact_retention_hours``
+are dead-lettered and erased too.
 
 If the process dies after a send and before the commit, that delivery is sent again (at least
 once in that window); every message carries its stable delivery id (``Message-ID``,
@@ -43,6 +45,7 @@ _CLAIM = text(
     FROM notice_deliveries d JOIN notices n ON n.id = d.notice_id
     LEFT JOIN alerts a ON a.id = n.alert_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= :now
+      AND d.channel = ANY(CAST(:channels AS text[]))
     ORDER BY d.next_attempt_at
     LIMIT :limit
     FOR UPDATE OF d SKIP LOCKED
@@ -170,7 +173,12 @@ class DeliveryWorker:
         """Send one batch of due deliveries. Returns how many were handled."""
         now = datetime.now(UTC)
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(_CLAIM, {"now": now, "limit": self._batch})).all()
+            rows = (
+                await conn.execute(
+                    _CLAIM,
+                    {"now": now, "limit": self._batch, "channels": sorted(self._channels)},
+                )
+            ).all()
             if not rows:
                 return 0
             outcomes = await asyncio.gather(*(self._attempt(row, now) for row in rows))
@@ -186,9 +194,7 @@ class DeliveryWorker:
         stale = _stale_alert_notice(row.kind, row.alert_status)
         if stale:
             return "expired", stale
-        channel = self._channels.get(row.channel)
-        if channel is None:
-            return self._failed(row, f"channel {row.channel!r} is not enabled", permanent=False)
+        channel = self._channels[row.channel]  # only rows of our channels are claimed
         message = OutgoingMessage(
             delivery_id=row.id,
             notice_id=row.notice_id,
