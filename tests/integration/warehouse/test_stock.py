@@ -108,6 +108,15 @@ async def test_stock_count_adjustments_need_reasons_and_are_events(
         ("adjustment", "C-1", -3, 37),
         ("adjustment", "C-FOUND", 4, 41),
     ]
+    listed = await api.ok("GET", "/api/v1/stock-counts", "auditor", params={"warehouse_code": wh})
+    assert [c["id"] for c in listed["items"]] == [count["id"]]
+    detail = await api.ok("GET", f"/api/v1/stock-counts/{count['id']}", "auditor")
+    assert detail["adjustments"] == listed["items"][0]["adjustments"]
+    assert {a["note"] for a in detail["adjustments"]} == {"鼠咬", None}
+    same = await api.ok(
+        "GET", "/api/v1/stock/card", "auditor", params={"warehouse_code": wh, "item_code": item}
+    )
+    assert same == card
     # a count can never go below what dispatches have reserved (checked in the concurrency test)
     audit = await api.ok(
         "GET",

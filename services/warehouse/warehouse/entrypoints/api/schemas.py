@@ -200,6 +200,11 @@ class StockCountOut(BaseModel):
     adjustments: list[dict[str, Any]]
 
 
+class StockCountPage(BaseModel):
+    items: list[StockCountOut]
+    next_cursor: str | None
+
+
 # --------------------------------------------------------------------------- inbound
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import and_, or_, select
 
 from shared.auth import StaffPrincipal
+from shared.errors import NotFound
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import (
@@ -38,6 +39,7 @@ from warehouse.entrypoints.api.schemas import (
     MovementPage,
     StockCountCreate,
     StockCountOut,
+    StockCountPage,
     StockLevelOut,
     StockPage,
 )
@@ -248,6 +250,11 @@ def _movement_query(
 
 
 @router.get(
+    "/stock/card",
+    response_model=MovementPage,
+    summary="库存卡片 (stock card: same as /stock/movements)",
+)
+@router.get(
     "/stock/movements",
     response_model=MovementPage,
     summary="库存卡片/流水：每次变动及结存 (stock card with running balance)",
@@ -327,38 +334,83 @@ async def create_stock_count(
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         count_id, _ = await record_count(uow, command)
-        count = (
-            await uow.session.execute(select(stock_counts).where(stock_counts.c.id == count_id))
-        ).one()
-        adjustments = (
-            await uow.session.execute(
-                select(stock_adjustments, lots.c.lot_no, items.c.code.label("item_code"))
-                .join(lots, lots.c.id == stock_adjustments.c.lot_id)
-                .join(items, items.c.id == lots.c.item_id)
-                .where(stock_adjustments.c.stock_count_id == count_id)
-            )
-        ).all()
-        out = StockCountOut(
-            id=count.id,
-            warehouse_code=body.warehouse_code,
-            counted_by=count.counted_by,
-            counted_at=count.counted_at,
-            adjustments=[
-                {
-                    "id": str(a.id),
-                    "lot_id": str(a.lot_id),
-                    "lot_no": a.lot_no,
-                    "item_code": a.item_code,
-                    "reason": a.reason,
-                    "quantity_before": a.quantity_before,
-                    "quantity_after": a.quantity_after,
-                    "delta": a.quantity_after - a.quantity_before,
-                }
-                for a in adjustments
-            ],
-        )
+        row = (await uow.session.execute(_count_query().where(stock_counts.c.id == count_id))).one()
+        out = await _count_out(uow.session, row)
         return 201, out.model_dump(mode="json")
 
     return await idempotent_post(
         runtime, staff, key, "/api/v1/stock-counts", body.model_dump(mode="json"), action
     )
+
+
+async def _count_out(session: Any, count: Any) -> StockCountOut:
+    adjustments = (
+        await session.execute(
+            select(stock_adjustments, lots.c.lot_no, items.c.code.label("item_code"))
+            .join(lots, lots.c.id == stock_adjustments.c.lot_id)
+            .join(items, items.c.id == lots.c.item_id)
+            .where(stock_adjustments.c.stock_count_id == count.id)
+            .order_by(stock_adjustments.c.at, stock_adjustments.c.id)
+        )
+    ).all()
+    return StockCountOut(
+        id=count.id,
+        warehouse_code=count.warehouse_code,
+        counted_by=count.counted_by,
+        counted_at=count.counted_at,
+        adjustments=[
+            {
+                "id": str(a.id),
+                "lot_id": str(a.lot_id),
+                "lot_no": a.lot_no,
+                "item_code": a.item_code,
+                "reason": a.reason,
+                "quantity_before": a.quantity_before,
+                "quantity_after": a.quantity_after,
+                "delta": a.quantity_after - a.quantity_before,
+                "note": a.note,
+            }
+            for a in adjustments
+        ],
+    )
+
+
+def _count_query() -> Any:
+    return select(stock_counts, warehouses.c.code.label("warehouse_code")).join(
+        warehouses, warehouses.c.id == stock_counts.c.warehouse_id
+    )
+
+
+@router.get("/stock-counts", response_model=StockCountPage, summary="盘点记录（最新在前）")
+async def list_stock_counts(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    warehouse_code: str | None = Query(None, max_length=32),
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> StockCountPage:
+    query = _count_query()
+    if warehouse_code:
+        query = query.where(warehouses.c.code == warehouse_code)
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        query = query.where(stock_counts.c.id < uuid.UUID(str(before)))
+    query = query.order_by(stock_counts.c.id.desc()).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+        page = rows[:limit]
+        out = [await _count_out(session, r) for r in page]
+    return StockCountPage(
+        items=out, next_cursor=encode_cursor(str(page[-1].id)) if len(rows) > limit else None
+    )
+
+
+@router.get("/stock-counts/{count_id}", response_model=StockCountOut, summary="盘点详情")
+async def get_stock_count(
+    count_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
+) -> StockCountOut:
+    async with runtime.session_factory() as session:
+        row = (await session.execute(_count_query().where(stock_counts.c.id == count_id))).first()
+        if row is None:
+            raise NotFound(f"盘点记录不存在 (stock count {count_id} not found)")
+        return await _count_out(session, row)
