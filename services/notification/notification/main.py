@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from notification.config import NotificationSettings
 from notification.entrypoints import web
-from notification.entrypoints.api import alerts, public, transparency
+from notification.entrypoints.api import alerts, notices, public, transparency
 from notification.entrypoints.consumers import build_consumers
 from notification.entrypoints.workers import start_alert_and_notice_workers
 from notification.service_layer.feed_runtime import start_feed
@@ -27,7 +27,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         settings or NotificationSettings(),
         title="Sunshine 阳光红会 · 公示与通知服务 Notification service",
         description="The public disclosure feed, stock alerts and notices, built from events.",
-        routers=[public.router, transparency.router, alerts.router, web.router],
+        routers=[public.router, transparency.router, alerts.router, notices.router, web.router],
         consumers=build_consumers,
         on_startup=_startup,
     )

@@ -433,3 +433,54 @@ async def test_an_unreachable_smtp_server_is_retried_then_dead_lettered(
     assert row["attempts"] == 3
     assert "SMTP unavailable" in row["last_error"]
     assert row["address"] is None
+
+
+async def test_dead_letters_are_listed_and_a_dead_webhook_can_be_retried(
+    worker: DeliveryWorker, db: AsyncEngine, receiver: Receiver, api: Any, bearer: Any
+) -> None:
+    path = f"/outage-{uuid.uuid4().hex[:6]}"
+    receiver.script[path] = [503] * 3
+    key = await staff_webhook_notice(db, receiver.url + path)
+    await drive(worker, db, key, "dead")
+
+    listed = await api.get(
+        "/api/v1/notices",
+        params={"delivery_status": "dead", "limit": 100},
+        headers=bearer("auditor"),
+    )
+    assert listed.status_code == 200, listed.text
+    (notice,) = [n for n in listed.json()["items"] if n["notice_key"] == key]
+    assert notice["status"] == "failed"
+    (delivery,) = notice["deliveries"]
+    assert delivery["webhook_url"] == receiver.url + path
+    assert delivery["last_error"] == "HTTP 503"
+
+    url = f"/api/v1/notices/deliveries/{delivery['id']}/retry"
+    assert (await api.post(url, headers=bearer("warehouse"))).status_code == 403
+    retried = await api.post(url, headers=bearer("admin") | {"Idempotency-Key": key})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "pending"
+    row = await drive(worker, db, key, "sent")  # the receiver is back (answers 200)
+    assert row["notice_status"] == "delivered"
+    assert (await api.post(url, headers=bearer("admin"))).status_code == 409  # not dead
+
+
+async def test_the_notice_list_never_shows_a_donors_details(
+    producer: AIOKafkaProducer, db: AsyncEngine, api: Any, bearer: Any
+) -> None:
+    address = f"private.{uuid.uuid4().hex[:8]}@example.com"
+    payload = notice_payload(email=address, name="钱小红")
+    await send(producer, DONATION_PRIVATE, payload["donation_id"], private_event(payload))
+
+    async def recorded() -> bool:
+        return bool(await notice_rows(db, payload["notice_id"]))
+
+    await eventually(recorded)
+    listed = await api.get(
+        "/api/v1/notices", params={"audience": "donor", "limit": 100}, headers=bearer("auditor")
+    )
+    assert listed.status_code == 200
+    text_ = listed.text
+    assert f"donor:{payload['notice_id']}" in text_
+    for secret in (address, "钱小红"):
+        assert secret not in text_
