@@ -10,8 +10,17 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """The branch's calendar day (Asia/Shanghai): expiry dates are read against it."""
+    return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
+
 
 CATEGORIES = {
     "shelter": "住所类",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -50,6 +50,7 @@ from warehouse.domain.model import (
     allocate_returns,
     check_approver,
     holds_reservation,
+    local_today,
     mask_person_name,
     next_status,
     pick_fefo,
@@ -440,7 +441,7 @@ async def pick(
 ) -> None:
     session = tx.session
     at = datetime.now(UTC)
-    today = today or at.date()
+    today = today or local_today(at)
     row, status = await _transition(session, dispatch_id, "pick", expected_version)
     book = StockBook(tx, actor=actor, at=at)
     lines = row.lines
@@ -578,6 +579,10 @@ async def deliver(
     row, status = await _transition(session, dispatch_id, "deliver", expected_version)
     if not command.recipient_name.strip():
         raise ValidationFailed("请填写签收人 recipient_name (recipient name required)")
+    if row.shipped_at is not None and at < row.shipped_at:
+        raise ValidationFailed("签收时间不能早于发运时间 (delivered_at is before shipped_at)")
+    if at > datetime.now(UTC) + timedelta(minutes=5):
+        raise ValidationFailed("签收时间不能是将来 (delivered_at is in the future)")
     allocs = await allocations_of(session, row.id)
     shipped_by_item: dict[str, list[Row[Any]]] = defaultdict(list)
     for a in allocs:

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,10 +24,10 @@ from shared.contracts.warehouse import (
 )
 from shared.runtime import ServiceRuntime
 from warehouse.adapters.orm import expiry_notices, items, lots, warehouses
+from warehouse.domain.model import SHANGHAI, local_today
 from warehouse.service_layer.tx import Tx
 
 log = logging.getLogger("sunshine.warehouse.expiry")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,6 @@ class ScanResult:
     scan_date: date
     near_expiry: int
     expired: int
-
-
-def local_today() -> date:
-    return datetime.now(SHANGHAI).date()
 
 
 async def scan(tx: Tx, *, scan_date: date, window_days: int) -> ScanResult:

@@ -29,7 +29,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import uuid7
 from shared.messaging.envelope import CloudEvent
 from warehouse.adapters.orm import inbounds, items, warehouses
-from warehouse.domain.model import is_expired
+from warehouse.domain.model import is_expired, local_today
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
 
@@ -225,7 +225,7 @@ async def confirm_inbound(tx: Tx, command: ConfirmInbound) -> uuid.UUID:
     if not command.lines:
         raise ValidationFailed("至少需要一行到货记录 (at least one line is required)")
     expected: list[dict[str, Any]] = list(inbound.lines)
-    today = command.today or datetime.now(UTC).date()
+    today = command.today or local_today(command.received_at)
     seen: set[int] = set()
     receipt_no = await next_receipt_no(session, command.received_at)
     book = StockBook(tx, actor=command.actor, at=command.received_at)

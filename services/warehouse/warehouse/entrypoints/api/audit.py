@@ -13,6 +13,7 @@ from shared.auth import Role, StaffPrincipal, require_roles
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import audit_log
+from warehouse.domain.model import local_today
 from warehouse.entrypoints.api.deps import (
     IdempotencyKey,
     Keeper,
@@ -21,7 +22,7 @@ from warehouse.entrypoints.api.deps import (
     settings_of,
 )
 from warehouse.entrypoints.api.schemas import AuditOut, AuditPage, ScanOut
-from warehouse.service_layer.expiry import local_today, scan
+from warehouse.service_layer.expiry import scan
 from warehouse.service_layer.stock import audit
 
 router = APIRouter(prefix="/api/v1", tags=["audit 审计"])

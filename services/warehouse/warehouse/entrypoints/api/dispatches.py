@@ -316,9 +316,7 @@ async def deliver(
         recipient_org=body.recipient_org,
         note=body.note,
         returns=[flow.ReturnLine(**r.model_dump()) for r in body.returns],
-        delivered_at=body.delivered_at.astimezone(UTC)
-        if body.delivered_at and body.delivered_at.tzinfo
-        else datetime.now(UTC),
+        delivered_at=body.delivered_at.astimezone(UTC) if body.delivered_at else datetime.now(UTC),
     )
     return await _step(
         runtime,

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ItemCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -315,7 +315,9 @@ class DeliverIn(Strict):
     recipient_name: str = Field(min_length=1, max_length=100)
     recipient_phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ]{5,32}$")
     recipient_org: str | None = Field(default=None, max_length=200)
-    delivered_at: datetime | None = None
+    delivered_at: AwareDatetime | None = Field(
+        default=None, description="签收时间（含时区），默认当前时间 (with time zone; default now)"
+    )
     note: str | None = Field(default=None, max_length=500)
     returns: list[ReturnIn] = Field(default_factory=list, max_length=200)
 
