@@ -109,13 +109,13 @@ async def test_full_flow_with_fefo_partial_delivery_and_events(
         "safety_stock": 10,
     }
     for when in ("2020-01-01T08:00:00+08:00", "2030-01-01T08:00:00", "2099-01-01T08:00:00Z"):
-        early = await api.call(
+        refused = await api.call(
             "POST",
             f"/api/v1/dispatches/{did}/deliver",
             "dispatcher",
             json={"recipient_name": "李建华", "delivered_at": when},
         )
-        assert early.status_code == 422, (when, early.text)  # before shipping, naive, future
+        assert refused.status_code == 422, (when, refused.text)  # before shipping, naive, future
     delivered = await api.ok(
         "POST",
         f"/api/v1/dispatches/{did}/deliver",
