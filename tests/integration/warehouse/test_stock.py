@@ -4,12 +4,17 @@ concurrency on updates and keyset pagination, against the real database and brok
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 from datetime import date, timedelta
 
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
+from tests.integration.conftest import eventually
 from tests.integration.warehouse.conftest import (
     Api,
     EventLog,
@@ -18,6 +23,7 @@ from tests.integration.warehouse.conftest import (
     receive,
     uniq,
 )
+from warehouse.service_layer.expiry import daily_loop
 
 pytestmark = pytest.mark.integration
 
@@ -342,3 +348,43 @@ async def test_listings_filter_and_paginate(api: Api) -> None:
         json={"code": uniq("ST"), "name": "x", "kind": "station"},
     )
     assert station.status_code == 422  # a station needs its town
+
+
+async def test_the_background_job_scans_at_start_up(api: Api, wh_app: FastAPI) -> None:
+    """The daily job (as the service runs it) reports today's near-expiry lots at start-up."""
+    wh = await make_warehouse(api)
+    item = await make_item(api, lot_tracked=True)
+    await receive(
+        api,
+        wh,
+        [
+            {
+                "item_code": item,
+                "quantity": 2,
+                "lot_no": "BG",
+                "expiry_date": (TODAY + timedelta(days=12)).isoformat(),
+            }
+        ],
+    )
+    runtime = wh_app.state.runtime
+    task = asyncio.create_task(daily_loop(runtime))
+    engine = runtime.engine
+
+    async def scanned() -> bool:
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM expiry_notices n JOIN lots l ON l.id = n.lot_id"
+                    " JOIN warehouses w ON w.id = l.warehouse_id"
+                    " WHERE w.code = :wh AND n.kind = 'near_expiry'"
+                ),
+                {"wh": wh},
+            )
+        return bool(found)
+
+    try:
+        await eventually(scanned, timeout=20, interval=0.1)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

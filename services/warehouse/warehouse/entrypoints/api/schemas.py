@@ -353,14 +353,17 @@ class DispatchOut(BaseModel):
     approved_by: str | None
     approved_at: datetime | None
     decided_reason: str | None
+    picked_by: str | None
     picked_at: datetime | None
     waybill_no: str | None
     carrier: str | None
+    shipped_by: str | None
     shipped_at: datetime | None
     recipient_name: str | None
     recipient_phone: str | None
     recipient_org: str | None
     delivery_note: str | None
+    delivered_by: str | None
     delivered_at: datetime | None
     closed_by: str | None
     closed_at: datetime | None
