@@ -209,7 +209,14 @@ class Verifier:
         self.say(f"ok: the log of {second} entries extends the saved head of {first}")
 
 
-def run(argv: list[str] | None = None, *, client: httpx.Client | None = None) -> int:
+def run(
+    argv: list[str] | None = None,
+    *,
+    client: httpx.Client | None = None,
+    out: Any = None,
+    err: Any = None,
+) -> int:
+    err = err or sys.stderr
     parser = argparse.ArgumentParser(prog="python -m notification.verify", description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:8003", help="notification service")
     parser.add_argument("--state", type=Path, help="file with the last verified head (updated)")
@@ -218,7 +225,7 @@ def run(argv: list[str] | None = None, *, client: httpx.Client | None = None) ->
     parser.add_argument("--no-full", action="store_true", help="skip the whole-log audit")
     parser.add_argument("--key-id", help="expected key id (hex SHA-256 of the public key)")
     args = parser.parse_args(argv)
-    verifier = Verifier(args.url, client=client)
+    verifier = Verifier(args.url, client=client, out=out)
     try:
         old = json.loads(args.state.read_text()) if args.state and args.state.exists() else None
         key, key_id = verifier.public_key(args.key_id or (old or {}).get("key_id"))
@@ -242,10 +249,10 @@ def run(argv: list[str] | None = None, *, client: httpx.Client | None = None) ->
             args.state.write_text(json.dumps(head, indent=2))
             verifier.say(f"saved head of size {head['tree_size']} to {args.state}")
     except VerificationFailed as exc:
-        print(f"VERIFICATION FAILED: {exc}", file=sys.stderr)
+        print(f"VERIFICATION FAILED: {exc}", file=err)
         return 1
     except (httpx.HTTPError, json.JSONDecodeError, KeyError, ValueError) as exc:
-        print(f"verifier could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"verifier could not run: {type(exc).__name__}: {exc}", file=err)
         return 2
     verifier.say("VERIFIED")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import sys
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from notification.verify import run
 from shared.contracts import donation as d
 from tests.integration.feed.conftest import FeedStack
 from tests.integration.feed.facts import Story, code, gift, publish_story
@@ -32,6 +34,14 @@ async def story(feed_stack: FeedStack) -> Story:
 
 
 async def verify(stack: FeedStack, *args: str) -> tuple[int, str, str]:
+    """The verifier in-process (same code as the CLI, no interpreter start-up)."""
+    out, err = io.StringIO(), io.StringIO()
+    rc = await asyncio.to_thread(run, ["--url", stack.url, *args], out=out, err=err)
+    return rc, out.getvalue(), err.getvalue()
+
+
+async def verify_process(stack: FeedStack, *args: str) -> tuple[int, str, str]:
+    """The verifier as a user runs it: ``python -m notification.verify``."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -90,7 +100,7 @@ async def test_honest_log_verifies_and_grows_consistently(
     state = tmp_path / "head.json"
     first = await entry_at(feed_stack, 3)
     _, code_a = story.gifts["a"]
-    rc, out, err = await verify(
+    rc, out, err = await verify_process(
         feed_stack, "--state", str(state), "--entry", str(first["id"]), "--tracking-code", code_a
     )
     assert rc == 0, out + err
