@@ -141,12 +141,12 @@ def _filters(
     if tracking_code:
         digest = tracking_hash(tracking_code)
         where.append(
-            "(e.tracking_code_hash = :tch OR e.data->'funded_by' @> CAST(:tch_json AS jsonb)"
-            " OR EXISTS (SELECT 1 FROM jsonb_array_elements(e.data->'lines') line"
-            "  WHERE line->'from_gifts' ? :tch))"
+            "(e.tracking_code_hash = :tch OR e.data @> CAST(:funded AS jsonb)"
+            " OR e.data @> CAST(:lines AS jsonb))"
         )
         params["tch"] = digest
-        params["tch_json"] = json.dumps([{"tracking_code_hash": digest}])
+        params["funded"] = json.dumps({"funded_by": [{"tracking_code_hash": digest}]})
+        params["lines"] = json.dumps({"lines": [{"from_gifts": [digest]}]})
     return where, params
 
 

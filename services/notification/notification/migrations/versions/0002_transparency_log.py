@@ -31,6 +31,8 @@ DDL = [
     "CREATE INDEX ix_feed_project ON feed_entries (project_code, seq)",
     "CREATE INDEX ix_feed_town ON feed_entries (town, seq)",
     "CREATE INDEX ix_feed_occurred ON feed_entries (occurred_at)",
+    # tracking-code lookup of the uses of a gift (funded_by / from_gifts hold code hashes)
+    "CREATE INDEX ix_feed_data ON feed_entries USING gin (data jsonb_path_ops)",
     """
     CREATE TABLE feed_log_leaves (
         leaf_index BIGINT PRIMARY KEY,
@@ -101,7 +103,13 @@ def downgrade() -> None:
     op.execute("DROP TABLE feed_log_nodes")
     op.execute("DROP TABLE feed_log_leaves")
     op.execute("DROP FUNCTION feed_log_append_only()")
-    for index in ("ix_feed_kind", "ix_feed_project", "ix_feed_town", "ix_feed_occurred"):
+    for index in (
+        "ix_feed_kind",
+        "ix_feed_project",
+        "ix_feed_town",
+        "ix_feed_occurred",
+        "ix_feed_data",
+    ):
         op.execute(f"DROP INDEX {index}")
     op.execute("DROP INDEX ix_feed_unsequenced")
     for column in ("project_code", "town", "incident_ref", "event_type", "event_time"):
