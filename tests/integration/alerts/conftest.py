@@ -34,10 +34,15 @@ from shared.auth import StaffPrincipal, TokenIssuer
 from shared.config import ServiceSettings
 from shared.db import create_engine
 from shared.messaging.envelope import CloudEvent
+from shared.messaging.topics import all_topics, ensure_topics
+from tests import conftest as root
 from tests.conftest import KAFKA_BOOTSTRAP, TOPIC_PREFIX
 
 WEBHOOK_SECRET = "alerts-test-webhook-secret"
 STAFF_EMAIL = "warehouse.staff@fenghua-redcross.test"
+# Own topics and consumer groups: other tests' notification services (e2e processes) use the
+# run's common prefix and must not share partitions with the one started here.
+PREFIX = f"{TOPIC_PREFIX}alerts-it."
 BOSS_EMAIL = "warehouse.chief@fenghua-redcross.test"
 
 
@@ -161,6 +166,14 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="session")
+async def alert_topics(kafka_topics: list[str]) -> list[str]:
+    names = all_topics(PREFIX)
+    await ensure_topics(KAFKA_BOOTSTRAP, names, timeout_s=30)
+    root._extra_topics.extend(names)  # deleted with the run's topics
+    return names
+
+
+@pytest.fixture(scope="session")
 def alert_settings(
     databases: dict[str, ServiceSettings],
     smtp_server: SmtpServer,
@@ -170,6 +183,9 @@ def alert_settings(
     assert isinstance(base, NotificationSettings)
     return base.model_copy(
         update={
+            "topic_prefix": PREFIX,
+            "run_feed_log": False,  # the feed's log is not ours to sequence in these tests
+            "run_relay": False,
             "enabled_channels": ["email", "webhook", "sms"],
             "smtp_host": smtp_server.host,
             "smtp_port": smtp_server.port,
@@ -191,7 +207,7 @@ def alert_settings(
 
 @pytest.fixture(scope="session")
 async def notification_app(
-    alert_settings: NotificationSettings, kafka_topics: list[str]
+    alert_settings: NotificationSettings, alert_topics: list[str]
 ) -> AsyncIterator[FastAPI]:
     app = create_app(alert_settings)
     async with app.router.lifespan_context(app):
@@ -241,7 +257,7 @@ async def fetch(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, 
 
 
 @pytest.fixture(scope="session")
-async def producer(kafka_topics: list[str]) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(alert_topics: list[str]) -> AsyncIterator[AIOKafkaProducer]:
     p = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_idempotence=True)
     await p.start()
     yield p
@@ -269,5 +285,5 @@ def cloud_event(
 async def send(producer: AIOKafkaProducer, topic: str, key: str, *events: CloudEvent) -> None:
     for event in events:
         await producer.send_and_wait(
-            TOPIC_PREFIX + topic, value=event.value(), key=key.encode(), headers=event.headers()
+            PREFIX + topic, value=event.value(), key=key.encode(), headers=event.headers()
         )
