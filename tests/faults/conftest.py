@@ -106,6 +106,18 @@ async def fault_stack(keys_dir: Path) -> AsyncIterator[FaultStack]:
         await asyncio.to_thread(consumer_postgres, "stop")
 
 
+@pytest.fixture(autouse=True)
+async def disarm_faults(fault_stack: FaultStack) -> AsyncIterator[None]:
+    """Each scenario starts from healthy services: nothing armed is carried into the next."""
+    yield
+    for service in fault_stack.all():
+        if service.faults_armed or not service.alive():
+            service.stop()
+            service.start()
+    for service in fault_stack.all():
+        await service.wait_live()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from tests.faults.harness import Counts
     from tests.faults.test_faults import RESULTS

@@ -92,12 +92,15 @@ class Service:
     settings: ServiceSettings
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    faults_armed: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.port}"
 
     def start(self, **env: str) -> None:
+        """Start the process; ``env`` arms faults for this run of it (see shared/faults.py)."""
+        self.faults_armed = dict(env)
         LOGS.mkdir(parents=True, exist_ok=True)
         log = (LOGS / f"{self.name}-{self.settings.port}.log").open("ab")
         full_env = (

@@ -111,7 +111,7 @@ async def test_consumer_killed_between_db_commit_and_offset_commit(fault_stack: 
 
 
 async def test_relay_killed_between_send_and_mark_published(fault_stack: FaultStack) -> None:
-    await restart_with(fault_stack.donation, SUNSHINE_FAILPOINTS="relay.after_send=8")
+    await restart_with(fault_stack.donation, SUNSHINE_FAILPOINTS="relay.after_send=2")
 
     async def fault(stack: FaultStack, flow: Flow) -> None:
         await wait_until_dead(stack.donation, timeout=FLOW_SECONDS + 60)
