@@ -158,6 +158,9 @@ class DeliveryWorker:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
+        except asyncio.CancelledError:
+            await self.aclose()  # shutting down: release the channels' connections
+            raise
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
