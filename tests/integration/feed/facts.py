@@ -46,6 +46,7 @@ def gift(
     kind: str = "money",
     project_code: str | None = "BOAI-JY-XK",
     display_name: str = "王某",
+    organization: bool = False,
 ) -> d.DonationReceivedV1:
     items = []
     if kind == "goods":
@@ -61,9 +62,9 @@ def gift(
         amount_fen=amount_fen,
         channel="wechat_pay" if kind == "money" else "on_site",
         project_code=project_code,
-        display="surname",
+        display="named" if organization else "surname",
         display_name=display_name,
-        donor_type="individual",
+        donor_type="organization" if organization else "individual",
         received_at=at,
         items=items,
     )
@@ -88,14 +89,22 @@ async def publish_story(stack: FeedStack, *, late_gift: bool = True) -> Story:
     await stack.publish(d.DONATION_RECEIVED, gift(ga, ca, amount_fen=50_000, at=now), key=str(ga))
     await stack.publish(
         d.DONATION_RECEIVED,
-        gift(gb, cb, amount_fen=1_000_000, at=now, display_name="溪口镇商会"),
+        gift(gb, cb, amount_fen=1_000_000, at=now, display_name="溪口镇商会", organization=True),
         key=str(gb),
     )
     # received 15 days ago, published now: outside the 7-working-day deadline
     received_c = now - timedelta(days=15) if late_gift else now
     await stack.publish(
         d.DONATION_RECEIVED,
-        gift(gc, cc, amount_fen=20_000, at=received_c, project_code=None),
+        # a producer bug: the full name of a donor who chose "surname only"
+        gift(
+            gc,
+            cc,
+            amount_fen=20_000,
+            at=received_c,
+            project_code=None,
+            display_name=PRIVATE_NAMES[0],
+        ),
         key=str(gc),
     )
     await stack.publish(

@@ -13,7 +13,13 @@ from notification.config import NotificationSettings
 from notification.entrypoints.api.public import iati, parse_period
 from notification.log.entry import entry_document, entry_id
 from notification.service_layer.feed_metrics import SHANGHAI, add_working_days, deadline_for
-from notification.service_layer.projections import mask_person, scrub_text, tracking_hash, yuan
+from notification.service_layer.projections import (
+    mask_person,
+    public_donor,
+    scrub_text,
+    tracking_hash,
+    yuan,
+)
 
 
 def test_scrub_and_mask() -> None:
@@ -25,6 +31,10 @@ def test_scrub_and_mask() -> None:
     assert mask_person("李秀英") == "李*"
     assert mask_person("张*丰") == "张*丰"
     assert mask_person("王某") == "王某"
+    assert public_donor("surname", "王建国", "individual") == "王某"
+    assert public_donor("surname", "王某", "individual") == "王某"
+    assert public_donor("named", "溪口镇商会", "organization") == "溪口镇商会"
+    assert public_donor("anonymous", "", "individual") == "匿名"
     assert yuan(123456) == "1,234.56"
     assert yuan(-5) == "-0.05"
     assert tracking_hash(" abcd-1 ") == tracking_hash("ABCD-1")

@@ -60,6 +60,17 @@ def mask_person(name: str) -> str:
     return name[0] + "*"
 
 
+def public_donor(display: str, display_name: str, donor_type: str) -> str:
+    """The donor as the public sees it. The producer masks already; this is a second line of
+    defence: a private person who chose "surname only" never appears with a full name."""
+    name = display_name.strip()
+    if display == "surname" and donor_type == "individual" and "某" not in name:
+        return (name[:1] or "爱心人士") + "某"
+    if display == "anonymous" and not name:
+        return "匿名"
+    return name
+
+
 def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     fen = abs(fen)
@@ -124,11 +135,12 @@ async def _add(
 
 async def on_donation_received(session: AsyncSession, event: CloudEvent) -> None:
     gift = d.DonationReceivedV1.model_validate(event.data)
+    donor = public_donor(gift.display, gift.display_name, gift.donor_type)
     if gift.kind == "money":
-        title = f"{gift.display_name} 捐款 ¥{yuan(gift.amount_fen)}"
+        title = f"{donor} 捐款 ¥{yuan(gift.amount_fen)}"
     else:
         goods = "、".join(f"{i.name}{i.quantity}{i.unit}" for i in gift.items)
-        title = f"{gift.display_name} 捐赠物资：{goods}"
+        title = f"{donor} 捐赠物资：{goods}"
     await _add(
         session,
         event,
@@ -138,7 +150,7 @@ async def on_donation_received(session: AsyncSession, event: CloudEvent) -> None
         data={
             "donation_id": str(gift.donation_id),
             "donation_kind": gift.kind,
-            "donor": gift.display_name,
+            "donor": donor,
             "donor_type": gift.donor_type,
             "amount_fen": gift.amount_fen,
             "channel_category": CHANNEL_CATEGORY.get(gift.channel, "其他"),
