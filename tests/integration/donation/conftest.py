@@ -79,7 +79,9 @@ async def event_log(kafka_topics: list[str]) -> AsyncIterator[EventLog]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-    await consumer.stop()
+    # a loaded broker may time out while we leave: nothing of the test depends on it
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(consumer.stop(), timeout=10)
 
 
 @dataclass
