@@ -307,6 +307,15 @@ async def test_bad_input_is_a_clear_4xx(api: Api) -> None:
         response = await api.call("POST", "/api/v1/dispatches", "dispatcher", json=body)
         assert response.status_code in (404, 422), (body, response.text)
         assert "error" in response.json()
+    # nothing was written by the refused requests
+    listed = await api.ok(
+        "GET", "/api/v1/dispatches", "auditor", params={"from_warehouse_code": wh}
+    )
+    assert listed["items"] == []
+    anonymous = await api.client.get("/api/v1/stock")
+    assert anonymous.status_code == 401
+    forged = await api.client.get("/api/v1/stock", headers={"Authorization": "Bearer x.y.z"})
+    assert forged.status_code == 401
     # roles: a warehouse keeper cannot request, an auditor cannot write
     body = {
         "from_warehouse_code": wh,
