@@ -339,3 +339,26 @@ async def test_one_unresolved_alert_per_kind_item_and_warehouse_is_enforced(
 
 async def test_the_app_is_up(notification_app: FastAPI) -> None:
     assert notification_app.state.runtime.extras["alert_monitor"] is not None
+
+
+async def test_shuffled_and_repeated_levels_end_in_the_state_of_the_newest(
+    producer: AIOKafkaProducer, db: AsyncEngine
+) -> None:
+    """Whatever order the levels of one item arrive in, and however often, the alerts end
+    as the highest version says, and never two unresolved of one kind."""
+    import random
+
+    rng = random.Random(20261129)
+    for _ in range(3):
+        item = item_code()
+        availables = [rng.choice([0, 0, 5, 50, 99, 100, 150]) for _ in range(12)]
+        payloads = [level(item, v + 1, a, on_hand=a + 3) for v, a in enumerate(availables)]
+        arrival = payloads + rng.sample(payloads, 4)
+        rng.shuffle(arrival)
+        await send_level(producer, item, *arrival)
+        await eventually(lambda item=item: _version_is(db, item, 12))  # type: ignore[misc]
+        rows = await alerts_of(db, item)
+        unresolved = [r["kind"] for r in rows if r["status"] != "resolved"]
+        last = availables[-1]
+        expected = ["out_of_stock"] if last == 0 else ["low_stock"] if last < 100 else []
+        assert unresolved == expected, (availables, [(r["kind"], r["status"]) for r in rows])
