@@ -246,9 +246,12 @@ async def test_timeliness_flags_late_gifts(feed_stack: FeedStack, story: Story) 
     stats = report["delay_by_kind"]["donation.received"]
     assert stats["count"] == 5
     assert stats["max_s"] >= 15 * 86400 - 60
+    assert stats["cumulative_buckets_s"]["60"] == 3  # three published within a minute
+    assert stats["cumulative_buckets_s"]["7776000"] == 5
     assert report["rules"]["major_disaster_refs"] == ["TY-2026-14", "YJJZ-2026-TY"]
     metrics = (await feed_stack.http.get("/metrics")).text
     assert 'sunshine_feed_disclosure_delay_seconds_bucket{kind="donation.received"' in metrics
+    assert "sunshine_feed_log_tree_size" in metrics
     late_counter = re.search(
         r'sunshine_feed_disclosure_late_total\{kind="donation.received"\} (\d+)', metrics
     )

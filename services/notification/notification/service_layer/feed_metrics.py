@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -43,6 +43,10 @@ DISCLOSURE_LATE = Counter(
     "sunshine_feed_disclosure_late_total",
     "Entries published after their disclosure deadline (see /api/v1/public/timeliness)",
     ["kind"],
+)
+
+LOG_TREE_SIZE = Gauge(
+    "sunshine_feed_log_tree_size", "Entries in the signed transparency log (latest head)"
 )
 
 GIFT_KINDS = {"donation.received"}

@@ -64,7 +64,8 @@ async def run_checkpoints(runtime: ServiceRuntime, signer: LogSigner) -> None:
     while True:
         try:
             async with runtime.session_factory() as session, session.begin():
-                await checkpoint(session, signer, settle_s=settings.log_settle_s)
+                head = await checkpoint(session, signer, settle_s=settings.log_settle_s)
+            feed_metrics.LOG_TREE_SIZE.set(head.tree_size)
         except Exception as exc:  # noqa: BLE001 - keep checkpointing through outages
             log.warning("feed checkpoint failed: %s", exc)
         await asyncio.sleep(settings.log_checkpoint_interval_s)

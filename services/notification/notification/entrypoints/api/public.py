@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.log.entry import iso
 from notification.log.store import ENTRY_COLUMNS, document_of
-from notification.service_layer.feed_metrics import SHANGHAI, deadline_for
+from notification.service_layer.feed_metrics import DELAY_BUCKETS, SHANGHAI, deadline_for
 from notification.service_layer.feed_runtime import BROADCASTER, Broadcaster
 from notification.service_layer.projections import tracking_hash
 from shared.errors import NotFound, ValidationFailed
@@ -342,7 +342,7 @@ async def timeliness(request: Request) -> dict[str, Any]:
                 "FROM d GROUP BY kind ORDER BY kind"
             )
         )
-        by_kind = {
+        by_kind: dict[str, dict[str, Any]] = {
             r.kind: {
                 "count": int(r.n),
                 "p50_s": round(float(r.p50), 3),
@@ -352,6 +352,20 @@ async def timeliness(request: Request) -> dict[str, Any]:
             }
             for r in stats
         }
+        buckets = ", ".join(
+            f"count(*) FILTER (WHERE s <= {float(b)}) AS le_{i}"
+            for i, b in enumerate(DELAY_BUCKETS)
+        )
+        histogram = await session.execute(
+            text(
+                "WITH d AS (SELECT kind, extract(epoch FROM published_at - occurred_at) AS s "  # noqa: S608 - bucket bounds are constants
+                f"FROM feed_entries) SELECT kind, {buckets} FROM d GROUP BY kind"
+            )
+        )
+        for r in histogram:
+            by_kind[r.kind]["cumulative_buckets_s"] = {
+                str(b): int(getattr(r, f"le_{i}")) for i, b in enumerate(DELAY_BUCKETS)
+            }
         candidates = await session.execute(
             text(
                 "SELECT id, kind, title, occurred_at, published_at, project_code, incident_ref "
