@@ -48,7 +48,7 @@ async def ensure_running(stack: FaultStack) -> None:
 
 async def run_scenario(stack: FaultStack, name: str, fault: Fault) -> Counts:
     await ensure_running(stack)
-    flow = Flow(stack.donation.url, await stack.token(), marker=f"{name}-{uuid.uuid4().hex[:8]}")
+    flow = Flow(stack.donation.url, await stack.token(), marker=f"fault-{uuid.uuid4().hex[:12]}")
     flowing = asyncio.create_task(flow.run(GIFTS, RATE))
     try:
         await fault(stack, flow)
