@@ -33,6 +33,7 @@ PROJECT_CLOSED = f"{PREFIX}.project_closed.v1"
 REMAINDER_DECIDED = f"{PREFIX}.remainder_decided.v1"
 FOLLOW_UP_RECORDED = f"{PREFIX}.follow_up_recorded.v1"
 NOTICE_REQUESTED = f"{PREFIX}.notice_requested.v1"
+DESIGNATION_CHANGED = f"{PREFIX}.designation_changed.v1"
 
 DonationKind = Literal["money", "goods"]
 DisplayChoice = Literal["named", "surname", "anonymous"]
@@ -153,6 +154,18 @@ class DonationStatusChangedV1(EventPayload):
     kind: DonationKind
     from_status: GiftStatus
     to_status: GiftStatus
+    changed_at: AwareDatetime
+
+
+class DesignationChangedV1(EventPayload):
+    """A correction: the project a gift is designated to changed before any of it was used
+    (key = donation id). The earlier ``received`` stays as published; this note corrects it."""
+
+    donation_id: uuid.UUID
+    tracking_code: str
+    from_project_code: str | None
+    to_project_code: str | None
+    reason: str | None = None
     changed_at: AwareDatetime
 
 
@@ -580,6 +593,22 @@ CONTRACTS = [
                 disbursed_on=date(2026, 11, 27),
             ),
             requested_at=_AT,
+        ),
+    ),
+    EventContract(
+        DESIGNATION_CHANGED,
+        "donation.events",
+        DesignationChangedV1,
+        "donation",
+        ("notification",),
+        "Correction note: a gift's designated project changed before any of it was used.",
+        DesignationChangedV1(
+            donation_id=_GIFT,
+            tracking_code=_CODE,
+            from_project_code=None,
+            to_project_code="YJJZ",
+            reason="捐赠人来电要求定向用于应急救灾",
+            changed_at=_AT,
         ),
     ),
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from shared.contracts.donation import (
+    DESIGNATION_CHANGED,
     DONATION_STATUS_CHANGED,
     FOLLOW_UP_RECORDED,
     FUNDS_DISBURSED,
@@ -390,3 +391,70 @@ async def test_receipt_register_and_disbursement_listing(api: Api) -> None:
     assert all(d["status"] == "pending" for d in pending["items"])
     missing = await api.call("GET", f"/api/v1/disbursements/{uuid.uuid4()}")
     assert missing.status_code == 404
+
+
+async def test_designation_change_is_published_as_a_correction(
+    api: Api, event_log: EventLog
+) -> None:
+    project = await new_project(api)
+    g = await api.ok("POST", "/api/v1/donations", json=gift())
+    path = f"/api/v1/donations/{g['id']}"
+    changed = await api.ok(
+        "PATCH",
+        path,
+        json={"project_code": project["code"], "reason": "捐赠人来电要求定向"},
+        headers={"If-Match": '"1"'},
+    )
+    assert changed["project_code"] == project["code"]
+    (event,) = await event_log.wait(DESIGNATION_CHANGED, donation_id=g["id"])
+    assert event.data["from_project_code"] is None
+    assert event.data["to_project_code"] == project["code"]
+    assert event.data["reason"] == "捐赠人来电要求定向"
+    # once any of it is used the designation is fixed
+    d = await api.ok(
+        "POST", f"/api/v1/projects/{project['code']}/disbursements", json=disbursement(100)
+    )
+    await api.ok("POST", f"/api/v1/disbursements/{d['id']}/approve", "approver")
+    version = (await api.ok("GET", path))["version"]
+    fixed = await api.call(
+        "PATCH", path, json={"project_code": None}, headers={"If-Match": str(version)}
+    )
+    assert fixed.status_code == 409
+
+
+async def test_uses_report_splits_by_source_and_matches_gift_use(api: Api) -> None:
+    project = await new_project(api)
+    code = project["code"]
+    await api.ok("POST", "/api/v1/donations", json=gift(project_code=code, amount_fen=3_000))
+    d = await api.ok(
+        "POST",
+        f"/api/v1/projects/{code}/disbursements",
+        json=disbursement(2_500, town="松岙镇"),
+    )
+    await api.ok("POST", f"/api/v1/disbursements/{d['id']}/approve", "approver")
+    mine = await api.ok(
+        "GET", "/api/v1/reports/uses", params={"group_by": "project", "project_code": code}
+    )
+    assert mine["rows"] == [
+        {
+            "key": code,
+            "disbursements": 1,
+            "used_fen": 2_500,
+            "from_designated_fen": 2_500,
+            "from_unrestricted_fen": 0,
+        }
+    ]
+    for group_by in ("project", "month", "town", "total"):
+        report = await api.ok("GET", "/api/v1/reports/uses", params={"group_by": group_by})
+        for r in [*report["rows"], report["total"]]:
+            assert r["used_fen"] == r["from_designated_fen"] + r["from_unrestricted_fen"]
+    used_by_projects = (await api.ok("GET", "/api/v1/reports/uses"))["total"]["used_fen"]
+    used_by_gifts = (await api.ok("GET", "/api/v1/reports/totals"))["total"]["used_fen"]
+    goods_used = (await api.ok("GET", "/api/v1/reports/totals", params={"kind": "goods"}))["total"][
+        "used_fen"
+    ]
+    assert used_by_projects == used_by_gifts - goods_used
+    csv_text = (
+        await api.call("GET", "/api/v1/reports/uses", params={"group_by": "town", "format": "csv"})
+    ).text
+    assert csv_text.lstrip("\ufeff").startswith("key,disbursements,used_fen")

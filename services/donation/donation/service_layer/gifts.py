@@ -24,11 +24,13 @@ from donation.service_layer.handlers import (
     get_donation_for_update,
 )
 from shared.contracts.donation import (
+    DESIGNATION_CHANGED,
     DONATION_CANCELLED,
     DONATION_RECEIPT_VOIDED,
     DONATION_RECEIPTED,
     DONATION_REFUNDED,
     DONATION_STATUS_CHANGED,
+    DesignationChangedV1,
     DonationCancelledV1,
     DonationReceiptedV1,
     DonationReceiptVoidedV1,
@@ -380,11 +382,24 @@ async def update_donation(
     expected_version: int | None,
     changes: dict[str, object],
 ) -> Donation:
-    """Edit what may still change: the note, and (before any use) the designation."""
+    """Edit what may still change: the note, and (before any use) the designation. A changed
+    designation is published as a correction note (``designation_changed``)."""
     donation = await get_donation_for_update(uow, donation_id)
     check_version(donation.version, expected_version)
+    changes = dict(changes)
+    reason = changes.pop("reason", None)
     before: dict[str, object] = {k: getattr(donation, k) for k in changes}
-    if "project_code" in changes and changes["project_code"] != donation.project_code:
+    previous_project = donation.project_code
+    designation_changed = (
+        "project_code" in changes and changes["project_code"] != donation.project_code
+    )
+    if designation_changed:
+        if donation.status in (S.CANCELLED, S.REFUNDED, S.COMPLETED):
+            raise Conflict(
+                f"当前状态为「{donation.status}」，不能修改定向项目 (cannot change the designation "
+                f"of a gift whose status is {donation.status})",
+                details={"status": donation.status},
+            )
         if donation.used_fen > 0:
             raise Conflict(
                 "已有拨付使用，不能修改定向项目 (the gift already funds disbursements)",
@@ -395,6 +410,21 @@ async def update_donation(
     for key, value in changes.items():
         setattr(donation, key, value)
     _touch(donation)
+    if designation_changed:
+        uow.publish(
+            topic=DONATION_EVENTS,
+            key=str(donation.id),
+            type=DESIGNATION_CHANGED,
+            subject=str(donation.id),
+            payload=DesignationChangedV1(
+                donation_id=donation.id,
+                tracking_code=donation.tracking_code,
+                from_project_code=previous_project,
+                to_project_code=donation.project_code,
+                reason=reason if isinstance(reason, str) else None,
+                changed_at=now(),
+            ),
+        )
     audit(
         uow.session,
         actor=actor,
@@ -402,7 +432,7 @@ async def update_donation(
         entity="donation",
         entity_id=str(donation.id),
         before=before,
-        after=dict(changes),
+        after=dict(changes) | ({"reason": reason} if reason else {}),
     )
     return donation
 

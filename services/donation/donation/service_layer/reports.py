@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import case, func, literal, select
 from sqlmodel import col
 
-from donation.adapters.orm import Donation
+from donation.adapters.orm import Allocation, Disbursement, Donation
 from shared.uow import SqlUnitOfWork
 
 GroupBy = Literal["month", "project", "channel", "kind", "total"]
@@ -99,9 +99,69 @@ async def totals(
 
 
 def to_csv(report: dict[str, Any]) -> str:
+    return rows_to_csv(report, COLUMNS)
+
+
+UsesGroupBy = Literal["project", "month", "town", "total"]
+USE_COLUMNS = ("key", "disbursements", "used_fen", "from_designated_fen", "from_unrestricted_fen")
+
+
+async def uses(
+    uow: SqlUnitOfWork,
+    *,
+    group_by: UsesGroupBy,
+    disbursed_from: date | None = None,
+    disbursed_to: date | None = None,
+    project_code: str | None = None,
+) -> dict[str, Any]:
+    """Approved disbursements by project, month or town, split by where the money came from:
+    ``used = from_designated + from_unrestricted``; the total equals the gifts' ``used``."""
+    key_expr: Any = {
+        "project": col(Disbursement.project_code),
+        "month": func.to_char(col(Disbursement.disbursed_on), "YYYY-MM"),
+        "town": func.coalesce(col(Disbursement.town), "(未填 none)"),
+        "total": literal("total"),
+    }[group_by]
+    designated = col(Donation.project_code).is_not(None)
+    query = (
+        select(
+            key_expr.label("key"),
+            func.count(func.distinct(col(Disbursement.id))).label("disbursements"),
+            func.coalesce(func.sum(col(Allocation.amount_fen)), 0).label("used_fen"),
+            func.coalesce(
+                func.sum(case((designated, col(Allocation.amount_fen)), else_=literal(0))), 0
+            ).label("from_designated_fen"),
+            func.coalesce(
+                func.sum(case((designated, literal(0)), else_=col(Allocation.amount_fen))), 0
+            ).label("from_unrestricted_fen"),
+        )
+        .select_from(Disbursement)
+        .join(Allocation, col(Allocation.disbursement_id) == col(Disbursement.id))
+        .join(Donation, col(Donation.id) == col(Allocation.donation_id))
+        .where(col(Disbursement.status) == "approved")
+    )
+    if disbursed_from is not None:
+        query = query.where(col(Disbursement.disbursed_on) >= disbursed_from)
+    if disbursed_to is not None:
+        query = query.where(col(Disbursement.disbursed_on) < disbursed_to)
+    if project_code is not None:
+        query = query.where(col(Disbursement.project_code) == project_code)
+    query = query.group_by(key_expr).order_by(key_expr)
+    rows = [
+        {name: (int(value) if name != "key" else str(value)) for name, value in r._mapping.items()}
+        for r in (await uow.session.execute(query)).all()
+    ]
+    total: dict[str, Any] = {
+        name: sum(int(r[name]) for r in rows) for name in USE_COLUMNS if name != "key"
+    }
+    total["key"] = "合计 total"
+    return {"group_by": group_by, "rows": rows, "total": total}
+
+
+def rows_to_csv(report: dict[str, Any], columns: tuple[str, ...]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in [*report["rows"], report["total"]]:
-        writer.writerow({k: row[k] for k in COLUMNS})
+        writer.writerow({k: row[k] for k in columns})
     return out.getvalue()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -54,6 +54,36 @@ async def totals(
             "\ufeff" + reports.to_csv(report),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="totals-{group_by}.csv"'},
+        )
+    return JSONResponse(report)
+
+
+@router.get(
+    "/reports/uses",
+    summary="使用报表 Approved disbursements by project/month/town, by source of funds (CSV too)",
+)
+async def uses(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    group_by: Annotated[reports.UsesGroupBy, Query()] = "project",
+    disbursed_from: date | None = None,
+    disbursed_to: date | None = None,
+    project_code: Annotated[str | None, Query(max_length=32)] = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    async with runtime.unit_of_work() as uow:
+        report = await reports.uses(
+            uow,
+            group_by=group_by,
+            disbursed_from=disbursed_from,
+            disbursed_to=disbursed_to,
+            project_code=project_code,
+        )
+    if format == "csv":
+        return Response(
+            "\ufeff" + reports.rows_to_csv(report, reports.USE_COLUMNS),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="uses-{group_by}.csv"'},
         )
     return JSONResponse(report)
 

@@ -169,7 +169,10 @@ class StaffOut(BaseModel):
 
 class DonationPatch(StrictModel):
     note: str | None = Field(default=None, max_length=1000)
-    project_code: ProjectCode | None = None
+    project_code: ProjectCode | None = Field(
+        default=None, description="改定向（null = 非定向）；仅限尚未使用的捐赠，发布更正说明"
+    )
+    reason: str | None = Field(default=None, max_length=500, description="修改原因")
     version: int | None = Field(default=None, description="或使用 If-Match 头")
 
 
