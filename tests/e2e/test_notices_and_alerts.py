@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import re
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -163,6 +165,26 @@ def test_a_donor_who_wants_no_notices_gets_none(
     assert box.to(quiet) == []
 
 
+def gauge(stack: Stack) -> dict[tuple[str, str], int]:
+    text = httpx.get(stack.url("notification") + "/metrics", timeout=10).text
+    found = re.findall(
+        r'^sunshine_alerts_open\{kind="(\w+)",state="(\w+)"\} ([0-9.]+)$', text, flags=re.M
+    )
+    return {(k, st): int(float(v)) for k, st, v in found if float(v)}
+
+
+async def unresolved_in_database(stack: Stack) -> dict[tuple[str, str], int]:
+    conn = await asyncpg.connect(stack.settings["notification"].asyncpg_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT kind, status, count(*) AS n FROM alerts WHERE resolved_at IS NULL "
+            "GROUP BY kind, status"
+        )
+    finally:
+        await conn.close()
+    return {(r["kind"], r["status"]): int(r["n"]) for r in rows}
+
+
 def call(stack: Stack, service: str, method: str, path: str, tok: str, **kw: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {tok}", "Idempotency-Key": str(uuid.uuid4())}
     return httpx.request(method, stack.url(service) + path, headers=headers, timeout=10, **kw)
@@ -230,6 +252,16 @@ def test_out_of_stock_alert_end_to_end(notices_stack: Stack, inbox: tuple[Inbox,
     )
     assert acked.status_code == 200, acked.text
     assert acked.json()["status"] == "acknowledged"
+
+    # The open-alerts gauge of a freshly started process is computed from the database.
+    process = notices_stack.processes["notification"]
+    process.terminate()
+    process.wait(timeout=20)
+    notices_stack.start("notification")
+    notices_stack.wait_ready()
+    expected = asyncio.run(unresolved_in_database(notices_stack))
+    wait_for(lambda: gauge(notices_stack) == expected, timeout=15)
+    assert expected.get(("out_of_stock", "acknowledged"), 0) >= 1
 
     lifted = safety | {"safety_stock": 0}
     response = call(
