@@ -90,6 +90,9 @@ def test_goods_progress() -> None:
     assert goods_status(S.USED, total=10, in_stock=10, distributed=10) == S.COMPLETED
     assert goods_status(S.CANCELLED, total=10, in_stock=10, distributed=10) == S.CANCELLED
     assert goods_status(S.RECEIPTED, total=10, in_stock=0, distributed=0) == S.RECEIPTED
+    # 10 given, 8 accepted into stock (2 arrived damaged): distributing the 8 completes it
+    assert goods_status(S.USED, total=10, in_stock=8, distributed=8) == S.COMPLETED
+    assert goods_status(S.USED, total=10, in_stock=8, distributed=7) == S.USED
 
 
 @pytest.mark.parametrize(
