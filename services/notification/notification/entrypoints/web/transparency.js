@@ -24,6 +24,13 @@ const KINDS = {
   follow_up: ["回访", "Follow-up", "info"],
 };
 
+const CATEGORIES = {
+  shelter: ["帐篷与住所", "Shelter"], food: ["食品", "Food"], water: ["饮用水", "Water"],
+  medical: ["医疗急救", "Medical"], lighting_power: ["照明与电力", "Lighting & power"],
+  clothing_bedding: ["衣被类", "Clothing & bedding"], hygiene: ["卫生用品", "Hygiene"],
+  uncategorised: ["未分类", "Uncategorised"],
+};
+
 const state = {
   filters: {},
   entries: new Map(), // id → feed item, for the verify panel
@@ -230,7 +237,7 @@ async function renderCharts(s) {
       xAxis: { type: "category", data: towns, axisLabel: { interval: 0, rotate: towns.length > 4 ? 30 : 0 } },
       yAxis: { type: "value", name: t("件", "pcs") },
       series: categories.map((c) => ({
-        name: c === "uncategorised" ? t("未分类", "uncategorised") : c,
+        name: t(...(CATEGORIES[c] || [c, c])),
         type: "bar", stack: "goods",
         data: towns.map((town) => goods.filter((g) => (g.town || t("其他", "other")) === town && g.category === c).reduce((n, g) => n + g.quantity, 0)),
       })),

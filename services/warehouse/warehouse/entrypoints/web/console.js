@@ -98,7 +98,7 @@ async function renderAlerts() {
     { label: ["类型", "Kind"], value: (a) => badge(Object.fromEntries(Object.entries(ALERT_KINDS).map(([k, v]) => [k, [...v, k === "near_expiry" ? "warn" : "bad"]])), a.kind) },
     { label: ["仓库", "Warehouse"], value: (a) => a.warehouse_name },
     { label: ["物资", "Item"], value: (a) => a.item_name },
-    { label: ["详情", "Details"], value: (a) => Object.entries(a.details || {}).map(([k, v]) => `${k}: ${v}`).join("，") },
+    { label: ["详情", "Details"], value: (a) => Object.entries(a.details || {}).filter(([, v]) => v !== null && typeof v !== "object").map(([k, v]) => `${k}: ${v}`).join("，") },
     { label: ["状态", "Status"], value: (a) => (a.acknowledged_at
       ? el("span", { class: "badge info" }, t(`已确认（${a.acknowledged_by}）`, `acknowledged (${a.acknowledged_by})`))
       : el("span", { class: "badge bad" }, t("待处理", "open"))) },
@@ -324,6 +324,7 @@ function setupDispatch() {
 
 function showPickList(d) {
   const holder = clear(document.getElementById("picklist"));
+  const names = Object.fromEntries((d.lines || []).map((l) => [l.item_code, l.item_name || l.item_code]));
   const rows = [...(d.allocations || [])].sort((a, b) => (a.expiry_date || "9999").localeCompare(b.expiry_date || "9999"));
   holder.append(
     el("h2", {}, t(`拣货单 ${d.dispatch_no}`, `Pick list ${d.dispatch_no}`)),
@@ -331,7 +332,7 @@ function showPickList(d) {
       `From ${d.from_warehouse_code} to ${d.destination.town || ""} ${d.destination.name || ""}; printed ${when(new Date().toISOString())}`)),
     el("p", { class: "muted" }, t("按先到期先出（FEFO）排列：请依次从下列批次取货。", "First-expiry-first-out: take from these lots in this order.")),
     table([
-      { label: ["物资", "Item"], value: (a) => a.item_code },
+      { label: ["物资", "Item"], value: (a) => names[a.item_code] || a.item_code },
       { label: ["批次", "Lot"], value: (a) => el("span", { class: "code" }, a.lot_no) },
       { label: ["效期", "Expiry"], value: (a) => (a.expiry_date ? day(a.expiry_date) : "—") },
       { label: ["数量", "Quantity"], value: (a) => a.quantity, num: true },
