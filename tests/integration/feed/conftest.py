@@ -127,7 +127,9 @@ def project(code: str, name: str, *, town: str | None) -> d.ProjectOpenedV1:
     )
 
 
-def feed_settings(tmp: Path, name: str, port: int, prefix: str) -> NotificationSettings:
+def feed_settings(
+    tmp: Path, name: str, port: int, prefix: str, settle_s: float = 2.0
+) -> NotificationSettings:
     return NotificationSettings(
         environment="test",
         db_name=f"notification_test{DB_SUFFIX}_{name}",
@@ -140,7 +142,7 @@ def feed_settings(tmp: Path, name: str, port: int, prefix: str) -> NotificationS
         run_relay=False,
         log_signing_key_file=tmp / "feed_log_signing.pem",
         log_checkpoint_interval_s=0.3,
-        log_settle_s=2.0,  # entries from all partitions are in before they are ordered
+        log_settle_s=settle_s,  # entries from all partitions are in before they are ordered
         major_disaster_refs=["TY-2026-14", "YJJZ-2026-TY"],
         run_delivery=False,
     )
@@ -166,13 +168,20 @@ async def serve(settings: NotificationSettings) -> tuple[uvicorn.Server, asyncio
 
 
 @pytest.fixture(scope="module")
-async def feed_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FeedStack]:
+async def feed_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FeedStack]:
+    """One service per test module; a module may set ``FEED_SETTLE_S``."""
     n = next(_counter)
     prefix = f"{TOPIC_PREFIX}feed{n}{uuid.uuid4().hex[:4]}."
     topics = all_topics(prefix)
     await ensure_topics(KAFKA_BOOTSTRAP, topics, timeout_s=30)
     settings = feed_settings(
-        tmp_path_factory.mktemp("feedkeys"), f"m{n}", PORT_BASE + 40 + n, prefix
+        tmp_path_factory.mktemp("feedkeys"),
+        f"m{n}",
+        PORT_BASE + 40 + n,
+        prefix,
+        settle_s=getattr(request.module, "FEED_SETTLE_S", 2.0),
     )
     await _reset_database(settings, MIGRATIONS)
     server, task = await serve(settings)
