@@ -48,6 +48,8 @@ class NotificationSettings(ServiceSettings, FeedLogSettings):
     alert_emails: list[str] = Field(default_factory=list)
     alert_webhook_urls: list[str] = Field(default_factory=list)
     escalation_emails: list[str] = Field(default_factory=list)
+    # Per warehouse or station: "WAREHOUSE_CODE=channel:address" (e.g. its keeper's e-mail).
+    alert_routes: list[str] = Field(default_factory=list)
     alert_escalation_minutes: float = 240.0
     alert_check_interval_s: float = 30.0
 

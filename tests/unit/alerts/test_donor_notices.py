@@ -112,3 +112,31 @@ def test_staff_routing() -> None:
         ("webhook", "http://127.0.0.1:1/hook"),
     ]
     assert ("email", "boss@example.org") in routing.staff_addresses(escalation=True)
+
+
+def test_alerts_reach_the_staff_of_their_warehouse() -> None:
+    from notification.service_layer.notices import parse_routes
+
+    routing = Routing(
+        frozenset({"email", "webhook", "wechat"}),
+        alert_emails=("district@example.org",),
+        routes=parse_routes(
+            [
+                "ST-XIKOU=email:xikou.keeper@example.org",
+                "ST-XIKOU=wechat:xikou-group",
+                "ST-DAYAN=email:dayan.keeper@example.org",
+                "ST-DAYAN=sms:13500005555",  # sms not enabled here: skipped
+            ]
+        ),
+    )
+    assert routing.staff_addresses(escalation=False, warehouse_code="ST-XIKOU") == [
+        ("email", "district@example.org"),
+        ("email", "xikou.keeper@example.org"),
+        ("wechat", "xikou-group"),
+    ]
+    assert routing.staff_addresses(escalation=False, warehouse_code="ST-DAYAN") == [
+        ("email", "district@example.org"),
+        ("email", "dayan.keeper@example.org"),
+    ]
+    with pytest.raises(ValueError, match="expected 'WAREHOUSE_CODE=channel:address'"):
+        parse_routes(["ST-XIKOU=xikou.keeper@example.org"])

@@ -156,7 +156,9 @@ async def reconcile(
             kind="alert_raised",
             subject=subject,
             body=body,
-            addresses=routing.staff_addresses(escalation=False),
+            addresses=routing.staff_addresses(
+                escalation=False, warehouse_code=place.warehouse_code
+            ),
             data=_notice_data(alert_id, kind, place, details, occurrence),
             alert_id=alert_id,
             source_event_id=event_id,
@@ -534,7 +536,9 @@ async def escalate_due(
                 kind="alert_escalated",
                 subject=subject,
                 body=body,
-                addresses=routing.staff_addresses(escalation=True),
+                addresses=routing.staff_addresses(
+                    escalation=True, warehouse_code=row.warehouse_code
+                ),
                 data=_notice_data(row.id, row.kind, place, dict(row.details), row.occurrence),
                 alert_id=row.id,
             )

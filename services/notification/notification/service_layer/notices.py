@@ -31,14 +31,31 @@ from shared.messaging.envelope import CloudEvent
 DONOR_CONTACTS: dict[str, str] = {"email": "email", "sms": "phone"}
 
 
+def parse_routes(entries: list[str]) -> tuple[tuple[str, str, str], ...]:
+    """``"WAREHOUSE_CODE=channel:address"`` → (warehouse, channel, address)."""
+    routes: list[tuple[str, str, str]] = []
+    for entry in entries:
+        warehouse, sep, target = entry.partition("=")
+        channel, colon, address = target.partition(":")
+        if not sep or not colon or not warehouse.strip() or not address.strip():
+            raise ValueError(
+                f"alert route {entry!r}: expected 'WAREHOUSE_CODE=channel:address', "
+                "e.g. 'ST-XIKOU=email:keeper@example.org'"
+            )
+        routes.append((warehouse.strip(), channel.strip(), address.strip()))
+    return tuple(routes)
+
+
 @dataclass(frozen=True)
 class Routing:
-    """Which channels are on, and where staff notices go."""
+    """Which channels are on, and where staff notices go: the district-wide addresses, plus
+    the staff of the warehouse or station the alert is about (``alert_routes``)."""
 
     enabled: frozenset[str]
     alert_emails: tuple[str, ...] = ()
     alert_webhooks: tuple[str, ...] = ()
     escalation_emails: tuple[str, ...] = ()
+    routes: tuple[tuple[str, str, str], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: NotificationSettings) -> Routing:
@@ -47,16 +64,24 @@ class Routing:
             alert_emails=tuple(settings.alert_emails),
             alert_webhooks=tuple(settings.alert_webhook_urls),
             escalation_emails=tuple(settings.escalation_emails),
+            routes=parse_routes(settings.alert_routes),
         )
 
-    def staff_addresses(self, *, escalation: bool) -> list[tuple[str, str]]:
+    def staff_addresses(
+        self, *, escalation: bool, warehouse_code: str | None = None
+    ) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         if "email" in self.enabled:
             emails = [*self.alert_emails, *(self.escalation_emails if escalation else ())]
-            found += [("email", e) for e in dict.fromkeys(emails)]
+            found += [("email", e) for e in emails]
         if "webhook" in self.enabled:
-            found += [("webhook", u) for u in dict.fromkeys(self.alert_webhooks)]
-        return found
+            found += [("webhook", u) for u in self.alert_webhooks]
+        found += [
+            (channel, address)
+            for warehouse, channel, address in self.routes
+            if warehouse == warehouse_code and channel in self.enabled
+        ]
+        return list(dict.fromkeys(found))
 
 
 async def wake_delivery(session: AsyncSession) -> None:
