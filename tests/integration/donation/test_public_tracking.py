@@ -137,3 +137,25 @@ async def test_donor_looks_up_all_gifts_with_a_one_time_code(api: Api, event_log
         # by name alone there is no look-up at all
         by_name = await public.post("/api/v1/donor-lookup/code", json={"contact": "胡志强"})
         assert by_name.status_code == 422
+
+
+async def test_no_contact_detail_on_the_public_topic(api: Api, event_log: EventLog) -> None:
+    """Everything this run published on donation.events so far: no phone, no e-mail, no
+    private full name; contact details appear only on donation.private."""
+    import re
+
+    created = await api.ok(
+        "POST",
+        "/api/v1/donations",
+        json=gift(donor={"name": "隐私测试", "phone": "13700009999", "email": "p@example.com"}),
+    )
+    await event_log.wait(NOTICE_REQUESTED, milestone="received", donation_id=created["id"])
+    public = [json.dumps(e.data, ensure_ascii=False) for e in event_log.on("donation.events")]
+    assert public
+    phone = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+    for text in public:
+        assert not phone.search(text), text
+        assert "@" not in text, text
+        assert "隐私测试" not in text
+    private = [json.dumps(e.data, ensure_ascii=False) for e in event_log.on("donation.private")]
+    assert any("13700009999" in text for text in private)

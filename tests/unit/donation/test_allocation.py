@@ -72,7 +72,7 @@ funds_strategy = st.lists(
 ).map(lambda rows: [fund(n, p, fen, days) for n, (p, fen, days) in enumerate(rows)])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     funds=funds_strategy,
     project=st.sampled_from(PROJECTS),
@@ -109,7 +109,7 @@ def test_property_allocation_is_exact_respects_designation_and_age(
     assert keys == sorted(keys)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(funds=funds_strategy, amounts=st.lists(st.integers(1, 3_000_000), max_size=8))
 def test_property_successive_disbursements_never_overspend(
     funds: list[Fund], amounts: list[int]
