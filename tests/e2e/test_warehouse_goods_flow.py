@@ -172,6 +172,8 @@ def test_goods_gift_arrives_as_lots_is_dispatched_and_signed_for(stack: Stack) -
         },
     )
     assert delivered["status"] == "delivered"
+    carried = call(stack, "GET", "/api/v1/dispatches", keeper, params={"donation_id": gift["id"]})
+    assert [d["id"] for d in carried["items"]] == [dispatch["id"]]
     stock = call(stack, "GET", "/api/v1/stock", keeper, params={"warehouse_code": wh})
     assert {(x["item_code"], x["on_hand"], x["reserved"]) for x in stock["items"]} == {
         (quilt, 10, 0),

@@ -9,13 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
-from warehouse.adapters.orm import dispatches, warehouses
+from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
 from warehouse.entrypoints.api.deps import (
     IdempotencyKey,
     IfMatch,
@@ -343,6 +343,7 @@ async def list_dispatches(
     from_warehouse_code: str | None = Query(None, max_length=32),
     town: str | None = Query(None, max_length=20),
     incident_code: str | None = Query(None, max_length=32),
+    donation_id: uuid.UUID | None = Query(None, description="运送了该笔捐赠物资的调拨单"),
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> DispatchPage:
@@ -362,6 +363,13 @@ async def list_dispatches(
         query = query.where(dispatches.c.destination_town == town)
     if incident_code:
         query = query.where(dispatches.c.incident_code == incident_code)
+    if donation_id:
+        query = query.where(
+            exists()
+            .where(dispatch_allocations.c.dispatch_id == dispatches.c.id)
+            .where(lots.c.id == dispatch_allocations.c.lot_id)
+            .where(lots.c.donation_id == donation_id)
+        )
     if cursor:
         at_raw, id_raw = decode_cursor(cursor, 2)
         at, last = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
