@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from shared.auth import StaffPrincipal
 from shared.errors import NotFound
@@ -204,8 +204,6 @@ async def list_lots(
         query = query.where(lots.c.on_hand > 0)
     # keyset on (expiry, id) with lots without expiry last: map null to a far date
     far = date(9999, 12, 31)
-    from sqlalchemy import func
-
     expiry_key = func.coalesce(lots.c.expiry_date, far)
     if cursor:
         exp_raw, id_raw = decode_cursor(cursor, 2)
