@@ -198,8 +198,18 @@ async def test_cancel_and_reject_release_reservations(api: Api, warehouse_events
     }
     (event,) = await warehouse_events.wait("dispatch.cancelled.v1", dispatch_id=first)
     assert event.data["released"][0]["quantity"] == 6
-    # now the second one can pick; then the approver withdraws it: reservation released
-    await api.ok("POST", f"/api/v1/dispatches/{second}/pick", "warehouse")
+    # now the second one can pick (a retry with the same key is the same pick, not a new one);
+    # then the approver withdraws it: reservation released
+    first_try = await api.call(
+        "POST", f"/api/v1/dispatches/{second}/pick", "warehouse", key=f"pick-{second}"
+    )
+    retry = await api.call(
+        "POST", f"/api/v1/dispatches/{second}/pick", "warehouse", key=f"pick-{second}"
+    )
+    assert first_try.status_code == retry.status_code == 200
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first_try.json()
+    assert (await stock_of(api, wh, item))["reserved"] == 6
     own_reject = await api.call(
         "POST",
         f"/api/v1/dispatches/{second}/reject",
