@@ -6,6 +6,7 @@ PY="$REPO/.local/venv/bin/python"
 cd "$REPO"
 "$REPO/scripts/bootstrap.sh"
 "$PY" -m shared.auth keygen "$REPO/.local/keys" >/dev/null
+"$PY" -m notification.log.signing keygen "$REPO/.local/keys/feed_log_signing.pem" >/dev/null
 "$REPO/scripts/infra.sh" up
 for s in donation warehouse notification; do "$PY" -m "$s" migrate; done
 for s in donation warehouse notification; do "$PY" -m "$s" seed; done
