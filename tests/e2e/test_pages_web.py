@@ -15,6 +15,7 @@ Screenshots of the main pages go to ``.local/screenshots/`` (git-ignored).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -30,7 +31,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from notification.log.entry import document_leaf_hash
 from notification.log.jcs import canonicalize
+from notification.log.merkle import root_of
 from notification.service_layer.feed_metrics import SHANGHAI
 from shared.config import ServiceSettings
 from tests.e2e.conftest import Stack, token
@@ -502,6 +505,26 @@ async def test_verify_panel_succeeds_then_fails_after_tampering(
     )
     assert in_browser.encode() == canonicalize(tricky)
 
+    # consistency proofs (RFC 9162 §2.1.4) check out in the browser; a wrong root does not
+    public = web.url("notification") + "/api/v1/public"
+    head = httpx.get(public + "/tree-head").json()
+    size = head["tree_size"]
+    entries = httpx.get(public + "/log/entries", params={"start": 0, "end": size}).json()
+    leaves = [document_leaf_hash(e["entry"]) for e in entries["entries"]]
+    assert len(leaves) == size >= 4
+    assert base64.b64encode(root_of(leaves)).decode() == head["root_hash"]
+    for first in sorted({1, 2, 3, size // 2, size - 1}):
+        old_root = base64.b64encode(root_of(leaves[:first])).decode()
+        proof = httpx.get(public + "/proofs/consistency", params={"first": first, "second": size})
+        path = proof.json()["consistency_path"]
+        for second_root, expected in ((head["root_hash"], True), (old_root, False)):
+            verdict = await page.evaluate(
+                "async ([a, b, r1, r2, p]) => (await import('/assets/page/verify.js'))"
+                ".verifyConsistency(a, b, r1, r2, p)",
+                [first, size, old_root, second_root, path],
+            )
+            assert verdict is expected, (first, size, expected)
+
     await page.reload()
     await expect(page.locator("body[data-ready='1']")).to_have_count(1, timeout=TIMEOUT_MS)
     item = page.locator("#feed li", has_text="钱某 捐款 ¥666.00").first
@@ -536,6 +559,87 @@ async def test_verify_panel_succeeds_then_fails_after_tampering(
         page.locator("#feed li", has_text="钱某 捐款 ¥666.00").first.locator(".verify-btn").click()
     )
     await expect(result).to_have_attribute("data-outcome", "ok", timeout=TIMEOUT_MS)
+    await expect(page.locator("#v-steps")).to_contain_text("未被改写")  # consistency checked
+
+
+# --- accessibility (WCAG 2.1 AA basics) and keyboard use ------------------------------------
+
+AUDIT = r"""() => {
+  const problems = [];
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length)
+    && getComputedStyle(el).visibility !== "hidden";
+  const name = (el) => (el.getAttribute("aria-label") || el.textContent || el.value || "").trim();
+  if (!document.documentElement.lang) problems.push("no lang");
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden" || !visible(el)) continue;
+    if (!el.labels.length && !el.getAttribute("aria-label")) problems.push("no label: " + el.id);
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (visible(el) && !name(el)) problems.push("no name: " + el.outerHTML.slice(0, 80));
+  }
+  for (const el of document.querySelectorAll("img")) {
+    if (!el.hasAttribute("alt")) problems.push("no alt: " + el.src.slice(0, 60));
+  }
+  const rgba = (c) => (c.match(/[\d.]+/g) || [0, 0, 0, 0]).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let n = el; n; n = n.parentElement) {
+      const c = rgba(getComputedStyle(n).backgroundColor);
+      if (c.length < 4 || c[3] > 0.5) return c;
+    }
+    return [255, 255, 255];
+  };
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest("svg") || !visible(el) || el.disabled) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const style = getComputedStyle(el);
+    const ratio = (a, b) => (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const r = ratio(lum(rgba(style.color)), lum(background(el)));
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    const text = el.textContent.trim().slice(0, 30);
+    if (r < (large ? 3 : 4.5)) problems.push(`contrast ${r.toFixed(2)}: ${text}`);
+  }
+  return problems;
+}"""
+
+
+async def test_pages_pass_basic_accessibility_checks_and_work_by_keyboard(
+    web: Stack, browser: Browser, public_page: Page
+) -> None:
+    assert await public_page.evaluate(AUDIT) == []
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    await page.goto(web.url("donation") + "/track")
+    assert await page.evaluate(AUDIT) == []
+    await page.goto(web.url("warehouse") + "/console/warehouse")
+    await expect(page.locator("#username")).to_be_focused(timeout=TIMEOUT_MS)
+    assert await page.evaluate(AUDIT) == []
+    # keyboard only: type, Tab, type, Enter
+    await page.keyboard.type("dispatcher")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("sunshine-demo")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#menu")).to_be_visible(timeout=TIMEOUT_MS)
+    # role-aware: a dispatcher requests dispatches but neither receives goods nor counts stock
+    await expect(page.locator("#menu button[data-view='receive']")).to_be_hidden()
+    await expect(page.locator("#menu button[data-view='count']")).to_be_hidden()
+    await page.keyboard.press("Shift+Tab")  # menu buttons are reachable and operable by key
+    await page.locator("#menu button[data-view='dispatch']").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#view-dispatch")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#disp-table")).to_contain_text("DP-", timeout=TIMEOUT_MS)
+    assert await page.evaluate(AUDIT) == []
+    await shot(page, "warehouse-phone", full_page=True)
+    await page.goto(web.url("donation") + "/console/donation")
+    await login(page, "auditor")
+    await page.click("#menu button[data-view='audit']")
+    await expect(page.locator("#audit-table table")).to_be_visible(timeout=TIMEOUT_MS)
+    assert await page.evaluate(AUDIT) == []
+    await page.close()
 
 
 def test_only_allow_listed_assets_are_served(web: Stack) -> None:

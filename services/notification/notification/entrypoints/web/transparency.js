@@ -4,9 +4,10 @@ import {
   api, applyLang, bigYuan, chartsUnavailable, clear, el, loadECharts, notice, setupLangSwitch, t,
   when, yuan,
 } from "/assets/common/common.js";
-import { verifyHead, verifyInclusion, webCryptoAvailable } from "./verify.js";
+import { verifyConsistency, verifyHead, verifyInclusion, webCryptoAvailable } from "./verify.js";
 
 const API = "/api/v1/public";
+const LAST_HEAD = "sunshine.lastVerifiedHead";
 const TOWNS = ["锦屏街道", "岳林街道", "江口街道", "西坞街道", "萧王庙街道", "方桥街道", "尚田街道",
   "莼湖街道", "溪口镇", "大堰镇", "松岙镇", "裘村镇"];
 const KINDS = {
@@ -324,6 +325,29 @@ async function runVerify() {
       finish(false, why);
       return;
     }
+    const seen = JSON.parse(localStorage.getItem(LAST_HEAD) || "null");
+    if (seen && seen.key_id === head.key_id && seen.tree_size >= 1 && seen.tree_size <= head.tree_size) {
+      let consistent;
+      if (seen.tree_size === head.tree_size) {
+        consistent = seen.root_hash === head.root_hash;
+      } else {
+        const proof = await api(`${API}/proofs/consistency?first=${seen.tree_size}&second=${head.tree_size}`);
+        consistent = await verifyConsistency(seen.tree_size, head.tree_size, seen.root_hash, head.root_hash, proof.consistency_path);
+      }
+      step(consistent, `自您上次核验（${seen.tree_size} 条）以来，日志只有新增、未被改写`,
+        `Since your last check (${seen.tree_size} entries) the log was only appended to, never rewritten`);
+      if (!consistent) {
+        finish(false, t("核验失败：公示日志与您上次核验时不一致，已公布的记录被改写过。请联系红十字会监事会。",
+          "Verification FAILED: the log differs from your last check; published records were rewritten."));
+        return;
+      }
+    }
+    if (seen && seen.key_id === head.key_id && seen.tree_size > head.tree_size) {
+      step(false, `日志比您上次核验时（${seen.tree_size} 条）更短`, `The log is shorter than at your last check (${seen.tree_size})`);
+      finish(false, t("核验失败：公示日志比您上次核验时更短，已公布的记录可能被删除。", "Verification FAILED: the log shrank since your last check."));
+      return;
+    }
+    localStorage.setItem(LAST_HEAD, JSON.stringify({ tree_size: head.tree_size, root_hash: head.root_hash, key_id: head.key_id }));
     if (!state.selected) {
       finish(true, t(`核验通过：公示日志由红十字会签名，共 ${head.tree_size} 条。点击任一条目旁的“核验”可检查该条目。`,
         `Verified: the log is signed by the Red Cross and holds ${head.tree_size} entries. Press “Verify” next to an entry to check it.`));

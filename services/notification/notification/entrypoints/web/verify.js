@@ -129,3 +129,42 @@ export async function verifyInclusion(document, leafIndex, treeSize, auditPath, 
   const root = await rootFromInclusion(leafIndex, treeSize, leaf, auditPath.map(b64decode));
   return { ok: root !== null && equal(root, b64decode(rootB64)), leaf: hex(leaf), root: root ? b64encode(root) : null };
 }
+
+/**
+ * RFC 9162 §2.1.4.2: does the consistency path prove that the tree of size `first` (root
+ * `firstB64`) is a prefix of the tree of size `second` (root `secondB64`)? The log was only
+ * appended to, never rewritten, between the two signed heads.
+ */
+export async function verifyConsistency(first, second, firstB64, secondB64, pathB64) {
+  const firstHash = b64decode(firstB64);
+  const secondHash = b64decode(secondB64);
+  let path = pathB64.map(b64decode);
+  if (first < 1 || first > second) return false;
+  if (first === second) return path.length === 0 && equal(firstHash, secondHash);
+  if ((first & (first - 1)) === 0) path = [firstHash, ...path];
+  if (!path.length) return false;
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(fr, firstHash) && equal(sr, secondHash);
+}
