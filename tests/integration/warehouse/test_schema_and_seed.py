@@ -1,17 +1,21 @@
-"""``python -m warehouse seed`` on a fresh database of its own: the district warehouse and a
-station per town, the catalogue, lots with near-expiry/expired/below-safety-stock cases, past
-dispatches for a typhoon and a flood with sign-offs; and a second run changes nothing."""
+"""The warehouse database on its own, fresh: migration 0002 carries expected inbounds from 0001
+over (and a downgrade brings the still-expected ones back); then ``python -m warehouse seed``:
+the district warehouse and a station per town, the catalogue, lots with near-expiry, expired
+and below-safety-stock cases, past dispatches for a typhoon and a flood with sign-offs; a
+second run changes nothing. (One database for both: creating databases is the slow part.)"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 
 from shared.db import create_engine
-from shared.migrations import upgrade
+from shared.migrations import downgrade, upgrade
 from tests.conftest import DB_SUFFIX
 from warehouse.config import WarehouseSettings
 from warehouse.main import MIGRATIONS
@@ -20,15 +24,48 @@ from warehouse.seed import seed
 pytestmark = pytest.mark.integration
 
 
-async def test_seed_is_plausible_and_idempotent(wh_settings: WarehouseSettings) -> None:
-    settings = wh_settings.model_copy(update={"db_name": f"warehouse_seed_test{DB_SUFFIX}"})
+async def test_migrations_then_seed(wh_settings: WarehouseSettings) -> None:
+    settings = wh_settings.model_copy(update={"db_name": f"warehouse_fresh_test{DB_SUFFIX}"})
     admin = await asyncpg.connect(settings.asyncpg_dsn.rsplit("/", 1)[0] + "/postgres")
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{settings.db_name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{settings.db_name}"')
     finally:
         await admin.close()
-    await asyncio.to_thread(upgrade, settings, MIGRATIONS)
+    await asyncio.to_thread(upgrade, settings, MIGRATIONS, "0001")
+    donation_id = uuid.uuid4()
+    conn = await asyncpg.connect(settings.asyncpg_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO expected_inbounds VALUES ($1, $2, 'ABCD', '张某', $3::jsonb, 'expected',"
+            " now())",
+            uuid.uuid4(),
+            donation_id,
+            json.dumps([{"item_code": "QUILT", "quantity": 2}]),
+        )
+    finally:
+        await conn.close()
+    await asyncio.to_thread(upgrade, settings, MIGRATIONS, "head")
+    conn = await asyncpg.connect(settings.asyncpg_dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT status, source_kind, tracking_code FROM inbounds WHERE donation_id = $1",
+            donation_id,
+        )
+        assert tuple(row) == ("expected", "donation", "ABCD")
+    finally:
+        await conn.close()
+    await asyncio.to_thread(downgrade, settings, MIGRATIONS, "0001")
+    conn = await asyncpg.connect(settings.asyncpg_dsn)
+    try:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM expected_inbounds WHERE donation_id = $1", donation_id
+        )
+        assert count == 1
+    finally:
+        await conn.close()
+    await asyncio.to_thread(upgrade, settings, MIGRATIONS, "head")
+
     await seed(settings)
     await seed(settings)  # idempotent
 
