@@ -95,7 +95,9 @@ USES = {
 }
 
 
-async def seed(settings: DonationSettings, *, gifts_count: int = 300) -> None:
+async def seed(
+    settings: DonationSettings, *, gifts_count: int = 300, disbursement_rounds: int = 5
+) -> None:
     engine = create_engine(settings, application_name="donation-seed")
     factory = create_session_factory(engine)
     try:
@@ -125,7 +127,7 @@ async def seed(settings: DonationSettings, *, gifts_count: int = 300) -> None:
             )
             ids.append(await _seed_gift(uow, rng, at))
         receipts = sum(1 for _, receipted in ids if receipted)
-        disbursed = await _seed_disbursements(uow, rng, now)
+        disbursed = await _seed_disbursements(uow, rng, now, disbursement_rounds)
         await _close_emergency_project(uow, now)
         print(
             f"donation: seeded {len(ids)} demo gifts, {receipts} receipts, {disbursed} "
@@ -222,11 +224,13 @@ async def _emergency_project(factory: MakeUow, now: datetime) -> None:
         await uow.commit()
 
 
-async def _seed_disbursements(factory: MakeUow, rng: random.Random, now: datetime) -> int:
+async def _seed_disbursements(
+    factory: MakeUow, rng: random.Random, now: datetime, rounds: int
+) -> int:
     count = 0
     voucher = 0
     for code, purposes in USES.items():
-        for month_back in range(10, 0, -2):
+        for month_back in range(2 * rounds, 0, -2):
             async with factory() as uow:
                 figures = await projects.project_figures(uow, code)
             room = figures.remaining_fen

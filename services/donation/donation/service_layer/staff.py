@@ -25,7 +25,18 @@ DEMO_DISPLAY_NAMES = {
 
 
 async def seed_demo_staff(session_factory: async_sessionmaker[AsyncSession], password: str) -> None:
-    """One account per role, user name = role name. Existing accounts are left alone."""
+    """One account per role, user name = role name. Existing accounts are left alone (and
+    when all exist, no password is hashed: argon2 is deliberately slow)."""
+    async with session_factory() as session:
+        existing = set(
+            await session.scalars(
+                select(col(StaffUser.username)).where(
+                    col(StaffUser.username).in_([str(r) for r in DEMO_DISPLAY_NAMES])
+                )
+            )
+        )
+    if existing >= {str(r) for r in DEMO_DISPLAY_NAMES}:
+        return
     password_hash = hash_password(password)
     async with session_factory() as session, session.begin():
         for role, name in DEMO_DISPLAY_NAMES.items():
