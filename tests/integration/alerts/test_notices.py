@@ -484,3 +484,54 @@ async def test_the_notice_list_never_shows_a_donors_details(
     assert f"donor:{payload['notice_id']}" in text_
     for secret in (address, "钱小红"):
         assert secret not in text_
+
+
+async def test_competing_workers_send_each_delivery_once(
+    alert_settings: NotificationSettings, db: AsyncEngine, receiver: Receiver
+) -> None:
+    """Three more workers race the app's own for 30 deliveries: FOR UPDATE SKIP LOCKED gives
+    each delivery to one of them, so the receiver sees each delivery id exactly once."""
+    import asyncio
+
+    path = f"/race-{uuid.uuid4().hex[:6]}"
+    workers = [
+        DeliveryWorker(
+            engine=db,
+            dsn=alert_settings.asyncpg_dsn,
+            channels={"webhook": SignedWebhookChannel(alert_settings)},
+            batch_size=4,
+        )
+        for _ in range(3)
+    ]
+    keys = [f"test:{uuid.uuid4()}" for _ in range(30)]
+    async with create_session_factory(db)() as session, session.begin():
+        for key in keys:
+            await create_notice(
+                session,
+                key=key,
+                audience="staff",
+                kind="alert_raised",
+                subject="s",
+                body="b",
+                addresses=[("webhook", receiver.url + path)],
+            )
+
+    async def drain(worker: DeliveryWorker) -> None:
+        idle = 0
+        while idle < 3:
+            idle = 0 if await worker.deliver_due() else idle + 1
+
+    try:
+        await asyncio.gather(*(drain(w) for w in workers))
+
+        async def all_sent() -> bool:
+            rows = [await deliveries_of(db, k) for k in keys]
+            return all(r["status"] == "sent" for r in rows)
+
+        await eventually(all_sent)
+    finally:
+        for w in workers:
+            await w.aclose()
+    ids = [h.headers["X-Sunshine-Delivery"] for h in receiver.on(path)]
+    assert len(ids) == 30
+    assert len(set(ids)) == 30
