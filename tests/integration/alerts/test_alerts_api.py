@@ -40,6 +40,7 @@ async def test_list_filter_and_paginate(
     (only,) = page.json()["items"]
     assert only["id"] == alert_id
     assert only["kind"] == "low_stock"
+    assert only["label"] == "低于安全库存"
     assert only["details"]["available"] == 3
 
     filtered = await api.get(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import and_, or_, select
 
 from notification.adapters.alert_tables import alerts
-from notification.domain.alerts import AlertKind
+from notification.domain.alerts import LABELS, AlertKind
 from notification.service_layer.alerts import acknowledge
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import NotFound, ValidationFailed
@@ -53,6 +53,7 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 class AlertOut(BaseModel):
     id: uuid.UUID
     kind: str
+    label: str = Field(description="预警类型中文名 (the kind, in Chinese)")
     status: str
     warehouse_code: str
     warehouse_name: str
@@ -90,7 +91,8 @@ class AcknowledgeIn(BaseModel):
 
 
 def to_out(row: Any) -> AlertOut:
-    return AlertOut.model_validate(dict(row._mapping))
+    values = dict(row._mapping)
+    return AlertOut.model_validate(values | {"label": LABELS.get(values["kind"], values["kind"])})
 
 
 @router.get("", response_model=AlertPage, summary="库存预警列表 Stock alerts, newest first")
