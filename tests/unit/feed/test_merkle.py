@@ -135,3 +135,14 @@ def test_frontier_resumes_after_a_restart(first: int, more: int) -> None:
             created[(level, index)] = h
     assert resumed.root() == mth(data)
     assert all(nodes[k] == v for k, v in created.items())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=2, max_value=10**9), st.data())
+def test_proofs_read_logarithmically_many_stored_nodes(n: int, draw: st.DataObject) -> None:
+    """What makes proofs cheap: O(log n) stored complete subtrees, never a rehash."""
+    depth = (n - 1).bit_length()
+    m = draw.draw(st.integers(min_value=0, max_value=n - 1))
+    assert len(needed_nodes(inclusion_ranges(m, n))) <= 2 * depth
+    first = draw.draw(st.integers(min_value=1, max_value=n))
+    assert len(needed_nodes(consistency_ranges(first, n))) <= 2 * depth + 1
