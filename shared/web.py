@@ -64,6 +64,8 @@ class WebSettings(BaseSettings):
     web_notification_url: str = "http://127.0.0.1:8003"
     # The public transparency page as browsers reach it (linked from the other pages).
     web_public_url: str = "http://127.0.0.1:8003/"
+    # The donor tracking page as browsers reach it (linked from the public page).
+    web_track_url: str = "http://127.0.0.1:8001/track"
 
 
 def web_settings(prefix: str) -> WebSettings:
@@ -130,7 +132,7 @@ def assets_router(settings: WebSettings, own_dir: Path) -> APIRouter:
 
     @router.get("/web-config.json")
     async def config() -> Response:
-        body = {"public_url": settings.web_public_url}
+        body = {"public_url": settings.web_public_url, "track_url": settings.web_track_url}
         return _secure(JSONResponse(body), cache="no-cache")
 
     @router.get("/favicon.ico")

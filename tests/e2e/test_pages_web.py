@@ -67,6 +67,7 @@ def web_env(databases: dict[str, ServiceSettings]) -> Iterator[None]:
         "WAREHOUSE_WEB_NOTIFICATION_URL": f"http://127.0.0.1:{ports['notification']}",
         "DONATION_WEB_PUBLIC_URL": f"http://127.0.0.1:{ports['notification']}/",
         "WAREHOUSE_WEB_PUBLIC_URL": f"http://127.0.0.1:{ports['notification']}/",
+        "NOTIFICATION_WEB_TRACK_URL": f"http://127.0.0.1:{ports['donation']}/track",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -178,6 +179,8 @@ async def test_public_page_shows_a_new_gift_live(web: Stack, public_page: Page) 
     await expect(page.locator("#t-received")).not_to_have_text("¥0", timeout=TIMEOUT_MS)
     await expect(page.locator("#chart-month svg")).to_have_count(1, timeout=TIMEOUT_MS)
     assert await page.locator("#dl-csv").get_attribute("href") == "/api/v1/public/export.csv"
+    track_link = web.url("donation") + "/track"
+    await expect(page.locator("#track-link")).to_have_attribute("href", track_link)
 
 
 async def test_filters_narrow_the_feed_and_the_download_links(public_page: Page) -> None:

@@ -418,6 +418,7 @@ async function main() {
     setLive(document.getElementById("live").dataset.state || "connecting");
   });
   setupFilters();
+  api("/web-config.json").then((c) => { if (c.track_url) document.getElementById("track-link").href = c.track_url; }).catch(() => {});
   document.getElementById("more").addEventListener("click", () => loadFeed(true));
   document.getElementById("v-run").addEventListener("click", runVerify);
   window.addEventListener("resize", () => state.charts.forEach((c) => c && c.resize()));
