@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import sys
 
 import pytest
 
@@ -14,6 +16,7 @@ from notification.main import MIGRATIONS
 from notification.rebuild import compare_with_live, rebuild
 from shared.db import create_engine, create_session_factory
 from tests.conftest import _reset_database
+from tests.e2e.conftest import settings_env
 from tests.integration.feed.conftest import FeedStack
 from tests.integration.feed.facts import publish_story
 
@@ -51,3 +54,26 @@ async def test_rebuild_from_offset_zero_gives_identical_hashes(feed_stack: FeedS
     finally:
         await engine.dispose()
     assert [doc for _, doc, _ in rebuilt] == [e["entry"] for e in live_entries]
+
+
+async def test_rebuild_command_line(feed_stack: FeedStack) -> None:
+    """``python -m notification.rebuild --truncate --compare URL`` as an operator runs it."""
+    target = feed_stack.settings.model_copy(
+        update={"db_name": feed_stack.settings.db_name + "_cli"}
+    )
+    await _reset_database(target, MIGRATIONS)
+    env = os.environ | settings_env(target, "NOTIFICATION_")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "notification.rebuild",
+        "--truncate",
+        "--compare",
+        feed_stack.url,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, out.decode() + err.decode()[-2000:]
+    assert "identical to the live log's first" in out.decode()
