@@ -105,7 +105,14 @@ async def test_donor_looks_up_all_gifts_with_a_one_time_code(api: Api, event_log
     second = await api.ok("POST", "/api/v1/donations", json=gift(donor=donor, amount_fen=2_000))
     async with api.public_client("203.0.113.20") as public:
         unknown = await public.post("/api/v1/donor-lookup/code", json={"contact": "13999999999"})
-        sent = await public.post("/api/v1/donor-lookup/code", json={"contact": phone})
+        retry = {"Idempotency-Key": unique("code-")}
+        sent = await public.post(
+            "/api/v1/donor-lookup/code", json={"contact": phone}, headers=retry
+        )
+        again = await public.post(
+            "/api/v1/donor-lookup/code", json={"contact": phone}, headers=retry
+        )
+        assert again.json() == sent.json()
         assert unknown.status_code == sent.status_code == 202
         assert unknown.json() == sent.json()  # no hint whether the contact is known
 

@@ -11,10 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from donation.entrypoints.api.deps import RuntimeDep
+from donation.entrypoints.api.deps import IdempotencyKey, RuntimeDep
 from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
 from donation.service_layer import tracking
 from donation.service_layer.common import TooManyRequests
+from shared.idempotency import run_idempotent
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -78,22 +79,35 @@ async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> An
     status_code=202,
     summary="捐赠人查询：发送验证码 Send a one-time code to a phone or e-mail",
 )
-async def request_code(body: LookupRequest, request: Request, runtime: RuntimeDep) -> Any:
+async def request_code(
+    body: LookupRequest, request: Request, runtime: RuntimeDep, key: IdempotencyKey
+) -> Any:
+    client = client_of(request)
     try:
-        limiter(runtime, "lookup", LOOKUP_LIMIT).check(client_of(request))
+        limiter(runtime, "lookup", LOOKUP_LIMIT).check(client)
     except TooManyRequests as exc:
         return _limited(exc)
-    async with runtime.unit_of_work() as uow:
-        await tracking.request_lookup_code(uow, body.contact, secret=lookup_secret(runtime))
-        await uow.commit()
     # The same answer whether or not the contact is known.
-    return JSONResponse(
-        {
-            "message": "如该联系方式登记过捐赠，验证码已发送 "
-            "(if this contact made gifts, a code was sent)"
-        },
-        202,
-    )
+    answer: dict[str, Any] = {
+        "message": "如该联系方式登记过捐赠，验证码已发送 "
+        "(if this contact made gifts, a code was sent)"
+    }
+
+    async def send() -> tuple[int, dict[str, Any]]:
+        await tracking.request_lookup_code(uow, body.contact, secret=lookup_secret(runtime))
+        return 202, answer
+
+    async with runtime.unit_of_work() as uow:
+        # A retry with the same Idempotency-Key does not send a second code.
+        status, payload, _ = await run_idempotent(
+            uow.session,
+            scope=f"public:{client}:POST /api/v1/donor-lookup/code",
+            key=key,
+            payload=body.model_dump(mode="json"),
+            action=send,
+        )
+        await uow.commit()
+    return JSONResponse(payload, status)
 
 
 @router.post(
