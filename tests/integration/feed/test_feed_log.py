@@ -135,6 +135,11 @@ async def test_proof_endpoints_refuse_nonsense(feed_stack: FeedStack, story: Sto
         ("/api/v1/public/proofs/consistency?first=3&second=2", 422),
         (f"/api/v1/public/proofs/consistency?first=1&second={size + 100}", 422),
         ("/api/v1/public/tree-head?tree_size=999999", 404),
+        ("/api/v1/public/tree-head?tree_size=99999999999999999999", 422),
+        ("/api/v1/public/proofs/consistency?first=1&second=99999999999999999999", 422),
+        ("/api/v1/public/log/entries?start=99999999999999999999", 422),
+        ("/api/v1/public/feed?cursor=Wzk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5XQ", 422),
+        ("/api/v1/public/feed?period=9999-12-31", 422),
     ]:
         response = await feed_stack.http.get(path)
         assert response.status_code == status, (path, response.text)

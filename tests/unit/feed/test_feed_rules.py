@@ -20,6 +20,7 @@ from notification.service_layer.projections import (
     tracking_hash,
     yuan,
 )
+from shared.errors import ValidationFailed
 
 
 def test_scrub_and_mask() -> None:
@@ -69,6 +70,9 @@ def test_periods() -> None:
     lo, hi = parse_period("2026-11-03..2026-11-04")
     assert (lo.date(), hi.date()) == (date(2026, 11, 3), date(2026, 11, 5))
     assert lo.utcoffset() is not None
+    for bad in ("2026-13", "9999-12-31", "x", "2026-1-1-1", "..2026"):
+        with pytest.raises(ValidationFailed):
+            parse_period(bad)
 
 
 def test_iati_mapping() -> None:

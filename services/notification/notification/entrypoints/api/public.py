@@ -102,7 +102,7 @@ def parse_period(period: str) -> tuple[datetime, datetime]:
                 return date(y, m, 1), date(y + (m == 12), m % 12 + 1, 1)
             day = date.fromisoformat(part)
             return day, day + timedelta(days=1)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise ValidationFailed(f"无效的期间 (invalid period): {period}") from exc
 
     if ".." in period:
@@ -204,6 +204,8 @@ async def feed(
             params["before"] = int(before)
         except (TypeError, ValueError) as exc:
             raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
+        if not 0 <= params["before"] <= 2**62:
+            raise ValidationFailed("无效的分页游标 (invalid cursor)")
         where.append("e.seq < :before")
     params["limit"] = limit + 1
     rows = await _select(_runtime(request), where, params, "ORDER BY e.seq DESC LIMIT :limit")
@@ -526,13 +528,15 @@ KEEPALIVE_S = 15.0
 @router.get("/stream", summary="实时推送 Server-sent events of new entries")
 async def stream(
     request: Request,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this entry seq")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**62, description="Resume after this entry seq")
+    ] = None,
 ) -> StreamingResponse:
     """Each new entry as an ``entry`` event (``id`` = its seq; ``Last-Event-ID`` resumes)."""
     runtime = _runtime(request)
     broadcaster: Broadcaster = runtime.extras[BROADCASTER]
     last_event = request.headers.get("last-event-id")
-    if after is None and last_event and last_event.isdigit():
+    if after is None and last_event and last_event.isdigit() and len(last_event) < 19:
         after = int(last_event)
     if after is None:
         async with runtime.session_factory() as session:

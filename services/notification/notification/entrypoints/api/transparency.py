@@ -25,6 +25,7 @@ from shared.runtime import ServiceRuntime
 router = APIRouter(prefix="/api/v1/public", tags=["public: transparency log"])
 
 MAX_ENTRIES = 1000
+MAX_INDEX = 2**62  # within PostgreSQL bigint
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -46,7 +47,9 @@ async def _head(runtime: ServiceRuntime, tree_size: int | None = None) -> TreeHe
 @router.get("/tree-head", summary="最新签名树头 The latest signed tree head")
 async def tree_head(
     request: Request,
-    tree_size: Annotated[int | None, Query(ge=0, description="A past signed size")] = None,
+    tree_size: Annotated[
+        int | None, Query(ge=0, le=MAX_INDEX, description="A past signed size")
+    ] = None,
 ) -> dict[str, Any]:
     return (await _head(_runtime(request), tree_size)).to_json()
 
@@ -60,8 +63,10 @@ async def log_key(request: Request) -> dict[str, str]:
 @router.get("/log/entries", summary="日志条目 Hashed entry documents in log order")
 async def log_entries(
     request: Request,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=1, description="Exclusive; at most 1000 per call")] = None,
+    start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
+    end: Annotated[
+        int | None, Query(ge=1, le=MAX_INDEX, description="Exclusive; at most 1000 per call")
+    ] = None,
 ) -> dict[str, Any]:
     runtime = _runtime(request)
     async with runtime.session_factory() as session:
@@ -97,7 +102,7 @@ async def _resolve_entry(runtime: ServiceRuntime, entry: str) -> int:
 async def inclusion(
     request: Request,
     entry: Annotated[str, Query(max_length=64, description="Entry id (UUID) or leaf index")],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
 ) -> dict[str, Any]:
     runtime = _runtime(request)
     index = await _resolve_entry(runtime, entry)
@@ -121,8 +126,8 @@ async def inclusion(
 @router.get("/proofs/consistency", summary="一致性证明 Consistency proof (RFC 9162 §2.1.4)")
 async def consistency(
     request: Request,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    second: Annotated[int, Query(ge=1, le=MAX_INDEX)],
 ) -> dict[str, Any]:
     if first > second:
         raise ValidationFailed("first 不得大于 second (first must not exceed second)")
