@@ -170,13 +170,14 @@ class DesignationChangedV1(EventPayload):
 
 
 class DonationGoodsTrackedV1(EventPayload):
-    """The goods of a gift moved: into stock, onto a dispatch, signed for (key = donation id).
+    """The goods of a gift moved: into stock, onto a dispatch, signed for, or were written off
+    in the warehouse (lost, damaged, expired) (key = donation id).
 
     Derived from the warehouse's events, so the gift's public timeline can be rebuilt."""
 
     donation_id: uuid.UUID
     tracking_code: str
-    stage: Literal["in_stock", "dispatched", "signed"]
+    stage: Literal["in_stock", "dispatched", "signed", "written_off"]
     item_code: str
     item_name: str | None = None
     quantity: int = Field(ge=0)

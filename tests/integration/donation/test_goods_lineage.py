@@ -21,6 +21,7 @@ from shared.contracts.donation import (
 from shared.contracts.warehouse import (
     DISPATCH_DELIVERED,
     DISPATCH_SHIPPED,
+    STOCK_ADJUSTED,
     STOCK_RECEIVED,
     DeliveredLineV1,
     DeliveredLotV1,
@@ -31,6 +32,7 @@ from shared.contracts.warehouse import (
     PickedLineV1,
     PickedLotV1,
     ReceivedLotV1,
+    StockAdjustedV1,
     StockReceivedV1,
 )
 from shared.ids import uuid7
@@ -295,3 +297,111 @@ async def test_warehouse_events_without_a_known_gift_are_ignored(api: Api) -> No
         return bool(got["status"] == "in_stock")
 
     await eventually(applied, timeout=30)
+
+
+async def test_written_off_goods_do_not_block_completion(api: Api, event_log: EventLog) -> None:
+    """6 given and stocked, 2 later found damaged: delivering the other 4 completes the gift."""
+    created = await api.ok(
+        "POST",
+        "/api/v1/donations",
+        json=gift(
+            kind="goods",
+            channel="on_site",
+            items=[
+                {
+                    "item_code": "COT",
+                    "name": "折叠床",
+                    "quantity": 6,
+                    "unit": "张",
+                    "value_fen": 900,
+                }
+            ],
+        )
+        | {"amount_fen": 900},
+    )
+    donation_id, code = uuid.UUID(created["id"]), created["tracking_code"]
+    lot_id, dispatch_id = uuid7(), uuid7()
+    stocked = StockReceivedV1(
+        inbound_id=uuid7(),
+        receipt_no="RK-2026-009003",
+        warehouse_code="WH-DISTRICT",
+        warehouse_name="区备灾救灾中心仓库",
+        source=LotSourceV1(source_kind="donation", donation_id=donation_id, tracking_code=code),
+        received_at=T,
+        lots=[
+            ReceivedLotV1(
+                lot_id=lot_id,
+                lot_no="D-COT-1",
+                item_code="COT",
+                item_name="折叠床",
+                category="shelter",
+                unit="张",
+                warehouse_code="WH-DISTRICT",
+                quantity=6,
+                unit_value_fen=150,
+                donation_id=donation_id,
+                tracking_code=code,
+            )
+        ],
+    )
+    damaged = StockAdjustedV1(
+        adjustment_id=uuid7(),
+        lot_id=lot_id,
+        lot_no="D-COT-1",
+        item_code="COT",
+        item_name="折叠床",
+        unit="张",
+        warehouse_code="WH-DISTRICT",
+        reason="damaged",
+        quantity_before=6,
+        quantity_after=4,
+        delta=-2,
+        donation_id=donation_id,
+        tracking_code=code,
+        adjusted_at=T + timedelta(days=1),
+    )
+    delivered = DispatchDeliveredV1(
+        **header(dispatch_id),
+        recipient_name_masked="张*",
+        partial=False,
+        lines=[
+            DeliveredLineV1(
+                item_code="COT",
+                item_name="折叠床",
+                unit="张",
+                shipped_quantity=4,
+                delivered_quantity=4,
+                returned_quantity=0,
+                lots=[
+                    DeliveredLotV1(
+                        lot_id=lot_id,
+                        lot_no="D-COT-1",
+                        shipped_quantity=4,
+                        delivered_quantity=4,
+                        returned_quantity=0,
+                        donation_id=donation_id,
+                        tracking_code=code,
+                    )
+                ],
+            )
+        ],
+        delivered_at=T + timedelta(days=2),
+    )
+    await produce(
+        [
+            (STOCK_RECEIVED, str(lot_id), stocked),
+            (STOCK_ADJUSTED, str(lot_id), damaged),
+            (DISPATCH_DELIVERED, str(lot_id), delivered),
+        ]
+    )
+
+    async def completed() -> bool:
+        got = await api.ok("GET", f"/api/v1/donations/{donation_id}")
+        return bool(got["status"] == "completed")
+
+    await eventually(completed, timeout=30)
+    stages = [
+        e.data["stage"]
+        for e in await event_log.wait(DONATION_GOODS_TRACKED, 3, donation_id=str(donation_id))
+    ]
+    assert stages == ["in_stock", "written_off", "signed"]

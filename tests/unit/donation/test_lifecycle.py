@@ -93,6 +93,8 @@ def test_goods_progress() -> None:
     # 10 given, 8 accepted into stock (2 arrived damaged): distributing the 8 completes it
     assert goods_status(S.USED, total=10, in_stock=8, distributed=8) == S.COMPLETED
     assert goods_status(S.USED, total=10, in_stock=8, distributed=7) == S.USED
+    # of the 8 in stock, 1 written off later: 7 delivered completes it
+    assert goods_status(S.USED, total=10, in_stock=8, distributed=7, written_off=1) == S.COMPLETED
 
 
 @pytest.mark.parametrize(

@@ -82,14 +82,17 @@ def money_status_after_use(current: str, *, amount_fen: int, used_fen: int) -> s
     return current
 
 
-def goods_status(current: str, *, total: int, in_stock: int, distributed: int) -> str:
+def goods_status(
+    current: str, *, total: int, in_stock: int, distributed: int, written_off: int = 0
+) -> str:
     """A goods gift from its lineage: in stock once any arrived, used once any left,
     completed when all its quantity was distributed (signed for). Once the warehouse has
     confirmed what actually arrived (``in_stock``), that is the quantity to distribute: goods
-    refused on arrival (damaged, expired) never reach a recipient."""
+    refused on arrival (damaged, expired) never reach a recipient, nor do goods written off
+    later in the warehouse."""
     if current not in LIVE or current == S.COMPLETED:
         return current
-    target = in_stock if in_stock > 0 else total
+    target = in_stock - written_off if in_stock > 0 else total
     if target > 0 and distributed >= target:
         return S.COMPLETED
     if distributed > 0 and current != S.USED:

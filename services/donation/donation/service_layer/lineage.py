@@ -28,9 +28,11 @@ from shared.contracts.donation import (
 from shared.contracts.warehouse import (
     DISPATCH_DELIVERED,
     DISPATCH_SHIPPED,
+    STOCK_ADJUSTED,
     STOCK_RECEIVED,
     DispatchDeliveredV1,
     DispatchShippedV1,
+    StockAdjustedV1,
     StockReceivedV1,
 )
 from shared.messaging.consumer import EventHandler
@@ -157,6 +159,7 @@ async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -
         total=total,
         in_stock=int(sums.get("in_stock", 0)),
         distributed=int(sums.get("signed", 0)),
+        written_off=int(sums.get("written_off", 0)),
     )
     if donation.status == before:
         return
@@ -308,7 +311,33 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
             await _advance(session, stager, donation)
         await stager.flush()
 
+    async def on_stock_adjusted(session: AsyncSession, event: CloudEvent) -> None:
+        adjusted = StockAdjustedV1.model_validate(event.data)
+        donation = await _gift(session, adjusted.donation_id)
+        if donation is None or adjusted.delta == 0:
+            return
+        stager = _Stager(session, topic_prefix)
+        await _record(
+            session,
+            stager,
+            donation,
+            event,
+            stage="written_off" if adjusted.delta < 0 else "in_stock",
+            item_code=adjusted.item_code,
+            item_name=adjusted.item_name,
+            quantity=abs(adjusted.delta),
+            unit=adjusted.unit,
+            lot_id=str(adjusted.lot_id),
+            dispatch_id=None,
+            destination=adjusted.warehouse_code,
+            signed_by=None,
+            at=adjusted.adjusted_at,
+        )
+        await _advance(session, stager, donation)
+        await stager.flush()
+
     return {
+        STOCK_ADJUSTED: on_stock_adjusted,
         STOCK_RECEIVED: on_stock_received,
         DISPATCH_SHIPPED: on_dispatch_shipped,
         DISPATCH_DELIVERED: on_dispatch_delivered,

@@ -147,6 +147,7 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
             "in_stock": f"{what} 入库 {g.destination or ''}",
             "dispatched": f"{what} 调拨发往 {g.destination or ''}",
             "signed": f"{what} 已签收（{g.signed_by or ''}）",
+            "written_off": f"{what} 在仓库报损/过期核销",
         }[g.stage]
         timeline.append({"at": g.at.isoformat(), "event": g.stage, "text": text.strip()})
     for f in follow_ups:
