@@ -60,11 +60,14 @@ export function startConsole({ tokenUrl, views, onLangChange, defaultView }) {
     const section = document.getElementById(`view-${name}`);
     section.classList.remove("hidden");
     notice(document.getElementById("global-status"), "", "");
+    section.setAttribute("aria-busy", "true");
     try {
       await views[name]();
     } catch (err) {
       notice(document.getElementById("global-status"), "bad", explain(err));
       if (err.status === 401) signOut();
+    } finally {
+      section.removeAttribute("aria-busy");
     }
     applyLang(section);
     history.replaceState(null, "", `#${name}`);

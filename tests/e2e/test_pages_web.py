@@ -177,6 +177,11 @@ async def test_public_page_shows_a_new_gift_live(web: Stack, public_page: Page) 
     assert await page.evaluate("window.__noReload") == "still here"  # no reload happened
     # totals and charts refresh from /summary; the charts are drawn (ECharts, served by us)
     await expect(page.locator("#t-received")).not_to_have_text("¥0", timeout=TIMEOUT_MS)
+    await page.click("#lang-switch")  # English, and back
+    await expect(page.locator("#feed-h span").first).to_have_text("Live feed")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.click("#lang-switch")
+    await expect(page.locator("#feed-h span").first).to_have_text("实时公示")
     await expect(page.locator("#chart-month svg")).to_have_count(1, timeout=TIMEOUT_MS)
     assert await page.locator("#dl-csv").get_attribute("href") == "/api/v1/public/export.csv"
     track_link = web.url("donation") + "/track"
@@ -462,6 +467,18 @@ async def test_keeper_and_approver_take_a_dispatch_to_sign_off_and_the_public_se
     await expect(page.locator("#lots-table")).to_contain_text(expiry)
     await shot(page, "warehouse-console")
 
+    # a stock count finds one box short (damaged): one adjustment, stock 14
+    await page.click("#menu button[data-view='count']")
+    await page.select_option("#k-wh", warehouse)
+    await expect(page.locator("#k-lot option")).to_have_count(1, timeout=TIMEOUT_MS)
+    await page.fill("#k-qty", "14")
+    await page.select_option("#k-reason", "damaged")
+    await page.click("#count-form button[type=submit]")
+    await expect(page.locator("#count-status")).to_contain_text("调整 1 项", timeout=TIMEOUT_MS)
+    await page.click("#menu button[data-view='stock']")
+    await expect(page.locator("#view-stock:not([aria-busy])")).to_have_count(1)
+    await expect(page.locator("#stock-table tr.low")).to_contain_text("14 箱")
+
     # the stock alert raised from the same events, acknowledged with a note
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("已申请补货")))
     alert = page.locator("#alerts-table tr", has_text="瓶装水")
@@ -537,6 +554,7 @@ async def test_verify_panel_succeeds_then_fails_after_tampering(
     # a fresh entry may wait for the next signed head (every few seconds): the panel retries
     await expect(result).to_have_attribute("data-outcome", "ok", timeout=30_000)
     await expect(result).to_contain_text("核验通过")
+    await page.click("#v-details summary")
     await shot(page, "verify-ok")
 
     settings = databases["notification"]
