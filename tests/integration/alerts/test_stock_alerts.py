@@ -362,3 +362,94 @@ async def test_shuffled_and_repeated_levels_end_in_the_state_of_the_newest(
         last = availables[-1]
         expected = ["out_of_stock"] if last == 0 else ["low_stock"] if last < 100 else []
         assert unresolved == expected, (availables, [(r["kind"], r["status"]) for r in rows])
+
+
+async def _consumed(db: AsyncEngine, event_ids: list[str]) -> bool:
+    rows = await fetch(
+        db,
+        "SELECT count(*) AS n FROM inbox WHERE consumer LIKE '%notification.alerts' "
+        "AND event_id IN (SELECT unnest(CAST(:ids AS text[])))",
+        ids=event_ids,
+    )
+    return bool(rows[0]["n"] == len(event_ids))
+
+
+async def test_expiry_alerts_do_not_depend_on_the_order_events_arrive_in(
+    producer: AIOKafkaProducer, db: AsyncEngine
+) -> None:
+    """Lots, shipments, adjustments and levels travel on different partitions: a shipment or
+    a write-off may be read before the scan that saw the lot. The end state is the same."""
+    item = f"MEDKIT-{uuid.uuid4().hex[:8]}"
+    lot_a, lot_b = uuid.uuid4(), uuid.uuid4()
+    t = datetime.now(UTC) - timedelta(minutes=5)
+    near_a = cloud_event(
+        LOT_NEAR_EXPIRY, lot_event(LotNearExpiryV1, item, lot_a, on_hand=40, days=10), at=t
+    )
+    near_b = cloud_event(
+        LOT_NEAR_EXPIRY, lot_event(LotNearExpiryV1, item, lot_b, on_hand=8, days=20), at=t
+    )
+    shipped_b = cloud_event(
+        DISPATCH_SHIPPED,
+        DispatchShippedV1(
+            dispatch_id=uuid.uuid4(),
+            dispatch_no="DP-2026-000901",
+            kind="dispatch",
+            from_warehouse_code=WH,
+            from_warehouse_name=WH_NAME,
+            destination=DestinationV1(kind="site", name="莼湖街道", town="莼湖街道"),
+            urgency="normal",
+            waybill_no="SF0002",
+            lines=[
+                PickedLineV1(
+                    item_code=item,
+                    item_name="急救包",
+                    unit="箱",
+                    quantity=8,
+                    lots=[
+                        PickedLotV1(lot_id=lot_b, lot_no="B", quantity=8, source_kind="donation")
+                    ],
+                )
+            ],
+            shipped_at=t + timedelta(seconds=30),
+        ).model_dump(mode="json"),
+    )
+    written_off_a = cloud_event(
+        STOCK_ADJUSTED,
+        StockAdjustedV1(
+            adjustment_id=uuid.uuid4(),
+            lot_id=lot_a,
+            lot_no="A",
+            item_code=item,
+            item_name="急救包",
+            unit="箱",
+            warehouse_code=WH,
+            reason="damaged",
+            quantity_before=40,
+            quantity_after=0,
+            delta=-40,
+            adjusted_at=t + timedelta(seconds=40),
+        ).model_dump(mode="json"),
+    )
+    # Newest first: the write-off and the shipment are read before the scan they follow.
+    for event, key in ((written_off_a, str(lot_a)), (shipped_b, "d"), (near_b, str(lot_b))):
+        await send(producer, WAREHOUSE_EVENTS, key, event)
+    await eventually(lambda: _consumed(db, [written_off_a.id, shipped_b.id, near_b.id]))
+    await send(producer, WAREHOUSE_EVENTS, str(lot_a), near_a)
+    await eventually(lambda: _consumed(db, [near_a.id]))
+    assert [r for r in await alerts_of(db, item) if r["status"] != "resolved"] == []
+
+    # A level with nothing on hand, read before an older scan of a lot: no alert either.
+    lot_c = uuid.uuid4()
+    empty = level(item, 1, 0, safety=0, on_hand=0)
+    empty["item_name"] = "急救包"
+    zero = cloud_event(STOCK_LEVEL_CHANGED, empty)
+    await send(producer, WAREHOUSE_EVENTS, f"{WH}/{item}", zero)
+    await eventually(lambda: _consumed(db, [zero.id]))
+    late_scan = cloud_event(
+        LOT_EXPIRED,
+        lot_event(LotExpiredV1, item, lot_c, on_hand=12, days=-3),
+        at=datetime.fromisoformat(empty["changed_at"]) - timedelta(hours=1),
+    )
+    await send(producer, WAREHOUSE_EVENTS, str(lot_c), late_scan)
+    await eventually(lambda: _consumed(db, [late_scan.id]))
+    assert [r for r in await alerts_of(db, item) if r["status"] != "resolved"] == []

@@ -31,6 +31,7 @@ stock_levels = Table(
     Column("safety_stock", Integer, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("last_zero_at", DateTime(timezone=True)),
 )
 
 lots = Table(
@@ -47,6 +48,16 @@ lots = Table(
     Column("state", String(16), nullable=False),
     Column("on_hand", Integer, nullable=False),
     Column("observed_at", DateTime(timezone=True), nullable=False),
+)
+
+lot_quantities = Table(
+    "alert_lot_quantities",
+    metadata,
+    Column("lot_id", UUID(as_uuid=True), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("quantity", Integer, nullable=False),
 )
 
 alerts = Table(

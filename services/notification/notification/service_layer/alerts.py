@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notification.adapters.alert_tables import ALERTS_CHANNEL, alerts, lots, stock_levels
+from notification.adapters.alert_tables import (
+    ALERTS_CHANNEL,
+    alerts,
+    lot_quantities,
+    lots,
+    stock_levels,
+)
 from notification.config import NotificationSettings
 from notification.domain.alerts import (
     ALERT_KINDS,
@@ -217,14 +223,30 @@ async def apply_stock_level(
     await lock_place(session, level.warehouse_code, level.item_code)
     known = (
         await session.execute(
-            select(stock_levels.c.version).where(
+            select(stock_levels.c.version, stock_levels.c.last_zero_at).where(
                 stock_levels.c.warehouse_code == level.warehouse_code,
                 stock_levels.c.item_code == level.item_code,
             )
         )
-    ).scalar_one_or_none()
-    if known is not None and known >= level.version:
-        return  # an older (or the same) level: the newer one already decided
+    ).first()
+    place = Place(level.warehouse_code, level.item_code, level.warehouse_name, level.item_name)
+    if known is not None and known.version >= level.version:
+        # An older (or the same) level: the newer one decided the stock alerts. Still, if it
+        # says nothing was on hand, no lot seen before then can be on hand.
+        if level.on_hand == 0 and (known.last_zero_at or _EPOCH) < level.changed_at:
+            await session.execute(
+                update(stock_levels)
+                .where(
+                    stock_levels.c.warehouse_code == level.warehouse_code,
+                    stock_levels.c.item_code == level.item_code,
+                )
+                .values(last_zero_at=level.changed_at)
+            )
+            await evaluate_expiry(session, routing, place, event_id, level.changed_at)
+        return
+    last_zero = known.last_zero_at if known is not None else None
+    if level.on_hand == 0 and (last_zero or _EPOCH) < level.changed_at:
+        last_zero = level.changed_at
     row = {
         "warehouse_code": level.warehouse_code,
         "item_code": level.item_code,
@@ -237,6 +259,7 @@ async def apply_stock_level(
         "safety_stock": level.safety_stock,
         "version": level.version,
         "changed_at": level.changed_at,
+        "last_zero_at": last_zero,
     }
     stmt = pg_insert(stock_levels).values(**row)
     await session.execute(
@@ -245,7 +268,6 @@ async def apply_stock_level(
             set_={k: stmt.excluded[k] for k in row if k not in ("warehouse_code", "item_code")},
         )
     )
-    place = Place(level.warehouse_code, level.item_code, level.warehouse_name, level.item_name)
     holding = stock_condition(level.available, level.safety_stock)
     details = {
         "unit": level.unit,
@@ -269,20 +291,68 @@ async def apply_stock_level(
             resolution="superseded" if holding is not None else "cleared",
         )
     if level.on_hand == 0:
-        # Nothing of this item is left here: no lot of it can be near expiry or expired.
-        await session.execute(
-            update(lots)
-            .where(
-                lots.c.warehouse_code == level.warehouse_code,
-                lots.c.item_code == level.item_code,
-                lots.c.observed_at < level.changed_at,
-            )
-            .values(on_hand=0, observed_at=level.changed_at)
-        )
+        # Nothing of this item is left here: no lot of it seen before can be on hand.
         await evaluate_expiry(session, routing, place, event_id, level.changed_at)
 
 
 # --------------------------------------------------------------------------- lot expiry
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LotOnHand:
+    lot_id: uuid.UUID
+    lot_no: str
+    expiry_date: date
+    state: str
+    unit: str
+    on_hand: int
+
+
+async def quantities_on_hand(
+    session: AsyncSession, place: Place, lot_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Per lot: the newest absolute count plus the changes after it, and nothing if the item
+    had nothing on hand here after that count. Independent of the order facts arrived in."""
+    if not lot_ids:
+        return {}
+    last_zero = (
+        await session.execute(
+            select(stock_levels.c.last_zero_at).where(
+                stock_levels.c.warehouse_code == place.warehouse_code,
+                stock_levels.c.item_code == place.item_code,
+            )
+        )
+    ).scalar_one_or_none()
+    facts: dict[uuid.UUID, list[Any]] = {lot_id: [] for lot_id in lot_ids}
+    for fact in await session.execute(
+        select(lot_quantities).where(lot_quantities.c.lot_id.in_(lot_ids))
+    ):
+        facts[fact.lot_id].append(fact)
+    result: dict[uuid.UUID, int] = {}
+    for lot_id, found in facts.items():
+        counts = [f for f in found if f.kind == "set"]
+        if not counts:
+            result[lot_id] = 0
+            continue
+        base = max(counts, key=lambda f: (f.at, f.event_id))
+        if last_zero is not None and last_zero > base.at:
+            result[lot_id] = 0
+            continue
+        changes = sum(f.quantity for f in found if f.kind == "delta" and f.at > base.at)
+        result[lot_id] = max(base.quantity + changes, 0)
+    return result
+
+
+async def record_quantity(
+    session: AsyncSession, lot_id: uuid.UUID, event_id: str, at: datetime, kind: str, qty: int
+) -> None:
+    await session.execute(
+        pg_insert(lot_quantities)
+        .values(lot_id=lot_id, event_id=event_id, at=at, kind=kind, quantity=qty)
+        .on_conflict_do_nothing(index_elements=["lot_id", "event_id"])
+    )
 
 
 async def evaluate_expiry(
@@ -296,17 +366,22 @@ async def evaluate_expiry(
 ) -> None:
     """Reconcile both expiry alerts of a place with its lots on hand. A near-expiry alert
     that ends because its lot expired is "superseded" (the expired alert takes over)."""
-    rows = (
+    known = (
         await session.execute(
             select(lots)
             .where(
                 lots.c.warehouse_code == place.warehouse_code,
                 lots.c.item_code == place.item_code,
-                lots.c.on_hand > 0,
             )
             .order_by(lots.c.expiry_date, lots.c.lot_no)
         )
     ).all()
+    on_hand = await quantities_on_hand(session, place, [r.lot_id for r in known])
+    rows = [
+        LotOnHand(r.lot_id, r.lot_no, r.expiry_date, r.state, r.unit, on_hand[r.lot_id])
+        for r in known
+        if on_hand[r.lot_id] > 0
+    ]
     for kind in EXPIRY_KINDS:
         mine = [r for r in rows if r.state == kind]
         details = {
@@ -345,30 +420,30 @@ async def apply_lot_expiry(
     observed_at: datetime,
 ) -> None:
     await lock_place(session, lot.warehouse_code, lot.item_code)
+    await record_quantity(session, lot.lot_id, event_id, observed_at, "set", lot.on_hand)
     known = (
         await session.execute(select(lots.c.observed_at).where(lots.c.lot_id == lot.lot_id))
     ).scalar_one_or_none()
-    if known is not None and known > observed_at:
-        return
-    row = {
-        "lot_id": lot.lot_id,
-        "lot_no": lot.lot_no,
-        "warehouse_code": lot.warehouse_code,
-        "warehouse_name": lot.warehouse_name,
-        "item_code": lot.item_code,
-        "item_name": lot.item_name,
-        "unit": lot.unit,
-        "expiry_date": lot.expiry_date,
-        "state": state,
-        "on_hand": lot.on_hand,
-        "observed_at": observed_at,
-    }
-    stmt = pg_insert(lots).values(**row)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["lot_id"], set_={k: stmt.excluded[k] for k in row if k != "lot_id"}
+    if known is None or known <= observed_at:  # the newest scan says near or expired
+        row = {
+            "lot_id": lot.lot_id,
+            "lot_no": lot.lot_no,
+            "warehouse_code": lot.warehouse_code,
+            "warehouse_name": lot.warehouse_name,
+            "item_code": lot.item_code,
+            "item_name": lot.item_name,
+            "unit": lot.unit,
+            "expiry_date": lot.expiry_date,
+            "state": state,
+            "on_hand": lot.on_hand,
+            "observed_at": observed_at,
+        }
+        stmt = pg_insert(lots).values(**row)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["lot_id"], set_={k: stmt.excluded[k] for k in row if k != "lot_id"}
+            )
         )
-    )
     place = Place(lot.warehouse_code, lot.item_code, lot.warehouse_name, lot.item_name)
     await evaluate_expiry(
         session, routing, place, event_id, observed_at, lot_expired=state == "expired"
@@ -392,17 +467,9 @@ async def apply_adjustment(
     session: AsyncSession, routing: Routing, adj: StockAdjustedV1, event_id: str
 ) -> None:
     await lock_place(session, adj.warehouse_code, adj.item_code)
-    changed = (
-        await session.execute(
-            update(lots)
-            .where(lots.c.lot_id == adj.lot_id, lots.c.observed_at <= adj.adjusted_at)
-            .values(on_hand=adj.quantity_after, observed_at=adj.adjusted_at)
-            .returning(lots.c.lot_id)
-        )
-    ).first()
-    if changed is not None:
-        place = await _place_of_lots(session, adj.warehouse_code, adj.item_code)
-        await evaluate_expiry(session, routing, place, event_id, adj.adjusted_at)
+    await record_quantity(session, adj.lot_id, event_id, adj.adjusted_at, "set", adj.quantity_after)
+    place = await _place_of_lots(session, adj.warehouse_code, adj.item_code)
+    await evaluate_expiry(session, routing, place, event_id, adj.adjusted_at)
 
 
 async def apply_shipment(
@@ -411,20 +478,12 @@ async def apply_shipment(
     warehouse = shipped.from_warehouse_code
     for line in sorted(shipped.lines, key=lambda line: line.item_code):
         await lock_place(session, warehouse, line.item_code)
-        touched = False
         for taken in line.lots:
-            result = (
-                await session.execute(
-                    update(lots)
-                    .where(lots.c.lot_id == taken.lot_id, lots.c.observed_at < shipped.shipped_at)
-                    .values(on_hand=func.greatest(lots.c.on_hand - taken.quantity, 0))
-                    .returning(lots.c.lot_id)
-                )
-            ).first()
-            touched = touched or result is not None
-        if touched:
-            place = await _place_of_lots(session, warehouse, line.item_code)
-            await evaluate_expiry(session, routing, place, event_id, shipped.shipped_at)
+            await record_quantity(
+                session, taken.lot_id, event_id, shipped.shipped_at, "delta", -taken.quantity
+            )
+        place = await _place_of_lots(session, warehouse, line.item_code)
+        await evaluate_expiry(session, routing, place, event_id, shipped.shipped_at)
 
 
 def alert_handlers(settings: NotificationSettings) -> dict[str, EventHandler]:

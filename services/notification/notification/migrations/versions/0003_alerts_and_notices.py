@@ -5,9 +5,10 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29
 
-- ``alert_stock_levels`` / ``alert_lots``: the latest stock level per (warehouse, item) and the
-  latest expiry facts per lot, as read from ``warehouse.events`` (highest version / newest
-  observation wins, so redelivery and reordering cannot resurrect old state).
+- ``alert_stock_levels`` / ``alert_lots`` / ``alert_lot_quantities``: the latest stock level per
+  (warehouse, item) (highest version wins; ``last_zero_at``: the latest time it had nothing on
+  hand), the latest expiry scan per lot, and every quantity fact per lot, as read from
+  ``warehouse.events``, so redelivery and reordering cannot resurrect old state.
 - ``alerts``: one row per occurrence; a partial unique index allows one unresolved alert per
   (kind, item, warehouse).
 - ``notices``: one logical notice (unique ``notice_key``: the donation service's notice id, or
@@ -37,6 +38,7 @@ DDL = [
         safety_stock INTEGER NOT NULL,
         version BIGINT NOT NULL,
         changed_at TIMESTAMPTZ NOT NULL,
+        last_zero_at TIMESTAMPTZ,
         PRIMARY KEY (warehouse_code, item_code)
     )
     """,
@@ -56,6 +58,20 @@ DDL = [
     )
     """,
     "CREATE INDEX ix_alert_lots_item ON alert_lots (warehouse_code, item_code)",
+    # Every quantity fact about a lot, keyed by the event that told it: an absolute count
+    # ('set': an expiry scan, an adjustment) or a change ('delta': a shipment). The quantity
+    # on hand is the newest 'set' plus the deltas after it, so the order in which events of
+    # different partitions arrive does not change the outcome.
+    """
+    CREATE TABLE alert_lot_quantities (
+        lot_id UUID NOT NULL,
+        event_id VARCHAR(200) NOT NULL,
+        at TIMESTAMPTZ NOT NULL,
+        kind VARCHAR(8) NOT NULL CHECK (kind IN ('set', 'delta')),
+        quantity INTEGER NOT NULL,
+        PRIMARY KEY (lot_id, event_id)
+    )
+    """,
     """
     CREATE TABLE alerts (
         id UUID PRIMARY KEY,
@@ -138,5 +154,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("notice_deliveries", "notices", "alerts", "alert_lots", "alert_stock_levels"):
+    for table in (
+        "notice_deliveries",
+        "notices",
+        "alerts",
+        "alert_lot_quantities",
+        "alert_lots",
+        "alert_stock_levels",
+    ):
         op.execute(f"DROP TABLE {table}")
