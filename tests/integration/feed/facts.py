@@ -80,7 +80,7 @@ async def publish_story(stack: FeedStack, *, late_gift: bool = True) -> Story:
         key="BOAI-JY-XK",
     )
     story.entries += 1
-    for i, name in enumerate(["a", "b", "c", "goods"]):
+    for i, name in enumerate(["a", "b", "c", "goods", "d"]):
         story.gifts[name] = (uuid.uuid4(), code(i))
     ga, ca = story.gifts["a"]
     gb, cb = story.gifts["b"]
@@ -113,6 +113,27 @@ async def publish_story(stack: FeedStack, *, late_gift: bool = True) -> Story:
         key=str(gg),
     )
     story.entries += 4
+    # designated to one project, then re-designated before use: a correction note
+    gd, cd = story.gifts["d"]
+    await stack.publish(
+        d.DONATION_RECEIVED,
+        gift(gd, cd, amount_fen=30_000, at=now, project_code="BOAI-SWJ"),
+        key=str(gd),
+    )
+    await stack.publish(
+        d.DESIGNATION_CHANGED,
+        example(
+            d.DESIGNATION_CHANGED,
+            donation_id=gd,
+            tracking_code=cd,
+            from_project_code="BOAI-SWJ",
+            to_project_code="BOAI-JY-XK",
+            reason=f"捐赠人来电（{PRIVATE_PHONES[0]}）要求改为博爱家园",
+            changed_at=now,
+        ),
+        key=str(gd),
+    )
+    story.entries += 2
     await stack.publish(
         d.DONATION_RECEIPTED,
         example(

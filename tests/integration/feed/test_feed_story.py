@@ -69,7 +69,8 @@ async def test_one_entry_per_public_fact(feed_stack: FeedStack, story: Story) ->
     kinds = sorted(i["kind"] for i in items)
     assert kinds == sorted(
         ["project.opened"] * 2
-        + ["donation.received"] * 4
+        + ["donation.received"] * 5
+        + ["correction"]  # designation changed
         + ["donation.receipted", "correction", "donation.allocated"]
         + ["correction", "donation.refunded"]
         + ["funds.disbursed"] * 2
@@ -92,6 +93,10 @@ async def test_one_entry_per_public_fact(feed_stack: FeedStack, story: Story) ->
     cancelled = next(i for i in items if i["data"].get("correction") == "cancelled")
     assert cancelled["corrects"] == received[str(gc)]["id"]
     assert received[str(ga)]["title"] == "王某 捐款 ¥500.00"
+    gd, _ = story.gifts["d"]
+    redesignated = next(i for i in items if i["data"].get("correction") == "designation_changed")
+    assert redesignated["corrects"] == received[str(gd)]["id"]
+    assert redesignated["project_code"] == "BOAI-JY-XK"
 
     disbursed = next(
         i
@@ -131,7 +136,7 @@ async def test_entries_are_append_only(feed_stack: FeedStack, story: Story) -> N
 
 async def test_filters_and_tracking_code(feed_stack: FeedStack, story: Story) -> None:
     gifts = await all_items(feed_stack, kind="donation.received")
-    assert len(gifts) == 4
+    assert len(gifts) == 5
     project = await all_items(feed_stack, project="BOAI-JY-XK")
     assert {i["project_code"] for i in project} == {"BOAI-JY-XK"}
     assert len(project) >= 5
@@ -178,14 +183,18 @@ async def test_filters_and_tracking_code(feed_stack: FeedStack, story: Story) ->
 async def test_summary(feed_stack: FeedStack, story: Story) -> None:
     summary = await feed_stack.get("/api/v1/public/summary")
     received = summary["received"]
-    # gifts 500 + 10000 + 200 + 2400 (goods) − 200 cancelled − 1000 refunded
-    assert received["total_fen"] == 50_000 + 1_000_000 + 20_000 + 240_000 - 20_000 - 100_000
+    # gifts 500 + 10000 + 200 + 2400 (goods) + 300 − 200 cancelled − 1000 refunded
+    assert received["total_fen"] == (
+        50_000 + 1_000_000 + 20_000 + 240_000 + 30_000 - 20_000 - 100_000
+    )
     by_kind = {r["kind"]: r["amount_fen"] for r in received["by_kind"]}
-    assert by_kind == {"money": 50_000 + 1_000_000 - 100_000, "goods": 240_000}
+    assert by_kind == {"money": 50_000 + 1_000_000 + 30_000 - 100_000, "goods": 240_000}
     by_project = {r["project"]: r["amount_fen"] for r in received["by_project"]}
-    assert by_project["BOAI-JY-XK"] == 50_000 + 1_000_000 - 100_000
+    # the re-designated gift counts for its new project only
+    assert by_project["BOAI-JY-XK"] == 50_000 + 1_000_000 + 30_000 - 100_000
+    assert "BOAI-SWJ" not in by_project
     by_town = {r["town"]: r["amount_fen"] for r in received["by_town"]}
-    assert by_town["溪口镇"] == 50_000 + 1_000_000 - 100_000
+    assert by_town["溪口镇"] == 50_000 + 1_000_000 + 30_000 - 100_000
     assert sum(r["amount_fen"] for r in received["by_month"]) == received["total_fen"]
     used = summary["used"]
     assert used["total_fen"] == 700_000
@@ -213,6 +222,7 @@ async def test_export_with_iati_types(feed_stack: FeedStack, story: Story) -> No
             ("donation.received", 1, "500.00"),
             ("donation.received", 1, "10000.00"),
             ("donation.received", 1, "200.00"),
+            ("donation.received", 1, "300.00"),
             ("correction", 1, "-200.00"),
             ("donation.refunded", 1, "-1000.00"),
             ("funds.disbursed", 4, "3000.00"),  # to a person: expenditure
@@ -244,10 +254,10 @@ async def test_timeliness_flags_late_gifts(feed_stack: FeedStack, story: Story) 
     late = sorted((e["kind"], e["rule"]) for e in report["late"])
     assert late == [("donation.received", "24h_disaster"), ("donation.received", "7_working_days")]
     stats = report["delay_by_kind"]["donation.received"]
-    assert stats["count"] == 5
+    assert stats["count"] == 6
     assert stats["max_s"] >= 15 * 86400 - 60
-    assert stats["cumulative_buckets_s"]["60"] == 3  # three published within a minute
-    assert stats["cumulative_buckets_s"]["7776000"] == 5
+    assert stats["cumulative_buckets_s"]["60"] == 4  # four published within a minute
+    assert stats["cumulative_buckets_s"]["7776000"] == 6
     assert report["rules"]["major_disaster_refs"] == ["TY-2026-14", "YJJZ-2026-TY"]
     metrics = (await feed_stack.http.get("/metrics")).text
     assert 'sunshine_feed_disclosure_delay_seconds_bucket{kind="donation.received"' in metrics

@@ -227,6 +227,31 @@ async def on_donation_cancelled(session: AsyncSession, event: CloudEvent) -> Non
     )
 
 
+async def on_designation_changed(session: AsyncSession, event: CloudEvent) -> None:
+    c = d.DesignationChangedV1.model_validate(event.data)
+    before = c.from_project_code or "非定向"
+    after = c.to_project_code or "非定向"
+    reason = f"（{scrub_text(c.reason)}）" if c.reason else ""
+    await _add(
+        session,
+        event,
+        kind="correction",
+        subject_id=str(c.donation_id),
+        title=f"更正：捐赠定向由 {before} 改为 {after}{reason}",
+        data={
+            "donation_id": str(c.donation_id),
+            "correction": "designation_changed",
+            "from_project_code": c.from_project_code,
+            "to_project_code": c.to_project_code,
+            "reason": scrub_text(c.reason) if c.reason else None,
+        },
+        occurred_at=c.changed_at,
+        tracking_code=c.tracking_code,
+        project_code=c.to_project_code,
+        corrects_seq=await _find(session, str(c.donation_id), "donation.received"),
+    )
+
+
 async def on_donation_refunded(session: AsyncSession, event: CloudEvent) -> None:
     r = d.DonationRefundedV1.model_validate(event.data)
     await _add(
@@ -534,6 +559,7 @@ FEED_HANDLERS: dict[str, Handler] = {
     d.DONATION_RECEIPT_VOIDED: on_receipt_voided,
     d.DONATION_CANCELLED: on_donation_cancelled,
     d.DONATION_REFUNDED: on_donation_refunded,
+    d.DESIGNATION_CHANGED: on_designation_changed,
     d.DONATION_STATUS_CHANGED: on_status_changed,
     d.FUNDS_DISBURSED: on_funds_disbursed,
     d.PROJECT_OPENED: on_project_opened,

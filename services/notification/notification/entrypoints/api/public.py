@@ -240,9 +240,18 @@ async def track(request: Request, tracking_code: str) -> FeedPage:
 
 _FLOWS = """
 WITH gifts AS (
-    SELECT subject_id, data->>'donation_kind' AS kind, project_code, occurred_at,
-           (data->>'amount_fen')::bigint AS amount
-    FROM feed_entries WHERE kind = 'donation.received'
+    SELECT g.subject_id, g.data->>'donation_kind' AS kind, g.occurred_at,
+           (g.data->>'amount_fen')::bigint AS amount,
+           CASE WHEN dc.data IS NULL THEN g.project_code
+                ELSE dc.data->>'to_project_code' END AS project_code
+    FROM feed_entries g
+    LEFT JOIN LATERAL (
+        SELECT c.data FROM feed_entries c
+        WHERE c.subject_id = g.subject_id AND c.kind = 'correction'
+          AND c.data->>'correction' = 'designation_changed'
+        ORDER BY c.seq DESC LIMIT 1
+    ) dc ON true
+    WHERE g.kind = 'donation.received'
 ), adjustments AS (
     SELECT subject_id, occurred_at, -abs((data->>'amount_fen')::bigint) AS amount
     FROM feed_entries
