@@ -458,3 +458,31 @@ async def test_uses_report_splits_by_source_and_matches_gift_use(api: Api) -> No
         await api.call("GET", "/api/v1/reports/uses", params={"group_by": "town", "format": "csv"})
     ).text
     assert csv_text.lstrip("\ufeff").startswith("key,disbursements,used_fen")
+
+
+async def test_pending_disbursement_can_be_corrected_with_if_match(api: Api) -> None:
+    project = await new_project(api)
+    code = project["code"]
+    await api.ok("POST", "/api/v1/donations", json=gift(project_code=code, amount_fen=5_000))
+    d = await api.ok("POST", f"/api/v1/projects/{code}/disbursements", json=disbursement(1_000))
+    path = f"/api/v1/disbursements/{d['id']}"
+    fixed = await api.ok(
+        "PATCH",
+        path,
+        json={"amount_fen": 1_200, "recipient_name": "李四海"},
+        headers={"If-Match": '"1"'},
+    )
+    assert (fixed["amount_fen"], fixed["recipient_display"], fixed["version"]) == (
+        1_200,
+        "李*海",
+        2,
+    )
+    stale = await api.call("PATCH", path, json={"purpose": "旧版本"}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412
+    approved = await api.ok("POST", f"{path}/approve", "approver")
+    assert sum(a["amount_fen"] for a in approved["allocations"]) == 1_200
+    late = await api.call(
+        "PATCH", path, json={"purpose": "批后修改"}, headers={"If-Match": str(approved["version"])}
+    )
+    assert late.status_code == 409
+    assert "approved" in late.json()["error"]["message"]

@@ -726,3 +726,63 @@ async def record_follow_up(
     )
     await uow.session.flush()
     return follow_up
+
+
+async def update_disbursement(
+    uow: SqlUnitOfWork,
+    disbursement_id: uuid.UUID,
+    *,
+    actor: str,
+    expected_version: int | None,
+    changes: dict[str, object],
+) -> Disbursement:
+    """Correct a disbursement while it is still pending (once approved it is allocated and
+    published: corrections are new records then)."""
+    disbursement = await get_disbursement_for_update(uow, disbursement_id)
+    check_version(disbursement.version, expected_version)
+    if disbursement.status != "pending":
+        raise Conflict(
+            f"拨付状态为「{disbursement.status}」，不能修改 (only a pending disbursement can be "
+            f"edited; this one is {disbursement.status})",
+            details={"status": disbursement.status},
+        )
+    if "voucher_no" in changes and changes["voucher_no"] != disbursement.voucher_no:
+        taken = await uow.session.scalar(
+            select(col(Disbursement.id)).where(
+                col(Disbursement.voucher_no) == changes["voucher_no"]
+            )
+        )
+        if taken is not None:
+            raise Conflict(f"凭证号已使用 (voucher {changes['voucher_no']} already recorded)")
+    if "amount_fen" in changes:
+        figures = await project_figures(uow, disbursement.project_code)
+        amount = changes["amount_fen"]
+        assert isinstance(amount, int)
+        if amount > figures.available_fen:
+            raise Conflict(
+                f"项目 {disbursement.project_code} 可用资金不足：申请 {amount} 分，可用 "
+                f"{figures.available_fen} 分 (exceeds the {figures.available_fen} fen available)",
+                details={"available_fen": figures.available_fen},
+            )
+    before = {k: getattr(disbursement, k) for k in changes}
+    for key, value in changes.items():
+        setattr(disbursement, key, value)
+    if "recipient_name" in changes or "recipient_type" in changes:
+        disbursement.recipient_display = (
+            disbursement.recipient_name
+            if disbursement.recipient_type == "organization"
+            else mask_person(disbursement.recipient_name)
+        )
+    disbursement.version += 1
+    disbursement.updated_at = now()
+    audit(
+        uow.session,
+        actor=actor,
+        action="disbursement.update",
+        entity="disbursement",
+        entity_id=str(disbursement.id),
+        before=before,
+        after=dict(changes),
+    )
+    await uow.session.flush()
+    return disbursement

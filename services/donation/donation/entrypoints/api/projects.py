@@ -27,6 +27,7 @@ from donation.entrypoints.api.schemas import (
     DisbursementCreate,
     DisbursementOut,
     DisbursementPage,
+    DisbursementPatch,
     FollowUpCreate,
     FollowUpOut,
     FollowUpPage,
@@ -363,6 +364,32 @@ async def get_disbursement(
     async with runtime.unit_of_work() as uow:
         body = await disbursement_body(uow, disbursement_id)
     return JSONResponse(body, headers=etag(body["version"]))
+
+
+@router.patch(
+    "/api/v1/disbursements/{disbursement_id}",
+    response_model=DisbursementOut,
+    summary="修改待审批的拨付 Edit a pending disbursement (If-Match: version)",
+    responses={409: {"description": "Not pending"}, 412: {"description": "Version mismatch"}},
+)
+async def patch_disbursement(
+    disbursement_id: uuid.UUID,
+    body: DisbursementPatch,
+    runtime: RuntimeDep,
+    if_match: IfMatch = None,
+    staff: StaffPrincipal = Manager,
+) -> JSONResponse:
+    async with runtime.unit_of_work() as uow:
+        await svc.update_disbursement(
+            uow,
+            disbursement_id,
+            actor=staff.username,
+            expected_version=parse_if_match(if_match, body.version),
+            changes=body.model_dump(exclude_unset=True, exclude={"version"}),
+        )
+        result = await disbursement_body(uow, disbursement_id)
+        await uow.commit()
+    return JSONResponse(result, headers=etag(result["version"]))
 
 
 @router.post(

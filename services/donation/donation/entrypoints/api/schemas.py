@@ -316,6 +316,17 @@ class DisbursementCreate(StrictModel):
     disbursed_on: date
 
 
+class DisbursementPatch(StrictModel):
+    amount_fen: Fen | None = None
+    purpose: str | None = Field(default=None, min_length=2, max_length=500)
+    recipient_type: Literal["organization", "person"] | None = None
+    recipient_name: str | None = Field(default=None, min_length=1, max_length=200)
+    town: Town | None = None
+    voucher_no: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_/-]{0,63}$")
+    disbursed_on: date | None = None
+    version: int | None = None
+
+
 class AllocationOut(BaseModel):
     donation_id: uuid.UUID
     tracking_code: str
