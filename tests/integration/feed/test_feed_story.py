@@ -282,6 +282,8 @@ async def sse_events(url: str, ready: asyncio.Event) -> AsyncIterator[dict[str, 
                 ready.set()
             elif line.startswith("data: "):
                 event["data"] = json.loads(line[6:])
+            elif line.startswith("event: "):
+                event["event"] = line[7:]
             elif line.startswith("id: "):
                 event["id"] = int(line[4:])
             elif line == "" and "data" in event:
@@ -299,7 +301,8 @@ async def test_live_stream(feed_stack: FeedStack, story: Story) -> None:
     async def listen() -> None:
         async for event in sse_events(feed_stack.url, ready):
             received.append(event)
-            return
+            if event["event"] == "head" and event["data"]["tree_size"] >= 1 + story.entries:
+                return
 
     task = asyncio.create_task(listen())
     await asyncio.wait_for(ready.wait(), 10)
@@ -307,9 +310,14 @@ async def test_live_stream(feed_stack: FeedStack, story: Story) -> None:
         d.PROJECT_OPENED, project("AED-2026", "AED 公共场所配置", town="岳林街道"), key="AED-2026"
     )
     story.entries += 1
-    await asyncio.wait_for(task, 15)
-    assert received[0]["data"]["kind"] == "project.opened"
-    assert received[0]["data"]["project_code"] == "AED-2026"
+    await asyncio.wait_for(task, 30)
+    entries = [e for e in received if e["event"] == "entry"]
+    assert entries[0]["data"]["kind"] == "project.opened"
+    assert entries[0]["data"]["project_code"] == "AED-2026"
+    # then the signed head that covers it, pushed as well
+    head = received[-1]["data"]
+    assert head["tree_size"] == 1 + story.entries
+    assert head["key_id"] == (await feed_stack.get("/api/v1/public/log-key"))["key_id"]
 
 
 async def test_no_private_data_anywhere(feed_stack: FeedStack, story: Story) -> None:

@@ -178,6 +178,8 @@ async def checkpoint(session: AsyncSession, signer: LogSigner, *, settle_s: floa
             "sig": head.signature,
         },
     )
+    # live stream: delivered to every listening process when this transaction commits
+    await session.execute(text("SELECT pg_notify('feed_heads', :n)"), {"n": str(head.tree_size)})
     return head
 
 

@@ -27,26 +27,28 @@ log = logging.getLogger("sunshine.feed")
 SIGNER = "feed_signer"
 BROADCASTER = "feed_broadcaster"
 CHANNEL = "feed_entries"
+HEAD_CHANNEL = "feed_heads"
+Message = tuple[str, int]  # ("entry", seq) or ("head", tree_size)
 
 
 class Broadcaster:
-    """In-process fan-out of "entry ``seq`` was committed" to any number of subscribers."""
+    """In-process fan-out of "entry ``seq`` was committed" / "head of ``n`` was signed"."""
 
     def __init__(self) -> None:
-        self._subscribers: set[asyncio.Queue[int]] = set()
+        self._subscribers: set[asyncio.Queue[Message]] = set()
 
-    def subscribe(self) -> asyncio.Queue[int]:
-        queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1000)
+    def subscribe(self) -> asyncio.Queue[Message]:
+        queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=1000)
         self._subscribers.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[int]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Message]) -> None:
         self._subscribers.discard(queue)
 
-    def publish(self, seq: int) -> None:
+    def publish(self, message: Message) -> None:
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):  # a slow client re-reads from the DB
-                queue.put_nowait(seq)
+                queue.put_nowait(message)
 
     @property
     def subscribers(self) -> int:
@@ -77,11 +79,14 @@ async def run_listener(dsn: str, broadcaster: Broadcaster) -> None:
         try:
             conn = await asyncpg.connect(dsn, timeout=10)
 
-            def on_notify(_c: object, _pid: int, _channel: str, payload: str) -> None:
+            def on_notify(_c: object, _pid: int, channel: str, payload: str) -> None:
                 with contextlib.suppress(ValueError):
-                    broadcaster.publish(int(payload))
+                    broadcaster.publish(
+                        ("head" if channel == HEAD_CHANNEL else "entry", int(payload))
+                    )
 
             await conn.add_listener(CHANNEL, on_notify)
+            await conn.add_listener(HEAD_CHANNEL, on_notify)
             while not conn.is_closed():
                 await asyncio.sleep(5)
                 await conn.execute("SELECT 1")

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.log.entry import iso
-from notification.log.store import ENTRY_COLUMNS, document_of
+from notification.log.store import ENTRY_COLUMNS, document_of, latest_head
 from notification.service_layer.feed_metrics import DELAY_BUCKETS, SHANGHAI, deadline_for
 from notification.service_layer.feed_runtime import BROADCASTER, Broadcaster
 from notification.service_layer.projections import tracking_hash
@@ -541,7 +541,8 @@ async def stream(
         int | None, Query(ge=0, le=2**62, description="Resume after this entry seq")
     ] = None,
 ) -> StreamingResponse:
-    """Each new entry as an ``entry`` event (``id`` = its seq; ``Last-Event-ID`` resumes)."""
+    """Each new entry as an ``entry`` event (``id`` = its seq; ``Last-Event-ID`` resumes), and
+    each newly signed tree head as a ``head`` event (the same JSON as ``GET tree-head``)."""
     runtime = _runtime(request)
     broadcaster: Broadcaster = runtime.extras[BROADCASTER]
     last_event = request.headers.get("last-event-id")
@@ -570,13 +571,19 @@ async def stream(
                 if len(rows) == 100:
                     continue
                 try:
-                    await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    messages = [await asyncio.wait_for(queue.get(), KEEPALIVE_S)]
                     while not queue.empty():
-                        queue.get_nowait()
+                        messages.append(queue.get_nowait())
                 except TimeoutError:
                     if await request.is_disconnected():
                         return
                     yield ": keep-alive\n\n"
+                    continue
+                if any(kind == "head" for kind, _ in messages):
+                    async with runtime.session_factory() as session:
+                        head = await latest_head(session)
+                    if head is not None:
+                        yield f"event: head\ndata: {json.dumps(head.to_json())}\n\n"
         finally:
             broadcaster.unsubscribe(queue)
 
