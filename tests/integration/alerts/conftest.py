@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd), a real HTTP receiver, and the notification service running
-in-process against the real broker and database, for the alert and notice tests."""
+in-process against the real broker and database, for the alert and notice tests. All of them
+live as long as this package's tests (``scope="package"``), then stop."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class SmtpServer:
     mailbox: Mailbox
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def smtp_server() -> Iterator[SmtpServer]:
     mailbox = Mailbox()
     port = free_port()
@@ -133,7 +134,7 @@ class Receiver:
             return queue.pop(0) if queue else 200
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def receiver() -> Iterator[Receiver]:
     port = free_port()
     state = Receiver(url=f"http://127.0.0.1:{port}")
@@ -165,7 +166,7 @@ def receiver() -> Iterator[Receiver]:
 # --------------------------------------------------------------------------- the service
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def alert_topics(kafka_topics: list[str]) -> list[str]:
     names = all_topics(PREFIX)
     await ensure_topics(KAFKA_BOOTSTRAP, names, timeout_s=30)
@@ -173,7 +174,7 @@ async def alert_topics(kafka_topics: list[str]) -> list[str]:
     return names
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def alert_settings(
     databases: dict[str, ServiceSettings],
     smtp_server: SmtpServer,
@@ -205,7 +206,7 @@ def alert_settings(
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def notification_app(
     alert_settings: NotificationSettings, alert_topics: list[str]
 ) -> AsyncIterator[FastAPI]:
@@ -214,14 +215,14 @@ async def notification_app(
         yield app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def api(notification_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=notification_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def issuer(keys_dir: Path) -> TokenIssuer:
     return TokenIssuer(
         keys_dir / "jwt_private.pem",
@@ -231,7 +232,7 @@ def issuer(keys_dir: Path) -> TokenIssuer:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def bearer(issuer: TokenIssuer) -> Any:
     def make(role: str, username: str | None = None) -> dict[str, str]:
         token = issuer.issue(StaffPrincipal(username or role, frozenset({role})))
@@ -240,7 +241,7 @@ def bearer(issuer: TokenIssuer) -> Any:
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def db(alert_settings: NotificationSettings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(alert_settings, application_name="alert-tests")
     yield engine
@@ -256,7 +257,7 @@ async def fetch(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, 
 # --------------------------------------------------------------------------- Kafka
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def producer(alert_topics: list[str]) -> AsyncIterator[AIOKafkaProducer]:
     p = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_idempotence=True)
     await p.start()
