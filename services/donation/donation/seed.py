@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from donation.adapters.orm import Donation, Project
@@ -31,6 +32,7 @@ from shared.errors import AppError
 from shared.uow import SqlUnitOfWork
 
 SEED_AUTHOR = "demo-seed"
+EMERGENCY = "YJJZ-2026-TY"
 MakeUow = Callable[[], SqlUnitOfWork]
 APPROVER = "approver"
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"  # noqa: E501
@@ -98,20 +100,26 @@ USES = {
 async def seed(
     settings: DonationSettings, *, gifts_count: int = 300, disbursement_rounds: int = 5
 ) -> None:
+    """Seed once. A database seeded by the earlier, smaller demo (gifts only) is completed:
+    more gifts up to ``gifts_count``, receipts, disbursements, follow-ups."""
     engine = create_engine(settings, application_name="donation-seed")
     factory = create_session_factory(engine)
     try:
         await seed_demo_staff(factory, settings.demo_password.get_secret_value())
         async with factory() as session:
-            seeded = await session.scalar(
-                select(func.count())
-                .select_from(Donation)
-                .where(col(Donation.created_by) == SEED_AUTHOR)
+            seeded = int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(Donation)
+                    .where(col(Donation.created_by) == SEED_AUTHOR)
+                )
+                or 0
             )
-        if seeded:
+            demo_project = await session.get(Project, EMERGENCY)
+        if seeded and demo_project is not None:
             print(f"donation: demo data already present ({seeded} gifts)")
             return
-        rng = random.Random(20261128)  # noqa: S311 - demo data, not security
+        rng = random.Random(20261128 + seeded)  # noqa: S311 - demo data, not security
         now = datetime.now(UTC)
 
         def uow() -> SqlUnitOfWork:
@@ -121,12 +129,13 @@ async def seed(
 
         await _emergency_project(uow, now)
         ids = []
-        for n in range(gifts_count):
-            at = now - timedelta(
-                days=365 * (gifts_count - n) / gifts_count, hours=rng.randint(0, 20)
-            )
+        missing = max(gifts_count - seeded, 0)
+        for n in range(missing):
+            at = now - timedelta(days=365 * (missing - n) / missing, hours=rng.randint(0, 20))
             ids.append(await _seed_gift(uow, rng, at))
         receipts = sum(1 for _, receipted in ids if receipted)
+        if seeded:
+            receipts += await _receipt_earlier_demo_gifts(uow, factory, rng)
         disbursed = await _seed_disbursements(uow, rng, now, disbursement_rounds)
         await _close_emergency_project(uow, now)
         print(
@@ -135,6 +144,30 @@ async def seed(
         )
     finally:
         await engine.dispose()
+
+
+async def _receipt_earlier_demo_gifts(
+    make: MakeUow, factory: async_sessionmaker[AsyncSession], rng: random.Random
+) -> int:
+    async with factory() as session:
+        pending = list(
+            await session.scalars(
+                select(col(Donation.id))
+                .where(
+                    col(Donation.created_by) == SEED_AUTHOR,
+                    col(Donation.status) == "received",
+                )
+                .order_by(col(Donation.received_at))
+            )
+        )
+    issued = 0
+    for donation_id in pending:
+        if rng.random() < 0.85:
+            async with make() as uow:
+                await gifts.issue_receipt(uow, donation_id, actor="finance")
+                await uow.commit()
+                issued += 1
+    return issued
 
 
 def _person(rng: random.Random) -> str:
