@@ -257,6 +257,19 @@ async def test_listing_filters_and_pagination(api: Api) -> None:
         "GET", "/api/v1/donations", params={"project_code": project, "channel": "alipay"}
     )
     assert none["items"] == []
+    one = await api.ok("GET", f"/api/v1/donations/{ids[0]}")
+    receipt = await api.ok("POST", f"/api/v1/donations/{ids[0]}/receipt")
+    for params in (
+        {"tracking_code": one["tracking_code"].replace("-", "").lower()},
+        {"receipt_no": receipt["receipt_no"]},
+        {"donor_name": "建国", "project_code": project, "channel": "cash", "limit": 1},
+    ):
+        found = await api.ok("GET", "/api/v1/donations", params=params)
+        assert found["items"][0]["id"] in ids, params
+    by_code = await api.ok(
+        "GET", "/api/v1/donations", params={"tracking_code": one["tracking_code"]}
+    )
+    assert [d["id"] for d in by_code["items"]] == [ids[0]]
     bad = await api.call("GET", "/api/v1/donations", params={"cursor": "garbage!!"})
     assert bad.status_code == 422
 

@@ -39,6 +39,7 @@ from donation.service_layer.handlers import load_donation, record_donation
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.contracts.donation import Channel, DonationKind, GiftStatus
 from shared.errors import NotFound
+from shared.ids import normalize_tracking_code
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 
@@ -175,8 +176,22 @@ async def list_donations(
     donor_id: uuid.UUID | None = None,
     received_from: Annotated[datetime | None, Query(description="到账时间起 (含)")] = None,
     received_to: Annotated[datetime | None, Query(description="到账时间止 (不含)")] = None,
+    tracking_code: Annotated[str | None, Query(max_length=64, description="查询码")] = None,
+    receipt_no: Annotated[str | None, Query(max_length=20, description="票据号")] = None,
+    donor_name: Annotated[str | None, Query(max_length=100, description="捐赠人姓名包含")] = None,
 ) -> DonationPage:
     query = select(Donation, Donor).join(Donor, col(Donor.id) == col(Donation.donor_id))
+    if tracking_code is not None:
+        normalized = normalize_tracking_code(tracking_code) or tracking_code
+        query = query.where(col(Donation.tracking_code) == normalized)
+    if receipt_no is not None:
+        query = query.where(
+            col(Donation.id).in_(
+                select(col(Receipt.donation_id)).where(col(Receipt.receipt_no) == receipt_no)
+            )
+        )
+    if donor_name:
+        query = query.where(col(Donor.name).contains(donor_name))
     if status is not None:
         query = query.where(col(Donation.status) == status)
     if kind is not None:
