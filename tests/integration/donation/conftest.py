@@ -1,6 +1,9 @@
 """The donation service in process (real PostgreSQL, real Kafka, its relay and consumers
 running), an HTTP client for it, staff tokens for any name and role, and a collector that
-reads everything the service publishes on this run's topics."""
+reads everything the service publishes on this run's topics.
+
+Package-scoped: the service (and its outbox relay) stops when this package's tests are done,
+so it never claims outbox rows that later tests of the session write and relay themselves."""
 
 from __future__ import annotations
 
@@ -55,7 +58,7 @@ class EventLog:
         raise AssertionError(f"{count}× {type_} {match} not published within {timeout}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def event_log(kafka_topics: list[str]) -> AsyncIterator[EventLog]:
     log = EventLog()
     consumer = AIOKafkaConsumer(
@@ -119,7 +122,7 @@ class Api:
         return response.json()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def api(
     databases: dict[str, ServiceSettings], kafka_topics: list[str], keys_dir: Path
 ) -> AsyncIterator[Api]:
