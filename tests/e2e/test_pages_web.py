@@ -582,6 +582,21 @@ async def test_verify_panel_succeeds_then_fails_after_tampering(
     await expect(result).to_have_attribute("data-outcome", "ok", timeout=TIMEOUT_MS)
     await expect(page.locator("#v-steps")).to_contain_text("未被改写")  # consistency checked
 
+    # a different signing key than at the last check is refused until the visitor forgets it
+    await page.evaluate(
+        """() => {
+          const seen = JSON.parse(localStorage.getItem("sunshine.lastVerifiedHead"));
+          seen.key_id = "00".repeat(32);
+          localStorage.setItem("sunshine.lastVerifiedHead", JSON.stringify(seen));
+        }"""
+    )
+    await page.click("#v-run")
+    await expect(result).to_have_attribute("data-outcome", "failed", timeout=TIMEOUT_MS)
+    await expect(result).to_contain_text("签名密钥")
+    await page.click("#v-forget")
+    await page.click("#v-run")
+    await expect(result).to_have_attribute("data-outcome", "ok", timeout=TIMEOUT_MS)
+
 
 # --- accessibility (WCAG 2.1 AA basics) and keyboard use ------------------------------------
 

@@ -326,7 +326,14 @@ async function runVerify() {
       return;
     }
     const seen = JSON.parse(localStorage.getItem(LAST_HEAD) || "null");
-    if (seen && seen.key_id === head.key_id && seen.tree_size >= 1 && seen.tree_size <= head.tree_size) {
+    step(true, "签名密钥指纹（可与红十字会公布的指纹比对）", "Signing key fingerprint (compare with the published one)", key.key_id);
+    if (seen && seen.key_id !== head.key_id) {
+      step(false, `签名密钥与您上次核验时（${seen.key_id.slice(0, 16)}…）不同`, `The signing key differs from your last check (${seen.key_id.slice(0, 16)}…)`);
+      finish(false, t("核验失败：公示日志换了签名密钥。除非红十字会公告过更换密钥，否则请勿轻信。",
+        "Verification FAILED: the log's signing key changed; do not trust it unless the Red Cross announced a new key."));
+      return;
+    }
+    if (seen && seen.tree_size >= 1 && seen.tree_size <= head.tree_size) {
       let consistent;
       if (seen.tree_size === head.tree_size) {
         consistent = seen.root_hash === head.root_hash;
@@ -342,7 +349,7 @@ async function runVerify() {
         return;
       }
     }
-    if (seen && seen.key_id === head.key_id && seen.tree_size > head.tree_size) {
+    if (seen && seen.tree_size > head.tree_size) {
       step(false, `日志比您上次核验时（${seen.tree_size} 条）更短`, `The log is shorter than at your last check (${seen.tree_size})`);
       finish(false, t("核验失败：公示日志比您上次核验时更短，已公布的记录可能被删除。", "Verification FAILED: the log shrank since your last check."));
       return;
@@ -421,6 +428,10 @@ async function main() {
   api("/web-config.json").then((c) => { if (c.track_url) document.getElementById("track-link").href = c.track_url; }).catch(() => {});
   document.getElementById("more").addEventListener("click", () => loadFeed(true));
   document.getElementById("v-run").addEventListener("click", runVerify);
+  document.getElementById("v-forget").addEventListener("click", () => {
+    localStorage.removeItem(LAST_HEAD);
+    notice(document.getElementById("v-result"), "info", t("已清除；下次核验将以当前密钥和日志为起点。", "Forgotten; the next check starts from the current key and log."));
+  });
   window.addEventListener("resize", () => state.charts.forEach((c) => c && c.resize()));
   await loadProjects();
   try {
