@@ -237,6 +237,184 @@ async def _is(status: Any, expected: str) -> bool:
     return bool(await status() == expected)
 
 
+async def test_a_transfer_to_a_station_is_not_distribution(api: Api) -> None:
+    """District warehouse → town station is a move between our own warehouses: the gift is
+    neither restocked nor signed for; only the station's dispatch to people completes it."""
+    created = await api.ok(
+        "POST",
+        "/api/v1/donations",
+        json=gift(
+            kind="goods",
+            amount_fen=None,
+            channel="on_site",
+            display="named",
+            donor={"name": "奉化某商会", "donor_type": "organization"},
+            items=[
+                {
+                    "item_code": "TENT",
+                    "name": "帐篷",
+                    "quantity": 5,
+                    "unit": "顶",
+                    "value_fen": 500000,
+                }
+            ],
+        )
+        | {"amount_fen": 500000},
+    )
+    donation_id, code = uuid.UUID(created["id"]), created["tracking_code"]
+    lot_id, transfer_id, dispatch_id = uuid7(), uuid7(), uuid7()
+    source = LotSourceV1(source_kind="donation", donation_id=donation_id, tracking_code=code)
+
+    def lot(warehouse: str) -> ReceivedLotV1:
+        return ReceivedLotV1(
+            lot_id=lot_id,
+            lot_no="D-TENT-1",
+            item_code="TENT",
+            item_name="帐篷",
+            category="shelter",
+            unit="顶",
+            warehouse_code=warehouse,
+            quantity=5,
+            unit_value_fen=100000,
+            donation_id=donation_id,
+            tracking_code=code,
+        )
+
+    picked = [
+        PickedLineV1(
+            item_code="TENT",
+            item_name="帐篷",
+            unit="顶",
+            quantity=5,
+            lots=[
+                PickedLotV1(
+                    lot_id=lot_id,
+                    lot_no="D-TENT-1",
+                    quantity=5,
+                    source_kind="donation",
+                    donation_id=donation_id,
+                    tracking_code=code,
+                )
+            ],
+        )
+    ]
+
+    def delivered_lines() -> list[DeliveredLineV1]:
+        return [
+            DeliveredLineV1(
+                item_code="TENT",
+                item_name="帐篷",
+                unit="顶",
+                shipped_quantity=5,
+                delivered_quantity=5,
+                returned_quantity=0,
+                lots=[
+                    DeliveredLotV1(
+                        lot_id=lot_id,
+                        lot_no="D-TENT-1",
+                        shipped_quantity=5,
+                        delivered_quantity=5,
+                        returned_quantity=0,
+                        donation_id=donation_id,
+                        tracking_code=code,
+                    )
+                ],
+            )
+        ]
+
+    station = DestinationV1(kind="station", name="溪口镇救灾物资储备点", town="溪口镇")
+    transfer = header(transfer_id) | {"kind": "transfer", "destination": station}
+    await produce(
+        [
+            (
+                STOCK_RECEIVED,
+                str(lot_id),
+                StockReceivedV1(
+                    inbound_id=uuid7(),
+                    receipt_no="RK-2026-009101",
+                    warehouse_code="WH-DISTRICT",
+                    warehouse_name="区备灾救灾中心仓库",
+                    source=source,
+                    received_at=T,
+                    lots=[lot("WH-DISTRICT")],
+                ),
+            ),
+            (
+                DISPATCH_SHIPPED,
+                str(transfer_id),
+                DispatchShippedV1(**transfer, waybill_no="WB-T1", lines=picked, shipped_at=T),
+            ),
+            (
+                DISPATCH_DELIVERED,
+                str(transfer_id),
+                DispatchDeliveredV1(
+                    **transfer,
+                    recipient_name_masked="陈*",
+                    recipient_org=None,
+                    partial=False,
+                    lines=delivered_lines(),
+                    delivered_at=T + timedelta(hours=3),
+                ),
+            ),
+            (
+                STOCK_RECEIVED,
+                str(lot_id),
+                StockReceivedV1(
+                    inbound_id=uuid7(),
+                    receipt_no="RK-2026-009102",
+                    warehouse_code="ST-XIKOU",
+                    warehouse_name="溪口镇救灾物资储备点",
+                    source=LotSourceV1(
+                        source_kind="transfer", donation_id=donation_id, tracking_code=code
+                    ),
+                    received_at=T + timedelta(hours=3),
+                    lots=[lot("ST-XIKOU")],
+                ),
+            ),
+        ]
+    )
+
+    async def goods() -> list[tuple[str, int]]:
+        view = (await api.client.get(f"/api/v1/track/{code}")).json()
+        return [(g["stage"], g["quantity"]) for g in view["goods"]]
+
+    async def moved_to_station() -> bool:
+        return await goods() == [("in_stock", 5), ("dispatched", 5)]
+
+    await eventually(moved_to_station, timeout=30)
+    donation = await api.ok("GET", f"/api/v1/donations/{donation_id}")
+    assert donation["status"] != "completed"
+
+    handout = header(dispatch_id) | {
+        "from_warehouse_code": "ST-XIKOU",
+        "destination": DestinationV1(kind="shelter", name="溪口镇中心小学安置点", town="溪口镇"),
+    }
+    await produce(
+        [
+            (
+                DISPATCH_DELIVERED,
+                str(dispatch_id),
+                DispatchDeliveredV1(
+                    **handout,
+                    recipient_name_masked="王*明",
+                    recipient_org="溪口镇人民政府",
+                    partial=False,
+                    lines=delivered_lines(),
+                    delivered_at=T + timedelta(days=1),
+                ),
+            )
+        ]
+    )
+
+    async def completed() -> bool:
+        return bool(
+            (await api.ok("GET", f"/api/v1/donations/{donation_id}"))["status"] == "completed"
+        )
+
+    await eventually(completed, timeout=30)
+    assert (await goods())[-1] == ("signed", 5)
+
+
 async def test_warehouse_events_without_a_known_gift_are_ignored(api: Api) -> None:
     """Procurement lots and unknown gifts leave no trace and are not dead-lettered: a later
     event on the same key (same partition, so after it) is still applied."""

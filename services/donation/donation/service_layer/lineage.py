@@ -219,6 +219,10 @@ async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -
 def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
     async def on_stock_received(session: AsyncSession, event: CloudEvent) -> None:
         received = StockReceivedV1.model_validate(event.data)
+        if received.source.source_kind == "transfer":
+            # Goods moved between our own warehouses: counted in stock when first received;
+            # the transfer's shipment already shows the move on the timeline.
+            return
         stager = _Stager(session, topic_prefix)
         touched: dict[uuid.UUID, Donation] = {}
         for lot in received.lots:
@@ -279,6 +283,10 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
 
     async def on_dispatch_delivered(session: AsyncSession, event: CloudEvent) -> None:
         delivered = DispatchDeliveredV1.model_validate(event.data)
+        if delivered.kind == "transfer":
+            # Arrival at another of our warehouses is not distribution: nobody signed for the
+            # goods as a recipient, and the gift is not complete until they are handed out.
+            return
         stager = _Stager(session, topic_prefix)
         touched: dict[uuid.UUID, Donation] = {}
         destination = delivered.destination.town or delivered.destination.name
