@@ -339,6 +339,30 @@ async def test_donation_console_records_a_gift_once_and_prints_a_receipt_with_qr
     await page.click("#menu button[data-view='reports']")
     await expect(page.locator("#rep-table")).to_contain_text("合计", timeout=TIMEOUT_MS)
     await shot(page, "donation-console")
+
+    # a new project from the console; a receipt voided (the reprint is stamped void)
+    await page.click("#menu button[data-view='projects']")
+    await page.click("#project-new summary")
+    await page.fill("#p-code", "bad code!")
+    await page.fill("#p-name", "社区应急包")
+    await page.click("#project-form button[type=submit]")
+    await expect(page.locator(".field:has(#p-code) .error")).to_have_text(
+        "2–32 位字母、数字、- 或 _"
+    )
+    await page.fill("#p-code", f"KIT{STAMP}")
+    await page.click("#project-form button[type=submit]")
+    await expect(page.locator("#project-status")).to_contain_text("已新建", timeout=TIMEOUT_MS)
+    await expect(page.locator("#projects-table")).to_contain_text(f"KIT{STAMP}")
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("抬头写错，重开")))
+    await page.click("#menu button[data-view='gifts']")
+    row = page.locator("#gifts-table tr", has_text=name)
+    await row.get_by_role("button", name="作废票据").click()
+    await expect(page.locator("#gifts-status")).to_contain_text("票据已作废", timeout=TIMEOUT_MS)
+    row = page.locator("#gifts-table tr", has_text=name)
+    await row.get_by_role("button", name="开具票据").click()  # re-issued under a new number
+    await expect(page.locator("#gifts-status")).to_contain_text("已开具票据", timeout=TIMEOUT_MS)
+    reissued = api(web, "donation", "GET", f"/api/v1/donations/{mine[0]['id']}", "finance")
+    assert reissued["receipt_no"] not in (None, mine[0]["receipt_no"])
     await page.close()
 
 
