@@ -11,6 +11,7 @@ const EVENTS = {
   dispatched: ["物资出库发运", "Goods left the warehouse"],
   delivered: ["物资送达", "Goods arrived"],
   signed: ["受助方签收", "Signed for by the recipient"],
+  written_off: ["物资报损核销", "Goods written off"],
   follow_up: ["回访", "Follow-up visit"],
   cancelled: ["捐赠已取消", "Gift cancelled"],
   refunded: ["未使用部分已退回", "Unused part refunded"],
@@ -26,7 +27,7 @@ const STATUS = {
   cancelled: ["已取消", "Cancelled"],
   refunded: ["已退回", "Refunded"],
 };
-const CORRECTIONS = new Set(["receipt_voided", "cancelled", "refunded"]);
+const CORRECTIONS = new Set(["receipt_voided", "cancelled", "refunded", "written_off"]);
 
 let current = null;
 
