@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from shared.errors import PayloadTooLarge, error_body, install_error_handlers
 from shared.health import KafkaProbe, ReadinessCheck
 from shared.health import router as health_router
 from shared.logging import configure_logging
-from shared.messaging.consumer import ConsumerRunner
+from shared.messaging.consumer import ConsumerRunner, EventHandler
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tracing import continue_trace
 from shared.metrics import install_metrics
@@ -48,6 +48,21 @@ class ServiceRuntime:
     consumers: list[ConsumerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def consumer(
+        self, group: str, topics: Sequence[str], handlers: Mapping[str, EventHandler]
+    ) -> ConsumerRunner:
+        """An idempotent consumer of this service: group and topics get the topic prefix."""
+        s = self.settings
+        return ConsumerRunner(
+            name=s.topic_prefix + group,
+            service=s.service_name,
+            topics=[s.topic(t) for t in topics],
+            handlers=handlers,
+            session_factory=self.session_factory,
+            bootstrap=s.kafka_bootstrap,
+            max_attempts=s.consumer_max_attempts,
+        )
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(

@@ -9,15 +9,5 @@ from shared.runtime import ServiceRuntime
 
 
 def build_consumers(runtime: ServiceRuntime) -> list[ConsumerRunner]:
-    s = runtime.settings
-    return [
-        ConsumerRunner(
-            name=f"{s.topic_prefix}donation.lineage",
-            service=s.service_name,
-            topics=[s.topic(WAREHOUSE_EVENTS)],
-            handlers=make_handlers(s.topic_prefix),
-            session_factory=runtime.session_factory,
-            bootstrap=s.kafka_bootstrap,
-            max_attempts=s.consumer_max_attempts,
-        )
-    ]
+    prefix = runtime.settings.topic_prefix
+    return [runtime.consumer("donation.lineage", [WAREHOUSE_EVENTS], make_handlers(prefix))]

@@ -15,15 +15,4 @@ DONATION_HANDLERS: dict[str, EventHandler] = {
 
 
 def build_consumers(runtime: ServiceRuntime) -> list[ConsumerRunner]:
-    s = runtime.settings
-    return [
-        ConsumerRunner(
-            name=f"{s.topic_prefix}warehouse.donations",
-            service=s.service_name,
-            topics=[s.topic(DONATION_EVENTS)],
-            handlers=DONATION_HANDLERS,
-            session_factory=runtime.session_factory,
-            bootstrap=s.kafka_bootstrap,
-            max_attempts=s.consumer_max_attempts,
-        )
-    ]
+    return [runtime.consumer("warehouse.donations", [DONATION_EVENTS], DONATION_HANDLERS)]
