@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -215,3 +216,121 @@ async def test_two_instances_one_killed_mid_flow(fault_stack: FaultStack) -> Non
     finally:
         second.stop()
     assert_nothing_lost_or_doubled(counts)
+
+
+async def test_parallel_dispatches_on_one_scarce_lot(fault_stack: FaultStack) -> None:
+    """30 one-unit dispatches race for a lot of 10: exactly 10 units leave, never more."""
+    await ensure_running(fault_stack)
+    stock, requests = 10, 30
+    tag = uuid.uuid4().hex[:8].upper()
+    wh = fault_stack.warehouse.url + "/api/v1"
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def token(role: str) -> dict[str, str]:
+            response = await client.post(
+                fault_stack.donation.url + "/api/v1/auth/token",
+                data={"username": role, "password": "sunshine-demo"},
+            )
+            return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+        keeper, dispatcher, approver = (
+            await token("warehouse"),
+            await token("dispatcher"),
+            await token("approver"),
+        )
+
+        async def post(path: str, headers: dict[str, str], body: object = None) -> httpx.Response:
+            return await client.post(
+                wh + path,
+                json=body,
+                headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+            )
+
+        warehouse_code, item_code = f"WH-F{tag}", f"SCARCE-{tag}"
+        created = await post(
+            "/warehouses",
+            keeper,
+            {"code": warehouse_code, "name": f"故障测试仓 {tag}", "kind": "district"},
+        )
+        assert created.status_code == 201, created.text
+        created = await post(
+            "/items",
+            keeper,
+            {"code": item_code, "name": "发电机", "category": "lighting_power", "unit": "台"},
+        )
+        assert created.status_code == 201, created.text
+        inbound = await post(
+            "/inbounds",
+            keeper,
+            {
+                "warehouse_code": warehouse_code,
+                "procurement_order": f"CG-{tag}",
+                "lines": [{"item_code": item_code, "quantity": stock}],
+            },
+        )
+        assert inbound.status_code == 201, inbound.text
+        confirmed = await post(
+            f"/inbounds/{inbound.json()['id']}/confirm",
+            keeper,
+            {"lines": [{"line_no": 1, "received_quantity": stock}]},
+        )
+        assert confirmed.status_code in (200, 201), confirmed.text
+
+        async def approved_dispatch(n: int) -> str:
+            requested = await post(
+                "/dispatches",
+                dispatcher,
+                {
+                    "from_warehouse_code": warehouse_code,
+                    "destination": {"kind": "shelter", "name": f"安置点 {n}", "town": "溪口镇"},
+                    "lines": [{"item_code": item_code, "quantity": 1}],
+                },
+            )
+            assert requested.status_code == 201, requested.text
+            dispatch = requested.json()
+            approval = await client.post(
+                f"{wh}/dispatches/{dispatch['id']}/approve",
+                headers=approver | {"If-Match": str(dispatch["version"])},
+            )
+            assert approval.status_code == 200, approval.text
+            return str(dispatch["id"])
+
+        dispatch_ids = [await approved_dispatch(n) for n in range(requests)]
+        picks = await asyncio.gather(*(post(f"/dispatches/{d}/pick", keeper) for d in dispatch_ids))
+        picked = [d for d, r in zip(dispatch_ids, picks, strict=True) if r.status_code == 200]
+        refused = [r for r in picks if r.status_code == 409]
+        assert len(picked) + len(refused) == requests, [
+            r.text for r in picks if r.status_code not in (200, 409)
+        ]
+        ships = await asyncio.gather(
+            *(
+                client.post(
+                    f"{wh}/dispatches/{d}/ship",
+                    json={"waybill_no": f"WB-{tag}-{n}"},
+                    headers=keeper,
+                )
+                for n, d in enumerate(picked)
+            )
+        )
+        shipped = sum(1 for r in ships if r.status_code == 200)
+        level = await client.get(
+            f"{wh}/stock", params={"warehouse_code": warehouse_code}, headers=keeper
+        )
+        (row,) = [r for r in level.json()["items"] if r["item_code"] == item_code]
+    counts = Counts(
+        "7 30 parallel dispatches on a lot of 10",
+        sent=requests,
+        acknowledged=len(picked),
+        applied=shipped,
+        feed=0,
+        warehouse=row["on_hand"],
+        duplicates=max(0, len(picked) - stock),
+        lost=stock - shipped - row["on_hand"],
+    )
+    RESULTS.append(counts)
+    assert len(picked) == stock, "exactly the available units are picked"
+    assert shipped == stock
+    assert row["on_hand"] == 0
+    assert row["reserved"] == 0
+    assert counts.duplicates == 0
+    assert counts.lost == 0
