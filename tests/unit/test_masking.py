@@ -21,6 +21,7 @@ from donation.domain.model import ANONYMOUS_ORGANIZATION, ANONYMOUS_PERSON, disp
         ("溪口镇商会", "named", "organization", "溪口镇商会"),
         ("溪口镇商会", "anonymous", "organization", ANONYMOUS_ORGANIZATION),
         ("John Smith", "named", "individual", "J. S."),
+        ("一某", "surname", "individual", "一*"),  # found by hypothesis: a real name of 某
     ],
 )
 def test_display_name(name: str, display: str, donor_type: str, shown: str) -> None:

@@ -72,7 +72,10 @@ def display_name(name: str, *, display: str, donor_type: str) -> str:
         return name
     surname = surname_of(name)
     if display == "surname":
-        return f"{surname}某" if _is_cjk(name) else f"{surname[:1]}. (surname)"
+        if not _is_cjk(name):
+            return f"{surname[:1]}. (surname)"
+        # 张某 — unless that is the person's real name (given name 某): then 张*.
+        return f"{surname}某" if name != f"{surname}某" else f"{surname}*"
     if _is_cjk(name):
         given = name[len(surname) :]
         if len(given) <= 1:
