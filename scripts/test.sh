@@ -38,4 +38,6 @@ echo "== ruff (lint, format)"
 echo "== mypy"
 "$PY" -m mypy shared services tests bench
 echo "== pytest"
-"$PY" -m pytest "$@"
+# Two workers: the suite mostly waits (on Kafka, PostgreSQL, service processes), so two
+# processes use the two cores; a test file stays on one worker (module fixtures, faults).
+"$PY" -m pytest -n 2 --dist loadfile "$@"

@@ -36,8 +36,12 @@ KAFKA_BOOTSTRAP = os.environ.get("SUNSHINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 RUN_ID = f"t{int(time.time())}{os.getpid() % 1000}"
 # Several test runs may share one PostgreSQL and one broker: the databases get an optional
 # suffix and the e2e services a port base, both from the environment.
-DB_SUFFIX = os.environ.get("SUNSHINE_TEST_DB_SUFFIX", "")
-PORT_BASE = int(os.environ.get("SUNSHINE_TEST_PORT_BASE", "18000"))
+# Under pytest-xdist each worker (gw0, gw1, ...) gets its own databases and ports too.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+DB_SUFFIX = os.environ.get("SUNSHINE_TEST_DB_SUFFIX", "") + (f"_{WORKER}" if WORKER else "")
+PORT_BASE = int(os.environ.get("SUNSHINE_TEST_PORT_BASE", "18000")) + 500 * int(
+    WORKER.removeprefix("gw") or 0
+)
 TOPIC_PREFIX = f"{RUN_ID}."
 
 
@@ -157,3 +161,25 @@ async def scratch_topic(kafka_topics: list[str]) -> str:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+# The fault-injection suite's table: rows are appended by whichever worker runs tests/faults
+# (see tests/faults/test_faults.py) and printed here by the controller.
+FAULT_RESULTS = Path(__file__).resolve().parents[1] / ".local" / "faults" / "results.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+        FAULT_RESULTS.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FAULT_RESULTS.exists():
+        return
+    from tests.faults.conftest import GIFTS, RATE
+    from tests.faults.harness import Counts
+
+    terminalreporter.section(f"fault injection ({GIFTS} gifts at {RATE:.0f}/s per scenario)")
+    terminalreporter.write_line(Counts.header())
+    for row in FAULT_RESULTS.read_text().splitlines():
+        terminalreporter.write_line(row)

@@ -31,9 +31,9 @@ from warehouse.main import MIGRATIONS as WAREHOUSE_MIGRATIONS
 pytestmark = pytest.mark.faults
 
 FULL = os.environ.get("SUNSHINE_FAULT_SIZE", "reduced") == "full"
-GIFTS = 2000 if FULL else 150
-RATE = 100.0 if FULL else 30.0
-PG_OUTAGE_S = 30.0 if FULL else 8.0
+GIFTS = 2000 if FULL else 80
+RATE = 100.0 if FULL else 40.0
+PG_OUTAGE_S = 30.0 if FULL else 5.0
 PORT_BASE = int(os.environ.get("SUNSHINE_FAULT_PORT_BASE", "27000"))
 
 
@@ -116,16 +116,3 @@ async def disarm_faults(fault_stack: FaultStack) -> AsyncIterator[None]:
             service.start()
     for service in fault_stack.all():
         await service.wait_live()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from tests.faults.harness import Counts
-    from tests.faults.test_faults import RESULTS
-
-    if not RESULTS:
-        return
-    size = "full" if FULL else "reduced"
-    terminalreporter.section(f"fault injection ({size} size: {GIFTS} gifts at {RATE:.0f}/s each)")
-    terminalreporter.write_line(Counts.header())
-    for counts in RESULTS:
-        terminalreporter.write_line(counts.row())

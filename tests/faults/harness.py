@@ -278,22 +278,14 @@ async def count(
             applied = await d.fetchval(
                 "SELECT count(*) FROM donations WHERE note = $1", flow.marker
             )
-            feed_rows = await n.fetchval(
-                "SELECT count(*) FROM feed_entries WHERE subject_id = ANY($1::text[]) "
-                "AND kind = 'donation.received'",
-                ids,
-            )
-            feed_distinct = await n.fetchval(
-                "SELECT count(DISTINCT subject_id) FROM feed_entries "
+            # One statement each, so both counts come from the same snapshot.
+            feed = await n.fetchrow(
+                "SELECT count(*) AS rows, count(DISTINCT subject_id) AS gifts FROM feed_entries "
                 "WHERE subject_id = ANY($1::text[]) AND kind = 'donation.received'",
                 ids,
             )
-            inbound_rows = await w.fetchval(
-                "SELECT count(*) FROM inbounds WHERE donation_id = ANY($1::uuid[])",
-                [uuid.UUID(g) for g in goods],
-            )
-            inbound_distinct = await w.fetchval(
-                "SELECT count(DISTINCT donation_id) FROM inbounds "
+            inbound = await w.fetchrow(
+                "SELECT count(*) AS rows, count(DISTINCT donation_id) AS gifts FROM inbounds "
                 "WHERE donation_id = ANY($1::uuid[])",
                 [uuid.UUID(g) for g in goods],
             )
@@ -301,8 +293,8 @@ async def count(
             await d.close()
             await n.close()
             await w.close()
-        duplicates = (feed_rows - feed_distinct) + (inbound_rows - inbound_distinct)
-        return applied, feed_distinct, inbound_distinct, duplicates, feed_rows
+        duplicates = (feed["rows"] - feed["gifts"]) + (inbound["rows"] - inbound["gifts"])
+        return applied, feed["gifts"], inbound["gifts"], duplicates, feed["rows"]
 
     deadline = time.monotonic() + settle_timeout_s
     last: tuple[int, int, int, int, int] | None = None

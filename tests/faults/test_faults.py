@@ -7,6 +7,7 @@ Reduced size inside ``make test``; full size with ``make faults`` (SUNSHINE_FAUL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -14,15 +15,22 @@ from datetime import UTC, datetime
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import BaseModel
+from sqlalchemy import text
 
 from shared.contracts.donation import DONATION_RECEIVED, DonationReceivedV1
+from shared.db import create_engine, create_session_factory
 from shared.ids import new_tracking_code, uuid7
 from shared.messaging.envelope import CloudEvent
+from shared.messaging.relay import OutboxRelay
 from shared.messaging.replay import replay
+from shared.messaging.topics import ensure_topics
+from shared.uow import SqlUnitOfWork
 from tests.faults.conftest import GIFTS, PG_OUTAGE_S, RATE, FaultStack
 from tests.faults.harness import (
     BOOTSTRAP,
+    STATE,
     Counts,
     Flow,
     Service,
@@ -34,7 +42,17 @@ from tests.faults.harness import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-RESULTS: list[Counts] = []
+RESULTS_FILE = STATE / "results.txt"
+
+
+def record(counts: Counts) -> None:
+    """Keep the row for the summary table (read by the controller, also under pytest-xdist)."""
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS_FILE.open("a") as out:
+        out.write(counts.row() + "\n")
+    print("\n" + Counts.header() + "\n" + counts.row())
+
+
 FLOW_SECONDS = GIFTS / RATE
 Fault = Callable[[FaultStack, Flow], Awaitable[None]]
 
@@ -63,8 +81,7 @@ async def run_scenario(stack: FaultStack, name: str, fault: Fault) -> Counts:
         notification_dsn=stack.notification_settings.asyncpg_dsn,
         warehouse_dsn=stack.warehouse_settings.asyncpg_dsn,
     )
-    RESULTS.append(counts)
-    print("\n" + Counts.header() + "\n" + counts.row())
+    record(counts)
     return counts
 
 
@@ -327,10 +344,78 @@ async def test_parallel_dispatches_on_one_scarce_lot(fault_stack: FaultStack) ->
         duplicates=max(0, len(picked) - stock),
         lost=stock - shipped - row["on_hand"],
     )
-    RESULTS.append(counts)
+    record(counts)
     assert len(picked) == stock, "exactly the available units are picked"
     assert shipped == stock
     assert row["on_hand"] == 0
     assert row["reserved"] == 0
     assert counts.duplicates == 0
     assert counts.lost == 0
+
+
+class Pinged(BaseModel):
+    n: int
+
+
+async def test_relay_publishes_rows_written_while_kafka_was_stopped(
+    fault_stack: FaultStack,
+) -> None:
+    """The relay alone: rows committed while the broker is down go out once it is back."""
+    settings = fault_stack.donation_settings
+    engine = create_engine(settings, application_name="faults-relay")
+    key = str(uuid.uuid4())
+    topic = "faults.relay-outage"
+    await ensure_topics(BOOTSTRAP, [topic], partitions=1)
+    relay = OutboxRelay(
+        engine=engine,
+        dsn=settings.asyncpg_dsn,
+        bootstrap=BOOTSTRAP,
+        service="faults",
+        poll_interval_s=0.5,
+    )
+
+    async def unpublished() -> int:
+        async with engine.connect() as conn:
+            result = await conn.execute(
+                text("SELECT count(*) FROM outbox WHERE key = :k AND published_at IS NULL"),
+                {"k": key},
+            )
+            return int(result.scalar_one())
+
+    await asyncio.to_thread(kafka, "stop")
+    task = asyncio.create_task(relay.run())
+    try:
+        try:
+            for n in range(5):
+                async with SqlUnitOfWork(
+                    create_session_factory(engine), source="/sunshine/faults"
+                ) as uow:
+                    uow.publish(
+                        topic=topic,
+                        key=key,
+                        type="org.redcross.fenghua.test.pinged.v1",
+                        payload=Pinged(n=n),
+                    )
+                    await uow.commit()
+            await asyncio.sleep(2)
+            assert await unpublished() == 5, "nothing can be published while the broker is down"
+        finally:
+            await asyncio.to_thread(kafka, "start")
+
+        async def all_published() -> bool:
+            return await unpublished() == 0
+
+        await eventually(all_published, timeout=90)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+    finally:
+        await consumer.stop()
+    values = sorted(r.value for records in batch.values() for r in records)
+    assert values == sorted(f'{{"n":{n}}}'.encode() for n in range(5))
