@@ -38,7 +38,7 @@
 # runuser. That user must be able to reach $STATE_DIR/postgres, which is not
 # the case when the repo lives below a 0700 directory (e.g. a `mktemp -d`
 # clone). Then the real directory is created at
-#     /var/lib/postgresql/sunshine/<first 12 hex of sha1($REPO)>   (postgres, 0700)
+#     /var/lib/postgresql/sunshine/<first 12 hex of sha1($STATE_DIR)>   (postgres, 0700)
 # and $STATE_DIR/postgres becomes a symlink to it, so `reset` (or deleting
 # .local) from the repo still finds and wipes it. psql/pg_isready run as the
 # calling user (root can use the socket), so `pg.sh psql -f ./file.sql` reads
@@ -93,7 +93,7 @@ resolve_layout() {
     # Unix socket paths are limited to 107 bytes; deep clone locations would
     # exceed it, so fall back to a short per-repo directory in /tmp.
     if ((${#SOCK_DIR} + ${#PG_PORT} + 12 > 107)); then
-        SOCK_DIR="/tmp/sunshine-pg-$(sha1_short "$REPO")"
+        SOCK_DIR="/tmp/sunshine-pg-$(sha1_short "$STATE_DIR")"
     fi
 }
 
@@ -157,7 +157,7 @@ prepare_home() {
             [[ -z "$(ls -A -- "$PG_LINK")" ]] ||
                 die "user $PG_OS_USER cannot access $PG_LINK (not empty); run '$0 reset' first"
             local target
-            target="$PG_VARLIB/$(sha1_short "$REPO")"
+            target="$PG_VARLIB/$(sha1_short "$STATE_DIR")"   # one per state dir: a repo may run several clusters
             log "user $PG_OS_USER cannot reach $PG_LINK (repo under a private directory?);"
             log "  using $target instead, linked from $PG_LINK"
             install -d -m 0755 -- /var/lib/postgresql

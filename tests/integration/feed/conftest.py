@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from notification.config import NotificationSettings
 from notification.main import MIGRATIONS, create_app
+from shared.auth import generate_keypair
 from shared.contracts import donation as d
 from shared.ids import uuid7
 from shared.messaging.envelope import CloudEvent
@@ -130,6 +131,7 @@ def project(code: str, name: str, *, town: str | None) -> d.ProjectOpenedV1:
 def feed_settings(
     tmp: Path, name: str, port: int, prefix: str, settle_s: float = 2.0
 ) -> NotificationSettings:
+    generate_keypair(tmp)  # never rely on a developer's .local/keys: CI starts without one
     return NotificationSettings(
         environment="test",
         db_name=f"notification_test{DB_SUFFIX}_{name}",
@@ -141,6 +143,7 @@ def feed_settings(
         port=port,
         run_relay=False,
         log_signing_key_file=tmp / "feed_log_signing.pem",
+        jwt_public_key_file=tmp / "jwt_public.pem",
         log_checkpoint_interval_s=0.3,
         log_settle_s=settle_s,  # entries from all partitions are in before they are ordered
         major_disaster_refs=["TY-2026-14", "YJJZ-2026-TY"],
