@@ -14,6 +14,10 @@ for s in donation warehouse notification; do "$PY" -m "$s" seed; done
 cat <<MSG
 
 阳光红会 Sunshine is up.
+  Public page 阳光红会   http://127.0.0.1:${NOTIFICATION_PORT:-8003}/
+  Donor tracking        http://127.0.0.1:${DONATION_PORT:-8001}/track
+  Donation console      http://127.0.0.1:${DONATION_PORT:-8001}/console/donation
+  Warehouse console     http://127.0.0.1:${WAREHOUSE_PORT:-8002}/console/warehouse
   Donation service      http://127.0.0.1:${DONATION_PORT:-8001}/api/docs
   Warehouse service     http://127.0.0.1:${WAREHOUSE_PORT:-8002}/api/docs
   Notification service  http://127.0.0.1:${NOTIFICATION_PORT:-8003}/api/docs
