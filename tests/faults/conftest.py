@@ -62,7 +62,11 @@ class FaultStack:
 @pytest.fixture(scope="session")
 async def fault_stack(keys_dir: Path) -> AsyncIterator[FaultStack]:
     await asyncio.to_thread(kafka, "start")
-    await asyncio.to_thread(consumer_postgres, "start")
+    try:
+        await asyncio.to_thread(consumer_postgres, "start")
+    except BaseException:
+        await asyncio.to_thread(kafka, "stop")  # never leave the suite's broker behind
+        raise
     common: dict[str, Any] = {
         "environment": "test",
         "db_password": PG_PASSWORD,

@@ -35,7 +35,9 @@ STATE = REPO / ".local" / "faults"
 LOGS = STATE / "logs"
 KAFKA_PORT = int(os.environ.get("SUNSHINE_FAULT_KAFKA_PORT", "19192"))
 KAFKA_CONTROLLER_PORT = KAFKA_PORT + 1
-CONSUMER_PG_PORT = int(os.environ.get("SUNSHINE_FAULT_PG_PORT", "55498"))
+# Below Linux's ephemeral range (32768-60999): this cluster is restarted mid-run, when a busy
+# test run's outgoing sockets could otherwise be holding the port.
+CONSUMER_PG_PORT = int(os.environ.get("SUNSHINE_FAULT_PG_PORT", "15498"))
 BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT}"
 
 
