@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import asyncpg
 import httpx
 
 from shared.config import ServiceSettings
+from tests.e2e.conftest import settings_env
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / ".local" / "faults"
@@ -71,19 +71,6 @@ def consumer_postgres(command: str) -> None:
         timeout=120,
         capture_output=True,
     )
-
-
-def settings_env(settings: ServiceSettings, prefix: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        if isinstance(value, list):
-            value = "[" + ",".join(f'"{v}"' for v in value) + "]"
-        env[f"{prefix}{name.upper()}"] = str(value)
-    return env
 
 
 @dataclass
@@ -314,12 +301,3 @@ async def count(
     acked = len(flow.acknowledged)
     lost = (acked - min(applied, acked)) + (acked - feed) + (len(goods) - warehouse)
     return Counts(scenario, flow.sent, acked, applied, feed, warehouse, duplicates, lost)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"not within {timeout}s")

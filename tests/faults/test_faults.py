@@ -36,9 +36,9 @@ from tests.faults.harness import (
     Service,
     consumer_postgres,
     count,
-    eventually,
     kafka,
 )
+from tests.integration.conftest import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -210,7 +210,7 @@ async def test_poison_message_is_dead_lettered_and_replayed(fault_stack: FaultSt
     async def replayed_once() -> bool:
         return await poison_in_feed() == 1
 
-    await eventually(replayed_once)
+    await eventually(replayed_once, timeout=60)
     again = await replay("faults.donation.events.dlq", bootstrap=BOOTSTRAP, event_ids={poison_id})
     assert again.replayed == []
     await asyncio.sleep(2)
