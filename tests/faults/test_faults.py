@@ -364,7 +364,7 @@ async def test_relay_publishes_rows_written_while_kafka_was_stopped(
     settings = fault_stack.donation_settings
     engine = create_engine(settings, application_name="faults-relay")
     key = str(uuid.uuid4())
-    topic = "faults.relay-outage"
+    topic = f"faults.relay-outage.{uuid.uuid4().hex[:8]}"  # the broker keeps old runs
     await ensure_topics(BOOTSTRAP, [topic], partitions=1)
     relay = OutboxRelay(
         engine=engine,
