@@ -1,0 +1,296 @@
+"""The authorisation policy of every HTTP route of the three services: the specification that
+``test_matrix.py`` checks the running apps against, and the source of
+``docs/authorization.md`` (``python -m tests.integration.authz.policy > docs/authorization.md``).
+
+Written by hand from the staff guides, not read from the code: docs/donation.md
+("Conventions: Roles", "Audit log"), docs/warehouse.md ("Logging in and roles"),
+docs/notification-alerts.md (the role columns of the alert and notice tables) and the README
+(pages, observability). Where a guide says nothing, the entry follows least privilege and says
+so in a comment.
+
+Reading an entry:
+
+- ``PUBLIC``: no login; a token, valid or not, changes nothing.
+- ``ANY_STAFF``: any valid staff token, even one without a role.
+- ``staff(R, ...)``: a valid token holding one of the roles ``R``; ``admin`` is always
+  included (shared/auth.py: admins pass every role check). Everyone else gets ``403``; no token,
+  a malformed, forged or expired token gets ``401``.
+
+Paths are FastAPI path templates. ``HEAD`` (added by Starlette to plain ``GET`` routes) is not
+listed separately.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Final, Literal
+
+Service = Literal["donation", "warehouse", "notification"]
+SERVICES: Final[tuple[Service, ...]] = ("donation", "warehouse", "notification")
+
+ADMIN: Final = "admin"
+FINANCE: Final = "finance"
+WAREHOUSE: Final = "warehouse"
+DISPATCHER: Final = "dispatcher"
+APPROVER: Final = "approver"
+AUDITOR: Final = "auditor"
+# Every role there is (the test checks shared.auth.Role against it: a new role is a policy
+# decision for every row below).
+ROLES: Final[tuple[str, ...]] = (ADMIN, FINANCE, WAREHOUSE, DISPATCHER, APPROVER, AUDITOR)
+
+PUBLIC: Final = "public"
+ANY_STAFF: Final = "any staff"
+
+Access = Literal["public", "any staff"] | frozenset[str]
+Route = tuple[Service, str, str]  # (service, HTTP method, path template)
+
+
+def staff(*roles: str) -> frozenset[str]:
+    """These roles, and ``admin``."""
+    return frozenset({ADMIN, *roles})
+
+
+EVERY_ROLE: Final = staff(FINANCE, WAREHOUSE, DISPATCHER, APPROVER, AUDITOR)
+
+# The same on every service: API docs, health, metrics, the pages' static assets.
+_COMMON: dict[str, Access] = {
+    "GET /api/v1/openapi.json": PUBLIC,
+    "GET /api/docs": PUBLIC,
+    "GET /docs/oauth2-redirect": PUBLIC,
+    "GET /healthz": PUBLIC,
+    "GET /readyz": PUBLIC,
+    "GET /metrics": PUBLIC,  # scraped by Prometheus (README, Observability)
+    "GET /assets/common/{name}": PUBLIC,
+    "GET /assets/page/{name}": PUBLIC,
+    "GET /assets/vendor/{name}": PUBLIC,
+    "GET /web-config.json": PUBLIC,
+    "GET /favicon.ico": PUBLIC,
+}
+
+# docs/donation.md: finance records gifts, receipts, projects and disbursements; approver (or a
+# second finance officer) approves disbursements; dispatcher, approver and finance record
+# follow-ups; auditor reads everything and is the only reader of the audit log (with admin).
+# The guide does not name further readers: the gift, donor, receipt and report reads (personal
+# data, money) go to those who record or approve (finance, approver) and the auditor; project,
+# disbursement and follow-up reads also to the dispatcher, who records follow-ups against them.
+# The warehouse role reads nothing here.
+_GIFT_READERS = staff(FINANCE, APPROVER, AUDITOR)
+_PROJECT_READERS = staff(FINANCE, APPROVER, DISPATCHER, AUDITOR)
+
+_DONATION: dict[str, Access] = {
+    # log in, and who am I (any logged-in person)
+    "POST /api/v1/auth/token": PUBLIC,
+    "GET /api/v1/auth/me": ANY_STAFF,
+    # gifts
+    "POST /api/v1/donations": staff(FINANCE),
+    "GET /api/v1/donations": _GIFT_READERS,
+    "GET /api/v1/donations/{donation_id}": _GIFT_READERS,
+    "PATCH /api/v1/donations/{donation_id}": staff(FINANCE),
+    "POST /api/v1/donations/{donation_id}/receive": staff(FINANCE),
+    "POST /api/v1/donations/{donation_id}/receipt": staff(FINANCE),
+    "POST /api/v1/donations/{donation_id}/receipt/void": staff(FINANCE),
+    "GET /api/v1/donations/{donation_id}/receipts": _GIFT_READERS,
+    "POST /api/v1/donations/{donation_id}/cancel": staff(FINANCE),
+    "POST /api/v1/donations/{donation_id}/refund": staff(FINANCE),
+    "POST /api/v1/donations/{donation_id}/complete": staff(FINANCE),
+    "GET /api/v1/receipts": _GIFT_READERS,
+    # donors
+    "POST /api/v1/donors": staff(FINANCE),
+    "GET /api/v1/donors": _GIFT_READERS,
+    "GET /api/v1/donors/{donor_id}": _GIFT_READERS,
+    "PATCH /api/v1/donors/{donor_id}": staff(FINANCE),
+    # projects, disbursements, follow-ups
+    "POST /api/v1/projects": staff(FINANCE),
+    "GET /api/v1/projects": _PROJECT_READERS,
+    "GET /api/v1/projects/{code}": _PROJECT_READERS,
+    "PATCH /api/v1/projects/{code}": staff(FINANCE),
+    "POST /api/v1/projects/{code}/close": staff(FINANCE),
+    "POST /api/v1/projects/{code}/remainder": staff(FINANCE),
+    "POST /api/v1/projects/{code}/disbursements": staff(FINANCE),
+    "GET /api/v1/projects/{code}/disbursements": _PROJECT_READERS,
+    "GET /api/v1/disbursements": _PROJECT_READERS,
+    "GET /api/v1/disbursements/{disbursement_id}": _PROJECT_READERS,
+    "PATCH /api/v1/disbursements/{disbursement_id}": staff(FINANCE),
+    "POST /api/v1/disbursements/{disbursement_id}/approve": staff(APPROVER, FINANCE),
+    "POST /api/v1/disbursements/{disbursement_id}/reject": staff(APPROVER, FINANCE),
+    "POST /api/v1/follow-ups": staff(DISPATCHER, APPROVER, FINANCE),
+    "GET /api/v1/follow-ups": _PROJECT_READERS,
+    # reports and the audit log
+    "GET /api/v1/reports/totals": _GIFT_READERS,
+    "GET /api/v1/reports/uses": _GIFT_READERS,
+    "GET /api/v1/audit": staff(AUDITOR),
+    # the donor's own view (docs/donation.md: public, no login; rate-limited per client)
+    "GET /api/v1/track/{tracking_code}": PUBLIC,
+    "POST /api/v1/donor-lookup/code": PUBLIC,
+    "POST /api/v1/donor-lookup/verify": PUBLIC,
+    # pages: static HTML; the console's data comes from the API above, authorised there
+    "GET /": PUBLIC,
+    "GET /track": PUBLIC,
+    "GET /track/{tracking_code}": PUBLIC,
+    "GET /console/donation": PUBLIC,
+}
+
+# docs/warehouse.md, "Logging in and roles": warehouse keeps the catalogue, receives, counts,
+# picks, ships and runs the expiry scan; dispatcher requests a dispatch, cancels it and records
+# the sign-off (cancel and sign-off also warehouse); approver approves or rejects; any staff
+# role reads everything (lists, stock card, CSV); the audit log is the auditor's.
+_KEEPER = staff(WAREHOUSE)
+
+_WAREHOUSE: dict[str, Access] = {
+    # catalogue
+    "POST /api/v1/warehouses": _KEEPER,
+    "GET /api/v1/warehouses": EVERY_ROLE,
+    "GET /api/v1/warehouses/{code}": EVERY_ROLE,
+    "PATCH /api/v1/warehouses/{code}": _KEEPER,
+    "POST /api/v1/items": _KEEPER,
+    "GET /api/v1/items": EVERY_ROLE,
+    "GET /api/v1/items/{code}": EVERY_ROLE,
+    "PATCH /api/v1/items/{code}": _KEEPER,
+    "POST /api/v1/safety-stocks": _KEEPER,
+    # inbound
+    "POST /api/v1/inbounds": _KEEPER,
+    "POST /api/v1/inbounds/{inbound_id}/confirm": _KEEPER,
+    "GET /api/v1/inbounds": EVERY_ROLE,
+    "GET /api/v1/inbounds/{inbound_id}": EVERY_ROLE,
+    "GET /api/v1/expected-inbounds": EVERY_ROLE,  # = GET /inbounds?status=expected (legacy)
+    # stock and counts
+    "GET /api/v1/stock": EVERY_ROLE,
+    "GET /api/v1/stock/export.csv": EVERY_ROLE,
+    "GET /api/v1/lots": EVERY_ROLE,
+    "GET /api/v1/stock/movements": EVERY_ROLE,
+    "GET /api/v1/stock/movements/export.csv": EVERY_ROLE,
+    "GET /api/v1/stock/card": EVERY_ROLE,
+    "POST /api/v1/stock-counts": _KEEPER,
+    "GET /api/v1/stock-counts": EVERY_ROLE,
+    "GET /api/v1/stock-counts/{count_id}": EVERY_ROLE,
+    # dispatch
+    "POST /api/v1/dispatches": staff(DISPATCHER),
+    "POST /api/v1/dispatches/{dispatch_id}/approve": staff(APPROVER),
+    "POST /api/v1/dispatches/{dispatch_id}/reject": staff(APPROVER),
+    "POST /api/v1/dispatches/{dispatch_id}/cancel": staff(DISPATCHER, WAREHOUSE),
+    "POST /api/v1/dispatches/{dispatch_id}/pick": _KEEPER,
+    "POST /api/v1/dispatches/{dispatch_id}/ship": _KEEPER,
+    "POST /api/v1/dispatches/{dispatch_id}/deliver": staff(DISPATCHER, WAREHOUSE),
+    "GET /api/v1/dispatches": EVERY_ROLE,
+    "GET /api/v1/dispatches/{dispatch_id}": EVERY_ROLE,
+    # audit log, expiry scan
+    "GET /api/v1/audit-log": staff(AUDITOR),
+    "POST /api/v1/expiry-scans": _KEEPER,
+    # pages; the console's same-origin proxy (docs/decisions/005-web-pages.md) forwards to the
+    # donation and notification services, whose policy it must carry through unchanged
+    "GET /": PUBLIC,
+    "GET /console/warehouse": PUBLIC,
+    "POST /console/api/auth/token": PUBLIC,  # → donation POST /api/v1/auth/token
+    "GET /console/api/alerts": staff(WAREHOUSE, AUDITOR),  # → notification GET /api/v1/alerts
+    "POST /console/api/alerts/{alert_id}/acknowledge": staff(WAREHOUSE),  # → … /acknowledge
+}
+
+# docs/notification-alerts.md (role columns) and docs/notification-feed.md (public, no login).
+_NOTIFICATION: dict[str, Access] = {
+    # the 阳光红会 public feed and its transparency log
+    "GET /api/v1/public/feed": PUBLIC,
+    "GET /api/v1/public/entries/{entry_id}": PUBLIC,
+    "GET /api/v1/public/track/{tracking_code}": PUBLIC,
+    "GET /api/v1/public/summary": PUBLIC,
+    "GET /api/v1/public/timeliness": PUBLIC,
+    "GET /api/v1/public/export.json": PUBLIC,
+    "GET /api/v1/public/export.csv": PUBLIC,
+    "GET /api/v1/public/stream": PUBLIC,
+    "GET /api/v1/public/tree-head": PUBLIC,
+    "GET /api/v1/public/log-key": PUBLIC,
+    "GET /api/v1/public/log/entries": PUBLIC,
+    "GET /api/v1/public/proofs/inclusion": PUBLIC,
+    "GET /api/v1/public/proofs/consistency": PUBLIC,
+    # stock alerts and notices
+    "GET /api/v1/alerts": staff(WAREHOUSE, AUDITOR),
+    "GET /api/v1/alerts/{alert_id}": staff(WAREHOUSE, AUDITOR),
+    "POST /api/v1/alerts/{alert_id}/acknowledge": staff(WAREHOUSE),
+    "GET /api/v1/notices": staff(AUDITOR),
+    "POST /api/v1/notices/deliveries/{delivery_id}/retry": staff(),  # admin only
+    # the public transparency page
+    "GET /": PUBLIC,
+}
+
+
+def _table() -> dict[Route, Access]:
+    services: tuple[tuple[Service, dict[str, Access]], ...] = (
+        ("donation", _DONATION),
+        ("warehouse", _WAREHOUSE),
+        ("notification", _NOTIFICATION),
+    )
+    table: dict[Route, Access] = {}
+    for service, routes in services:
+        for key, access in {**_COMMON, **routes}.items():
+            method, path = key.split(" ", 1)
+            table[(service, method, path)] = access
+    return table
+
+
+POLICY: Final[dict[Route, Access]] = _table()
+
+
+def allowed(access: Access, role: str | None) -> bool:
+    """Whether a valid token with ``role`` (``None``: a token without any role) passes."""
+    if access in (PUBLIC, ANY_STAFF):
+        return True
+    assert isinstance(access, frozenset)
+    return role is not None and role in access
+
+
+# --------------------------------------------------------------------------- the document
+
+_DOC_HEAD = """\
+# 权限矩阵 · Authorization matrix
+
+Who may call which route of the three services. Generated from the test suite's policy table
+(`tests/integration/authz/policy.py`) with
+`python -m tests.integration.authz.policy > docs/authorization.md`; a test fails when this
+page and the table differ, and `tests/integration/authz/test_matrix.py` calls every route
+below with every role, without a token and with a malformed, forged and expired token,
+against the running apps.
+
+- ✓ allowed; — refused with `403 {"error": {"code": "forbidden", …}}`.
+- Every route in the tables below answers `401 {"error": {"code": "not_authenticated", …}}` (and
+  `WWW-Authenticate: Bearer`) without a valid token: none, malformed, forged or expired.
+- **public**: no login needed; a token changes nothing. **any staff**: any valid token, even
+  one without a role. `admin` passes every role check.
+- Tokens come from the donation service (`POST /api/v1/auth/token`); roles are explained in
+  the [donation](donation.md), [warehouse](warehouse.md) and
+  [alerts and notices](notification-alerts.md) guides. Besides the role, some actions have
+  rules of their own (nobody approves their own disbursement or dispatch: `403`).
+"""
+
+_SERVICE_TITLE = {
+    "donation": "捐赠服务 Donation service (:8001)",
+    "warehouse": "仓储服务 Warehouse service (:8002)",
+    "notification": "公示与通知服务 Notification service (:8003)",
+}
+
+
+def render() -> str:
+    lines = [_DOC_HEAD.rstrip("\n")]
+    header = "| route | " + " | ".join(f"`{r}`" for r in ROLES) + " |"
+    rule = "|---|" + ":-:|" * len(ROLES)
+    for service in SERVICES:
+        lines += ["", f"## {_SERVICE_TITLE[service]}", ""]
+        public = [(m, p) for (s, m, p), a in POLICY.items() if s == service and a == PUBLIC]
+        lines += [header, rule]
+        for (s, method, path), access in POLICY.items():
+            if s != service or access == PUBLIC:
+                continue
+            if access == ANY_STAFF:
+                cells = ["✓"] * len(ROLES)
+                note = " (any staff)"
+            else:
+                cells = ["✓" if allowed(access, r) else "—" for r in ROLES]
+                note = ""
+            lines.append(f"| `{method} {path}`{note} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "Public (no login): " + ", ".join(f"`{m} {p}`" for m, p in public) + ".",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
