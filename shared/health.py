@@ -19,7 +19,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database and Kafka reachable")
+@router.get(
+    "/readyz",
+    summary="Readiness: database and Kafka reachable",
+    responses={503: {"description": "Not ready: the same body, with the failing check false"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.runtime.readiness_checks
     names = list(checks)

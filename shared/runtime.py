@@ -30,6 +30,7 @@ from shared.messaging.consumer import ConsumerRunner, EventHandler
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tracing import continue_trace
 from shared.metrics import install_metrics
+from shared.openapi import document_errors
 from shared.uow import SqlUnitOfWork
 
 log = logging.getLogger("sunshine.runtime")
@@ -144,6 +145,7 @@ def create_service_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
+    document_errors(app)
     return app
 
 
