@@ -15,7 +15,12 @@ from shared.auth import CurrentStaff, TokenIssuer
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenOut, summary="Log in (OAuth2 password form)")
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Log in (OAuth2 password form)",
+    responses={401: {"description": "Wrong user name or password"}},
+)
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], runtime: RuntimeDep
 ) -> TokenOut:
