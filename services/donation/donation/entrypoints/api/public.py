@@ -78,6 +78,7 @@ async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> An
     "/donor-lookup/code",
     status_code=202,
     summary="捐赠人查询：发送验证码 Send a one-time code to a phone or e-mail",
+    responses={429: {"description": "Rate limited"}},
 )
 async def request_code(
     body: LookupRequest, request: Request, runtime: RuntimeDep, key: IdempotencyKey
@@ -113,7 +114,7 @@ async def request_code(
 @router.post(
     "/donor-lookup/verify",
     summary="捐赠人查询：验证并列出全部捐赠 Verify the code; list all gifts of this contact",
-    responses={404: {"description": "Wrong or expired code"}},
+    responses={404: {"description": "Wrong or expired code"}, 429: {"description": "Rate limited"}},
 )
 async def verify_code(body: LookupVerify, request: Request, runtime: RuntimeDep) -> Any:
     try:
