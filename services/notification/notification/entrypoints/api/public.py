@@ -508,7 +508,12 @@ async def export_json(
     }
 
 
-@router.get("/export.csv", summary="开放数据 Open-data export (CSV, with IATI types)")
+@router.get(
+    "/export.csv",
+    summary="开放数据 Open-data export (CSV, with IATI types)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def export_csv(
     request: Request,
     kind: Kind = None,
@@ -534,7 +539,12 @@ async def export_csv(
 KEEPALIVE_S = 15.0
 
 
-@router.get("/stream", summary="实时推送 Server-sent events of new entries")
+@router.get(
+    "/stream",
+    summary="实时推送 Server-sent events of new entries",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
 async def stream(
     request: Request,
     after: Annotated[
