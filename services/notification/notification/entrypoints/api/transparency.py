@@ -44,7 +44,11 @@ async def _head(runtime: ServiceRuntime, tree_size: int | None = None) -> TreeHe
     return head
 
 
-@router.get("/tree-head", summary="最新签名树头 The latest signed tree head")
+@router.get(
+    "/tree-head",
+    summary="最新签名树头 The latest signed tree head",
+    responses={404: {"description": "No head signed yet, or none of that size"}},
+)
 async def tree_head(
     request: Request,
     tree_size: Annotated[
@@ -98,7 +102,11 @@ async def _resolve_entry(runtime: ServiceRuntime, entry: str) -> int:
     return index
 
 
-@router.get("/proofs/inclusion", summary="包含证明 Inclusion proof (RFC 9162 §2.1.3)")
+@router.get(
+    "/proofs/inclusion",
+    summary="包含证明 Inclusion proof (RFC 9162 §2.1.3)",
+    responses={404: {"description": "Unknown entry, not yet in the log, or not in that tree"}},
+)
 async def inclusion(
     request: Request,
     entry: Annotated[str, Query(max_length=64, description="Entry id (UUID) or leaf index")],
