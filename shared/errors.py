@@ -92,6 +92,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # The framework could not parse the body (not UTF-8, a broken form): like a JSON
+        # syntax error, that is invalid input, answered as such.
+        message = f"请求体无法解析 (the request body could not be parsed): {exc.detail}"
+        problems = [{"field": "body", "message": str(exc.detail), "type": "body_unparsable"}]
+        return JSONResponse(error_body("validation_failed", message, problems), 422)
     code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
         exc.status_code, "http_error"
     )
