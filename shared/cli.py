@@ -44,4 +44,5 @@ def run_cli(
             access_log=False,
             proxy_headers=True,
             timeout_graceful_shutdown=10,
+            timeout_keep_alive=settings.http_keep_alive_s,
         )

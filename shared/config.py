@@ -27,6 +27,7 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    http_keep_alive_s: int = 65
 
     db_host: str = "127.0.0.1"
     db_port: int = 55432
@@ -34,6 +35,7 @@ class ServiceSettings(BaseSettings):
     db_password: SecretStr = SecretStr(DEFAULT_DB_PASSWORD)
     db_name: str = "sunshine"
     db_pool_size: int = 10
+    db_pool_pre_ping: bool = False
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = ""

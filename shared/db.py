@@ -18,7 +18,9 @@ def create_engine(settings: ServiceSettings, *, application_name: str | None = N
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip on every request): a connection found dead
+        # invalidates the whole pool, the request gets a 503 and its retry a fresh connection.
+        pool_pre_ping=settings.db_pool_pre_ping,
         connect_args={
             "server_settings": {"application_name": application_name or settings.service_name},
             "timeout": 5,

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -108,7 +109,26 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database_unreachable(exc: BaseException) -> bool:
+    """A lost or refused database connection: the request may be retried, nothing was applied."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    cause = exc.__cause__
+    return cause is not None and cause is not exc and _database_unreachable(cause)
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    if _database_unreachable(exc):
+        return JSONResponse(
+            error_body(
+                "unavailable",
+                "数据库暂不可用，请稍后重试 (the database is unavailable; retry later)",
+            ),
+            503,
+            headers={"Retry-After": "1"},
+        )
     import logging
 
     logging.getLogger("sunshine.errors").exception("unhandled error", exc_info=exc)

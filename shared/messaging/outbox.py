@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.ids import uuid7
@@ -57,21 +57,21 @@ async def write_outbox(session: AsyncSession, events: list[PendingEvent]) -> Non
     """Insert the events and wake the relay; both take effect only if the transaction commits."""
     if not events:
         return
-    await session.execute(
-        insert(outbox),
-        [
-            {
-                "id": e.id,
-                "topic": e.topic,
-                "key": e.key,
-                "type": e.type,
-                "source": e.source,
-                "subject": e.subject,
-                "time": e.time,
-                "payload": e.payload,
-                "traceparent": e.traceparent,
-            }
-            for e in events
-        ],
-    )
-    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    rows = [
+        {
+            "id": e.id,
+            "topic": e.topic,
+            "key": e.key,
+            "type": e.type,
+            "source": e.source,
+            "subject": e.subject,
+            "time": e.time,
+            "payload": e.payload,
+            "traceparent": e.traceparent,
+        }
+        for e in events
+    ]
+    # One statement, one round trip: the rows as a multi-row VALUES in a data-modifying CTE,
+    # and pg_notify (delivered at commit, like NOTIFY) in its main query.
+    written = insert(outbox).values(rows).cte("written")
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")).add_cte(written))

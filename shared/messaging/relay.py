@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from shared.messaging.tables import NOTIFY_CHANNEL
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 
 log = logging.getLogger("sunshine.relay")
+HOUSEKEEPING_INTERVAL_S = 5.0
 
 _CLAIM = text(
     """
@@ -103,7 +105,7 @@ class OutboxRelay:
         listener = asyncio.create_task(self._listen_forever(), name=f"{self._service}-relay-listen")
         try:
             await self._start_producer()
-            idle_rounds = 0
+            housekept_at = 0.0
             while True:
                 try:
                     published = await self.publish_pending()
@@ -113,9 +115,11 @@ class OutboxRelay:
                     await asyncio.sleep(min(self._poll_interval * 2, 5))
                 if published >= self._batch_size:
                     continue  # more is waiting: drain without sleeping
-                idle_rounds += 1
-                if idle_rounds % 5 == 1:
+                # backlog gauge and purge on a clock, not per round: under load the relay
+                # wakes for every commit and a count per few rounds showed in profiles
+                if time.monotonic() - housekept_at >= HOUSEKEEPING_INTERVAL_S:
                     await self._housekeeping()
+                    housekept_at = time.monotonic()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)

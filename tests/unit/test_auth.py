@@ -136,3 +136,37 @@ def test_external_oidc_provider_by_configuration(oidc_provider: tuple[str, RSAPr
     )
     with pytest.raises(NotAuthenticated):
         TokenVerifier(settings).verify(forged)
+
+
+def test_a_verified_token_is_cached_until_it_expires(
+    keys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(ServiceSettings(jwt_public_key_file=keys / "jwt_public.pem"))
+    token = issuer(keys, ttl=timedelta(seconds=60)).issue(
+        StaffPrincipal("finance", frozenset({"finance"}))
+    )
+    decoded: list[str] = []
+    original = jwt.decode
+
+    def counting_decode(*args: object, **kwargs: object) -> object:
+        decoded.append("x")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    assert verifier.verify(token).username == "finance"
+    assert verifier.verify(token).username == "finance"
+    assert len(decoded) == 1  # the second call was served from the cache
+
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    monkeypatch.setattr("shared.auth.time.time", lambda: later.timestamp())
+    verifier.verify(token)  # past exp by the cache's clock: verified afresh, not from cache
+    assert len(decoded) == 2
+
+
+def test_a_tampered_copy_of_a_cached_token_is_still_refused(keys: Path) -> None:
+    verifier = TokenVerifier(ServiceSettings(jwt_public_key_file=keys / "jwt_public.pem"))
+    token = issuer(keys).issue(StaffPrincipal("finance", frozenset({"finance"})))
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    with pytest.raises(NotAuthenticated):
+        verifier.verify(f"{header}.{payload[:-2]}xx.{signature}")

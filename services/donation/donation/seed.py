@@ -215,7 +215,7 @@ async def _seed_gift(make: MakeUow, rng: random.Random, at: datetime) -> tuple[u
     roll = rng.random()  # < 0.02: cancelled; < 0.03: refunded
     receipted = not command.pledged and roll >= 0.02 and rng.random() < 0.85
     async with make() as uow:
-        donation = await record_donation(uow, command)
+        donation = (await record_donation(uow, command)).donation
         if receipted:
             await uow.flush()
             await gifts.issue_receipt(

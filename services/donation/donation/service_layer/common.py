@@ -48,6 +48,26 @@ def local_date(at: datetime) -> date:
     return at.astimezone(LOCAL_TZ).date()
 
 
+def audit_entry(
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        at=now(),
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=_jsonable(before),
+        after=_jsonable(after),
+    )
+
+
 def audit(
     session: AsyncSession,
     *,
@@ -59,14 +79,13 @@ def audit(
     after: dict[str, Any] | None = None,
 ) -> None:
     session.add(
-        AuditEntry(
-            at=now(),
+        audit_entry(
             actor=actor,
             action=action,
             entity=entity,
             entity_id=entity_id,
-            before=_jsonable(before),
-            after=_jsonable(after),
+            before=before,
+            after=after,
         )
     )
 

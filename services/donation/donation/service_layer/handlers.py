@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import UTC
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from donation.adapters.gift_rows import insert_gift
 from donation.adapters.orm import Donation, DonationItem, Donor, Project
 from donation.domain.commands import RecordDonation
 from donation.domain.model import DonationStatus, display_name
-from donation.service_layer.common import audit, now, request_notice
+from donation.service_layer.common import audit_entry, now, request_notice
 from shared.contracts.donation import (
     DONATION_PLEDGED,
     DONATION_RECEIVED,
@@ -36,7 +39,16 @@ async def check_project_open(uow: SqlUnitOfWork, code: str | None) -> Project | 
     return project
 
 
-async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
+@dataclass(frozen=True)
+class RecordedGift:
+    """What intake wrote: enough to answer the request without reading it back."""
+
+    donation: Donation
+    donor: Donor
+    items: list[DonationItem]
+
+
+async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> RecordedGift:
     """Record a received (or pledged) gift and announce it (``donation.received``/``pledged``)."""
     session = uow.session
     if cmd.external_ref is not None:
@@ -53,13 +65,14 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
             )
     await check_project_open(uow, cmd.project_code)
     at = now()
+    new_donor: Donor | None = None
     if cmd.donor_id is not None:
         existing = await session.get(Donor, cmd.donor_id)
         if existing is None:
             raise ValidationFailed(f"捐赠人不存在 (unknown donor {cmd.donor_id})")
         donor = existing
     else:
-        donor = Donor(
+        donor = new_donor = Donor(
             id=uuid7(),
             donor_type=cmd.donor.donor_type,
             name=cmd.donor.name,
@@ -69,8 +82,6 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
             notify=cmd.donor.notify,
             created_at=at,
         )
-        session.add(donor)
-        await session.flush()
     donation = Donation(
         id=uuid7(),
         tracking_code=new_tracking_code(),
@@ -84,7 +95,7 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
         display_name=display_name(donor.name, display=cmd.display, donor_type=donor.donor_type),
         donor_id=donor.id,
         note=cmd.note,
-        received_at=cmd.received_at,
+        received_at=cmd.received_at.astimezone(UTC),
         created_at=at,
         created_by=cmd.actor,
     )
@@ -103,11 +114,7 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
         )
         for n, line in enumerate(cmd.items, start=1)
     ]
-    session.add(donation)
-    await session.flush()
-    session.add_all(items)
-    audit(
-        session,
+    entry = audit_entry(
         actor=cmd.actor,
         action="donation.pledge" if cmd.pledged else "donation.record",
         entity="donation",
@@ -123,7 +130,7 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
         },
     )
     try:
-        await session.flush()
+        await insert_gift(session, donor=new_donor, donation=donation, items=items, audit=entry)
     except IntegrityError as exc:
         raise Conflict(f"捐赠记录冲突 (conflicting donation): {exc.orig}") from exc
     if cmd.pledged:
@@ -147,7 +154,7 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> Donation:
         )
     else:
         announce_received(uow, donation, donor, items)
-    return donation
+    return RecordedGift(donation, donor, items)
 
 
 def announce_received(

@@ -140,8 +140,8 @@ async def create_donation(
     )
 
     async def record(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        donation = await record_donation(uow, command)
-        return 201, await donation_body(uow, donation.id)
+        gift = await record_donation(uow, command)
+        return 201, to_out(gift.donation, gift.donor, gift.items).model_dump(mode="json")
 
     return await idempotent(
         runtime,
