@@ -180,3 +180,25 @@ async def test_a_row_for_a_missing_topic_does_not_stall_the_others(
     assert rows[str(bad)].published_at is None
     assert rows[str(bad)].attempts == 1
     assert "does not exist" in rows[str(bad)].last_error
+
+
+async def test_a_large_batch_is_written_in_chunks_and_all_rows_land(engine: AsyncEngine) -> None:
+    from shared.messaging.outbox import CHUNK, pending_event, write_outbox
+
+    class Payload(BaseModel):
+        n: int
+
+    events = [
+        pending_event(topic="it.chunks", key=str(n), type="t", source="/it", payload=Payload(n=n))
+        for n in range(CHUNK * 2 + 7)
+    ]
+    factory = create_session_factory(engine)
+    async with factory() as session, session.begin():
+        await write_outbox(session, events)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT payload->>'n' FROM outbox WHERE topic = 'it.chunks' ORDER BY seq")
+            )
+        ).scalars()
+        assert [int(n) for n in rows] == list(range(CHUNK * 2 + 7))
