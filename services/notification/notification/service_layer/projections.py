@@ -5,20 +5,27 @@ derived from the event id, every time comes from the payload or the event, and n
 depends on the wall clock except ``published_at``, which is outside the hashed content.
 Only masked names reach an entry; free text from producers is passed through
 ``scrub_text``, which removes anything shaped like a phone number, e-mail or ID number.
+
+Entries are staged on the session and written in one multi-row INSERT when the transaction
+commits (the consumer applies a whole poll in one transaction), or earlier when a projection
+reads the feed (``_find`` writes what is staged first, so it sees the entries of earlier
+events of the same batch).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from notification.adapters.orm import FeedEntry
 from notification.log.entry import entry_id
 from notification.service_layer.feed_metrics import observe_disclosure
 from shared.contracts import donation as d
@@ -81,7 +88,80 @@ def tracking_hash(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
 
 
+_STAGED = "notification.feed.staged"
+_HOOKED = "notification.feed.hooked"
+# (column, PostgreSQL type) of a staged entry, in the order of the staged tuples
+_COLUMNS = (
+    ("id", "uuid"),
+    ("source_event_id", "varchar"),
+    ("kind", "varchar"),
+    ("subject_id", "varchar"),
+    ("tracking_code_hash", "varchar"),
+    ("title", "varchar"),
+    ("data", "jsonb"),
+    ("occurred_at", "timestamptz"),
+    ("published_at", "timestamptz"),
+    ("corrects_seq", "bigint"),
+    ("project_code", "varchar"),
+    ("town", "varchar"),
+    ("incident_ref", "varchar"),
+    ("event_type", "varchar"),
+    ("event_time", "timestamptz"),
+)
+_DATA = [name for name, _ in _COLUMNS].index("data")
+# One statement for the whole batch: one array per column (no per-row statement parameters).
+_INSERT_ENTRIES = text(
+    "INSERT INTO feed_entries ("  # noqa: S608 - constant column names
+    + ", ".join(name for name, _ in _COLUMNS)
+    + ") SELECT "
+    + ", ".join(name for name, _ in _COLUMNS)
+    + " FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS)
+    + ") WITH ORDINALITY AS staged("
+    + ", ".join(name for name, _ in _COLUMNS)
+    + ", position) ORDER BY position"
+)
+
+
+def _stage(session: AsyncSession, row: tuple[Any, ...]) -> None:
+    """Queue an entry row; written before the transaction commits (or by ``write_staged``)."""
+    info = session.info
+    staged: list[tuple[Any, ...]] | None = info.get(_STAGED)
+    if staged is None:
+        staged = info[_STAGED] = []
+        if not info.get(_HOOKED):
+            sa_event.listen(session.sync_session, "before_commit", _write_on_commit)
+            sa_event.listen(session.sync_session, "after_soft_rollback", _drop_on_rollback)
+            info[_HOOKED] = True
+    staged.append(row)
+
+
+def _insert_params(rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    columns = [list(values) for values in zip(*rows, strict=True)]
+    columns[_DATA] = [json.dumps(data, ensure_ascii=False) for data in columns[_DATA]]
+    return {name: values for (name, _), values in zip(_COLUMNS, columns, strict=True)}
+
+
+async def write_staged(session: AsyncSession) -> None:
+    """Write the staged entries now, in one statement (before reading the feed)."""
+    rows = session.info.pop(_STAGED, None)
+    if rows:
+        await session.execute(_INSERT_ENTRIES, _insert_params(rows))
+
+
+def _write_on_commit(session: Session) -> None:
+    # Runs inside the commit (in the asyncio greenlet), so the sync API may emit SQL here.
+    rows = session.info.pop(_STAGED, None)
+    if rows:
+        session.execute(_INSERT_ENTRIES, _insert_params(rows))
+
+
+def _drop_on_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(_STAGED, None)
+
+
 async def _find(session: AsyncSession, subject_id: str, kind: str) -> int | None:
+    await write_staged(session)  # an entry of an earlier event in this batch counts too
     value = await session.scalar(
         text(
             "SELECT seq FROM feed_entries WHERE subject_id = :s AND kind = :k "
@@ -108,24 +188,25 @@ async def _add(
     corrects_seq: int | None = None,
 ) -> None:
     published_at = datetime.now(UTC)
-    session.add(
-        FeedEntry(
-            id=entry_id(event.id),
-            source_event_id=event.id,
-            kind=kind,
-            subject_id=subject_id,
-            tracking_code_hash=tracking_hash(tracking_code) if tracking_code else None,
-            title=scrub_text(title),
-            data=data,
-            occurred_at=occurred_at,
-            published_at=published_at,
-            corrects_seq=corrects_seq,
-            project_code=project_code,
-            town=town,
-            incident_ref=incident_ref,
-            event_type=event.type,
-            event_time=event.time,
-        )
+    _stage(
+        session,
+        (
+            entry_id(event.id),
+            event.id,
+            kind,
+            subject_id,
+            tracking_hash(tracking_code) if tracking_code else None,
+            scrub_text(title),
+            data,
+            occurred_at,
+            published_at,
+            corrects_seq,
+            project_code,
+            town,
+            incident_ref,
+            event.type,
+            event.time,
+        ),
     )
     observe_disclosure(kind, occurred_at, published_at, (incident_ref, project_code))
 
