@@ -80,7 +80,10 @@ def from_kafka(
         raise MalformedEvent("empty value")
     try:
         data = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError: not UTF-8, not JSON, or an integer beyond Python's 4300-digit limit;
+        # RecursionError: nested too deep. Anything escaping here would crash the runner on
+        # the same record again and again.
         raise MalformedEvent(f"value is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedEvent("value is not a JSON object")
