@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -49,6 +50,8 @@ class ServiceRuntime:
     consumers: list[ConsumerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    # one pooled client for calls to other services (the consoles' same-origin proxies)
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=15))
 
     def consumer(
         self, group: str, topics: Sequence[str], handlers: Mapping[str, EventHandler]
@@ -127,6 +130,7 @@ def create_service_app(
             for task in runtime.tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await runtime.http.aclose()
             await engine.dispose()
             log.info("stopped")
 

@@ -151,15 +151,15 @@ async def forward(request: Request, base_url: str, path: str) -> Response:
     Only the headers an API call needs go along; the answer comes back as it is (JSON)."""
     headers = {k: v for k, v in request.headers.items() if k.lower() in _HOP_HEADERS}
     body = await request.body()
+    client: httpx.AsyncClient = request.app.state.runtime.http  # pooled, per app
     try:
-        async with httpx.AsyncClient(timeout=15) as client:
-            upstream = await client.request(
-                request.method,
-                base_url.rstrip("/") + path,
-                params=list(request.query_params.multi_items()),
-                content=body,
-                headers=headers,
-            )
+        upstream = await client.request(
+            request.method,
+            base_url.rstrip("/") + path,
+            params=list(request.query_params.multi_items()),
+            content=body,
+            headers=headers,
+        )
     except httpx.HTTPError:
         response: Response = JSONResponse(
             error_body("unavailable", "相关服务暂不可用，请稍后再试 (service unavailable)"), 503
