@@ -2,6 +2,10 @@
 notification service's feed consumer (inbox + projection + offset commits, real PostgreSQL)
 against a bare aiokafka consumer reading the same topic in the same run.
 
+Besides the two rates and their ratio it prints where each phase's wall time went: this
+process on CPU, runnable but waiting for a CPU (a busy machine), and the CPU of the
+consumer's PostgreSQL backends, each also per event.
+
     .local/venv/bin/python -m bench.consumer_catchup [--events 100000]
 """
 
@@ -9,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -65,6 +71,39 @@ async def preload(topic: str, count: int) -> None:
         await producer.stop()
 
 
+def runqueue_wait_s() -> float:
+    """Time this thread spent runnable but not running (the machine busy elsewhere)."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (a PostgreSQL backend on this machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+class Usage:
+    """Where the wall time of a phase went: this process on CPU, waiting for a CPU."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+        self.waited = runqueue_wait_s()
+
+    def done(self) -> tuple[float, float, float]:
+        return (
+            time.perf_counter() - self.wall,
+            time.process_time() - self.cpu,
+            runqueue_wait_s() - self.waited,
+        )
+
+
 async def bare(topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(
         topic,
@@ -75,14 +114,18 @@ async def bare(topic: str, count: int) -> float:
     )
     await consumer.start()
     seen = 0
-    started = time.perf_counter()
+    usage = Usage()
     try:
         while seen < count:
             batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
             seen += sum(len(v) for v in batch.values())
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed, cpu, waited = usage.done()
         await consumer.stop()
+    print(
+        f"  bare read: {elapsed:.1f}s wall, {cpu:.1f}s on CPU "
+        f"({cpu / count * 1e6:.0f} us/event), {waited:.1f}s waiting for a CPU"
+    )
     return count / elapsed
 
 
@@ -97,12 +140,21 @@ async def service(topic: str, count: int, settings: NotificationSettings) -> flo
         bootstrap=KAFKA,
     )
     conn = await asyncpg.connect(settings.asyncpg_dsn)
-    started = time.perf_counter()
+    usage = Usage()
     task = asyncio.create_task(runner.run())
     try:
         while await conn.fetchval("SELECT count(*) FROM inbox") < count:
-            await asyncio.sleep(0.5)
-        elapsed = time.perf_counter() - started
+            await asyncio.sleep(0.2)
+        elapsed, cpu, waited = usage.done()
+        backends = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench-consumer'"
+        )
+        pg_cpu = sum(cpu_of(r["pid"]) for r in backends)
+        print(
+            f"  feed consumer: {elapsed:.1f}s wall, {cpu:.1f}s on CPU "
+            f"({cpu / count * 1e6:.0f} us/event), {waited:.1f}s waiting for a CPU; "
+            f"PostgreSQL backends {pg_cpu:.1f}s on CPU ({pg_cpu / count * 1e6:.0f} us/event)"
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -129,7 +181,8 @@ async def main() -> None:
     print(f"preloaded {args.events} events in {time.perf_counter() - started:.1f}s")
     bare_rate = await bare(topic, args.events)
     service_rate = await service(topic, args.events, settings)
-    print(f"consumer catch-up over {args.events} events (6 partitions)")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"consumer catch-up over {args.events} events (6 partitions); load average {load}")
     print(f"  bare aiokafka consumer   {bare_rate:9.0f} events/s (read only)")
     print(f"  notification feed        {service_rate:9.0f} events/s (inbox + projection + commits)")
     print(f"  ratio                    {service_rate / bare_rate:9.2f}   (target >= 0.5)")
