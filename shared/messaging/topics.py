@@ -1,6 +1,10 @@
 """The Kafka topics of the system, and a command that creates them (idempotently).
 
-``python -m shared.messaging.topics [--prefix P] [--bootstrap HOST:PORT]``
+``python -m shared.messaging.topics [--prefix P] [--bootstrap HOST:PORT] [--partitions N]
+[--replication-factor 3] [--min-insync-replicas 2]``
+
+``donation.private`` (contact details for notices) and its DLQ keep messages for
+``PRIVATE_RETENTION_MS`` only, so personal data does not outlive its use in the broker's log.
 """
 
 from __future__ import annotations
@@ -19,6 +23,19 @@ WAREHOUSE_EVENTS = "warehouse.events"
 
 BASE_TOPICS = (DONATION_EVENTS, DONATION_PRIVATE, WAREHOUSE_EVENTS)
 PARTITIONS = 6
+PRIVATE_RETENTION_MS = 3 * 24 * 3600 * 1000  # 3 days: notices retry for hours, DLQ replay in days
+
+
+def topic_config(
+    name: str, *, replication_factor: int, min_insync_replicas: int | None
+) -> dict[str, str]:
+    """Per-topic settings: short retention for personal data; min ISR on a replicated cluster."""
+    config: dict[str, str] = {}
+    if name.removesuffix(".dlq").endswith(DONATION_PRIVATE):
+        config["retention.ms"] = str(PRIVATE_RETENTION_MS)
+    if replication_factor > 1:
+        config["min.insync.replicas"] = str(min_insync_replicas or replication_factor - 1)
+    return config
 
 
 def all_topics(prefix: str = "") -> list[str]:
@@ -29,7 +46,13 @@ def all_topics(prefix: str = "") -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap: str, names: list[str], *, partitions: int = PARTITIONS, timeout_s: float = 60
+    bootstrap: str,
+    names: list[str],
+    *,
+    partitions: int = PARTITIONS,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
+    timeout_s: float = 60,
 ) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     deadline = asyncio.get_running_loop().time() + timeout_s
@@ -47,7 +70,19 @@ async def ensure_topics(
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                    [
+                        NewTopic(
+                            n,
+                            num_partitions=partitions,
+                            replication_factor=replication_factor,
+                            topic_configs=topic_config(
+                                n,
+                                replication_factor=replication_factor,
+                                min_insync_replicas=min_insync_replicas,
+                            ),
+                        )
+                        for n in missing
+                    ]
                 )
     finally:
         await admin.close()
@@ -71,9 +106,30 @@ def main() -> None:
     parser.add_argument(
         "--bootstrap", default=os.environ.get("SUNSHINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     )
+    parser.add_argument("--partitions", type=int, default=PARTITIONS)
+    parser.add_argument(
+        "--replication-factor",
+        type=int,
+        default=int(os.environ.get("SUNSHINE_TOPIC_REPLICATION", "1")),
+        help="3 on a three-broker cluster",
+    )
+    parser.add_argument(
+        "--min-insync-replicas",
+        type=int,
+        default=None,
+        help="default: replication factor - 1 (2 with three replicas)",
+    )
     args = parser.parse_args()
     names = all_topics(args.prefix)
-    asyncio.run(ensure_topics(args.bootstrap, names))
+    asyncio.run(
+        ensure_topics(
+            args.bootstrap,
+            names,
+            partitions=args.partitions,
+            replication_factor=args.replication_factor,
+            min_insync_replicas=args.min_insync_replicas,
+        )
+    )
     print("topics ready:", " ".join(names))
 
 
