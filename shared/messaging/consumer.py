@@ -45,7 +45,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
@@ -443,8 +443,7 @@ class ConsumerRunner:
         attempts: int,
         event_type: str,
     ) -> None:
-        headers = [
-            *(record.headers or ()),
+        own = [
             ("dlq_error_type", type(exc).__name__.encode()),
             ("dlq_error", str(exc)[:2000].encode()),
             ("dlq_consumer", self.name.encode()),
@@ -454,13 +453,26 @@ class ConsumerRunner:
             ("dlq_original_offset", str(record.offset).encode()),
             ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
+        headers, value = [*(record.headers or ()), *own], record.value
         topic = record.topic + DLQ_SUFFIX
         delay = 0.5
         while True:  # never move on before the dead letter is safely stored
             try:
-                await dlq.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+                await dlq.send_and_wait(topic, value=value, key=record.key, headers=headers)
                 break
             except KafkaError as err:
+                shrinkable = value is not None or len(headers) > len(own)
+                if isinstance(err, MessageSizeTooLargeError) and shrinkable:
+                    # The record fits its topic but not with our headers: keep the error and
+                    # the way back to the original (dlq_original_*), drop its payload, then
+                    # its headers; the same send would fail forever.
+                    log.error("%s: dead letter too large, dropping its payload: %s", self.name, err)
+                    if value is not None:
+                        own.append(("dlq_value_omitted", str(len(value)).encode()))
+                        headers, value = [*(record.headers or ()), *own], None
+                    else:
+                        headers = own
+                    continue
                 log.warning("%s: DLQ publish failed, retrying: %s", self.name, err)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5)
