@@ -254,17 +254,12 @@ async def test_malformed_record_is_dead_lettered_or_skipped_and_the_partition_mo
     await run_case(stack, case, CASES[case])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a record that fits the topic but not with the dlq_* headers added is "
-    "refused by the producer (MessageSizeTooLargeError) and ConsumerRunner._dead_letter "
-    "retries it forever; the partition never moves on (fix pending in "
-    "shared/messaging/consumer.py, see docs/operations.md)",
-)
 async def test_a_record_too_large_to_dead_letter_with_its_headers_does_not_stop_the_partition(
     stack: Stack,
 ) -> None:
-    """Runs last: while the defect stands it leaves the consumers stuck."""
+    """The dead letter is stored without the payload (``dlq_value_omitted``), then without the
+    original headers; retrying it as is would never succeed and never let the partition move
+    on. Runs last: if it regresses, it leaves the consumers stuck."""
     await run_case(
         stack,
         "near_limit",
