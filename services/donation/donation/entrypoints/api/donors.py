@@ -133,7 +133,8 @@ async def get_donor(
         if donor is None:
             raise NotFound(f"捐赠人不存在 (donor {donor_id} not found)")
         body = out(donor).model_dump(mode="json")
-    return JSONResponse(body, headers=etag(donor.version))
+    # the session is closed here: read the version from the body, not the expired row
+    return JSONResponse(body, headers=etag(body["version"]))
 
 
 @router.patch(
