@@ -20,6 +20,11 @@ from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
+# JSON, or with format=csv the same report as CSV
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
 Reader = require_roles(Role.FINANCE, Role.APPROVER, Role.AUDITOR)
 AuditReader = require_roles(Role.AUDITOR)
 
@@ -27,6 +32,7 @@ AuditReader = require_roles(Role.AUDITOR)
 @router.get(
     "/reports/totals",
     summary="统计报表 Totals received and used, by month/project/channel/kind (CSV: format=csv)",
+    responses=CSV_TOO,
 )
 async def totals(
     runtime: RuntimeDep,
@@ -61,6 +67,7 @@ async def totals(
 @router.get(
     "/reports/uses",
     summary="使用报表 Approved disbursements by project/month/town, by source of funds (CSV too)",
+    responses=CSV_TOO,
 )
 async def uses(
     runtime: RuntimeDep,
