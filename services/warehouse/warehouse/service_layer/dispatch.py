@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -100,6 +101,23 @@ class Deliver:
     delivered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a step leaves behind, so the answer is built without reading it all again: the
+    dispatch row after the step, its allocations and the codes of the warehouses it names."""
+
+    row: Row[Any]
+    allocations: Sequence[Any]  # rows of allocations_of, or Picked
+    codes: dict[uuid.UUID, str]
+
+
+def _outcome(row: Row[Any], allocs: Sequence[Any], head: dict[str, Any]) -> Outcome:
+    codes = {row.from_warehouse_id: head["from_warehouse_code"]}
+    if row.destination_warehouse_id is not None:
+        codes[row.destination_warehouse_id] = head["destination"].warehouse_code
+    return Outcome(row, allocs, codes)
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -137,23 +155,16 @@ async def allocations_of(session: AsyncSession, dispatch_id: uuid.UUID) -> list[
     return list((await session.execute(query)).all())
 
 
-async def header(session: AsyncSession, row: Row[Any]) -> dict[str, Any]:
-    source = (
-        await session.execute(select(warehouses).where(warehouses.c.id == row.from_warehouse_id))
-    ).one()
-    target_code = None
-    if row.destination_warehouse_id is not None:
-        target_code = (
-            await session.execute(
-                select(warehouses.c.code).where(warehouses.c.id == row.destination_warehouse_id)
-            )
-        ).scalar_one()
+def _head(
+    row: Row[Any], source_code: str, source_name: str, target_code: str | None
+) -> dict[str, Any]:
+    """The fields every dispatch event starts with."""
     return {
         "dispatch_id": row.id,
         "dispatch_no": row.dispatch_no,
         "kind": row.kind,
-        "from_warehouse_code": source.code,
-        "from_warehouse_name": source.name,
+        "from_warehouse_code": source_code,
+        "from_warehouse_name": source_name,
         "destination": DestinationV1(
             kind=row.destination_kind,
             name=row.destination_name,
@@ -164,6 +175,27 @@ async def header(session: AsyncSession, row: Row[Any]) -> dict[str, Any]:
         "incident_name": row.incident_name,
         "urgency": row.urgency,
     }
+
+
+@dataclass(frozen=True)
+class Picked:
+    """An allocation just made by :func:`pick`, with what :func:`allocations_of` would read
+    back for it (the lot's and the item's columns)."""
+
+    lot_id: uuid.UUID
+    item_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    item_code: str
+    item_name: str
+    unit: str
+    quantity: int
+    lot_no: str
+    expiry_date: date | None
+    source_kind: str
+    donation_id: uuid.UUID | None
+    tracking_code: str | None
+    delivered_quantity: int | None = None
+    returned_quantity: int | None = None
 
 
 def requested_lines(row: Row[Any]) -> list[RequestedLineV1]:
@@ -178,8 +210,8 @@ def requested_lines(row: Row[Any]) -> list[RequestedLineV1]:
     ]
 
 
-def picked_lines(allocs: list[Row[Any]]) -> list[PickedLineV1]:
-    by_item: dict[str, list[Row[Any]]] = defaultdict(list)
+def picked_lines(allocs: Sequence[Any]) -> list[PickedLineV1]:
+    by_item: dict[str, list[Any]] = defaultdict(list)
     for a in allocs:
         by_item[a.item_code].append(a)
     return [
@@ -221,6 +253,11 @@ def _check_version(row: Row[Any], expected: int | None) -> None:
 
 
 async def request_dispatch(tx: Tx, command: RequestDispatch) -> uuid.UUID:
+    return uuid.UUID(str((await request(tx, command)).row.id))
+
+
+async def request(tx: Tx, command: RequestDispatch) -> Outcome:
+    """Record a dispatch request; the new dispatch (see :func:`request_dispatch`)."""
     session = tx.session
     source = await warehouse_by_code(session, command.from_warehouse_code)
     if not source.active:
@@ -269,37 +306,39 @@ async def request_dispatch(tx: Tx, command: RequestDispatch) -> uuid.UUID:
     number = (await session.execute(text("SELECT nextval('dispatch_no_seq')"))).scalar_one()
     dispatch_id = uuid7()
     at = command.requested_at
-    await session.execute(
-        pg_insert(dispatches).values(
-            id=dispatch_id,
-            dispatch_no=f"DP-{at.year}-{number:06d}",
-            kind="transfer" if target is not None else "dispatch",
-            status=REQUESTED,
-            from_warehouse_id=source.id,
-            destination_kind=dest.kind,
-            destination_name=name,
-            destination_town=town,
-            destination_address=dest.address,
-            destination_warehouse_id=target.id if target is not None else None,
-            incident_code=command.incident_code,
-            incident_name=command.incident_name,
-            urgency=command.urgency,
-            lines=lines,
-            note=command.note,
-            requested_by=command.actor,
-            requested_at=at,
-            version=1,
-            updated_at=at,
+    row = (
+        await session.execute(
+            pg_insert(dispatches)
+            .values(
+                id=dispatch_id,
+                dispatch_no=f"DP-{at.year}-{number:06d}",
+                kind="transfer" if target is not None else "dispatch",
+                status=REQUESTED,
+                from_warehouse_id=source.id,
+                destination_kind=dest.kind,
+                destination_name=name,
+                destination_town=town,
+                destination_address=dest.address,
+                destination_warehouse_id=target.id if target is not None else None,
+                incident_code=command.incident_code,
+                incident_name=command.incident_name,
+                urgency=command.urgency,
+                lines=lines,
+                note=command.note,
+                requested_by=command.actor,
+                requested_at=at,
+                version=1,
+                updated_at=at,
+            )
+            .returning(dispatches)
         )
-    )
-    row = await load_dispatch(session, dispatch_id)
+    ).one()
+    head = _head(row, source.code, source.name, target.code if target is not None else None)
     _publish(
         tx,
         row,
         contracts.DISPATCH_REQUESTED,
-        contracts.DispatchRequestedV1(
-            **await header(session, row), lines=requested_lines(row), requested_at=at
-        ),
+        contracts.DispatchRequestedV1(**head, lines=requested_lines(row), requested_at=at),
     )
     await audit(
         session,
@@ -310,7 +349,7 @@ async def request_dispatch(tx: Tx, command: RequestDispatch) -> uuid.UUID:
         at=at,
         detail={"dispatch_no": row.dispatch_no, "lines": lines},
     )
-    return dispatch_id
+    return _outcome(row, [], head)
 
 
 # --------------------------------------------------------------------------- transitions
@@ -321,37 +360,57 @@ async def _transition(
     dispatch_id: uuid.UUID,
     action: str,
     expected_version: int | None,
-) -> tuple[Row[Any], str]:
-    row = await load_dispatch(session, dispatch_id, lock=True)
+) -> tuple[Row[Any], str, dict[str, Any]]:
+    """Lock the dispatch; its row, the status ``action`` leads to, and its event header
+    (read in the same query: the warehouses of a dispatch never change)."""
+    source, target = warehouses.alias("source"), warehouses.alias("target")
+    row = (
+        await session.execute(
+            select(
+                dispatches,
+                source.c.code.label("source_code"),
+                source.c.name.label("source_name"),
+                target.c.code.label("target_code"),
+            )
+            .join(source, source.c.id == dispatches.c.from_warehouse_id)
+            .outerjoin(target, target.c.id == dispatches.c.destination_warehouse_id)
+            .where(dispatches.c.id == dispatch_id)
+            .with_for_update(of=dispatches)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"调拨单不存在 (dispatch {dispatch_id} not found)")
     _check_version(row, expected_version)
-    return row, next_status(row.status, action)
+    head = _head(row, row.source_code, row.source_name, row.target_code)
+    return row, next_status(row.status, action), head
 
 
 async def _save(
     session: AsyncSession, row: Row[Any], status: str, at: datetime, **values: Any
 ) -> Row[Any]:
-    await session.execute(
-        update(dispatches)
-        .where(dispatches.c.id == row.id)
-        .values(status=status, version=dispatches.c.version + 1, updated_at=at, **values)
-    )
-    return await load_dispatch(session, row.id)
+    saved: Row[Any] = (
+        await session.execute(
+            update(dispatches)
+            .where(dispatches.c.id == row.id)
+            .values(status=status, version=dispatches.c.version + 1, updated_at=at, **values)
+            .returning(dispatches)
+        )
+    ).one()
+    return saved
 
 
 async def approve(
     tx: Tx, dispatch_id: uuid.UUID, *, actor: str, expected_version: int | None = None
-) -> None:
+) -> Outcome:
     at = datetime.now(UTC)
-    row, status = await _transition(tx.session, dispatch_id, "approve", expected_version)
+    row, status, head = await _transition(tx.session, dispatch_id, "approve", expected_version)
     check_approver(row.requested_by, actor)
     row = await _save(tx.session, row, status, at, approved_by=actor, approved_at=at)
     _publish(
         tx,
         row,
         contracts.DISPATCH_APPROVED,
-        contracts.DispatchApprovedV1(
-            **await header(tx.session, row), lines=requested_lines(row), approved_at=at
-        ),
+        contracts.DispatchApprovedV1(**head, lines=requested_lines(row), approved_at=at),
     )
     await audit(
         tx.session,
@@ -361,6 +420,7 @@ async def approve(
         entity_id=str(row.id),
         at=at,
     )
+    return _outcome(row, [], head)  # nothing is allocated before picking
 
 
 async def _release(book: StockBook, row: Row[Any]) -> list[ReleasedLotV1]:
@@ -392,7 +452,7 @@ async def reject_or_cancel(
     expected_version: int | None = None,
 ) -> None:
     at = datetime.now(UTC)
-    row, status = await _transition(tx.session, dispatch_id, action, expected_version)
+    row, status, head = await _transition(tx.session, dispatch_id, action, expected_version)
     if action == "reject":
         check_approver(row.requested_by, actor)
     book = StockBook(tx, actor=actor, at=at)
@@ -401,7 +461,6 @@ async def reject_or_cancel(
     row = await _save(
         tx.session, row, status, at, closed_by=actor, closed_at=at, decided_reason=reason
     )
-    head = await header(tx.session, row)
     if action == "reject":
         _publish(
             tx,
@@ -438,14 +497,20 @@ async def pick(
     min_days: int,
     today: date | None = None,
     expected_version: int | None = None,
-) -> None:
+) -> Outcome:
     session = tx.session
     at = datetime.now(UTC)
     today = today or local_today(at)
-    row, status = await _transition(session, dispatch_id, "pick", expected_version)
+    row, status, head = await _transition(session, dispatch_id, "pick", expected_version)
+    # Everything that does not depend on the stock first: the levels locked below are what
+    # parallel picks and shipments of the same item queue for, so that lock is held only for
+    # choosing the lots, moving them and what records the choice.
+    row = await _save(session, row, status, at, picked_by=actor, picked_at=at)
     book = StockBook(tx, actor=actor, at=at)
     lines = row.lines
     await book.lock({(row.from_warehouse_id, uuid.UUID(line["item_id"])) for line in lines})
+    allocations: list[dict[str, Any]] = []
+    picked: list[Picked] = []
     for line in sorted(lines, key=lambda x: x["item_id"]):
         item_id = uuid.UUID(line["item_id"])
         candidates = (
@@ -469,6 +534,7 @@ async def pick(
             min_days=min_days,
             item=line["item_code"],
         )
+        by_id = {c.id: c for c in candidates}
         for lot, quantity in chosen:
             await book.move(
                 lot_id=lot.lot_id,
@@ -478,24 +544,44 @@ async def pick(
                 reference_id=row.id,
                 reference_no=row.dispatch_no,
             )
-            await session.execute(
-                pg_insert(dispatch_allocations).values(
-                    id=uuid7(),
-                    dispatch_id=row.id,
+            allocations.append(
+                {
+                    "id": uuid7(),
+                    "dispatch_id": row.id,
+                    "item_id": item_id,
+                    "lot_id": lot.lot_id,
+                    "quantity": quantity,
+                }
+            )
+            c = by_id[lot.lot_id]
+            picked.append(
+                Picked(
+                    lot_id=c.id,
                     item_id=item_id,
-                    lot_id=lot.lot_id,
+                    warehouse_id=c.warehouse_id,
+                    item_code=line["item_code"],
+                    item_name=line["item_name"],
+                    unit=line["unit"],
                     quantity=quantity,
+                    lot_no=c.lot_no,
+                    expiry_date=c.expiry_date,
+                    source_kind=c.source_kind,
+                    donation_id=c.donation_id,
+                    tracking_code=c.tracking_code,
                 )
             )
-    row = await _save(session, row, status, at, picked_by=actor, picked_at=at)
-    allocs = await allocations_of(session, row.id)
+    if allocations:
+        await session.execute(pg_insert(dispatch_allocations), allocations)
+    # in the order allocations_of reads them back
+    allocs = sorted(
+        picked,
+        key=lambda a: (a.item_code, a.expiry_date is None, a.expiry_date or date.max, a.lot_no),
+    )
     _publish(
         tx,
         row,
         contracts.DISPATCH_PICKED,
-        contracts.DispatchPickedV1(
-            **await header(session, row), lines=picked_lines(allocs), picked_at=at
-        ),
+        contracts.DispatchPickedV1(**head, lines=picked_lines(allocs), picked_at=at),
     )
     await book.publish_levels()
     await audit(
@@ -507,6 +593,7 @@ async def pick(
         at=at,
         detail={"lots": [{"lot_id": str(a.lot_id), "quantity": a.quantity} for a in allocs]},
     )
+    return _outcome(row, allocs, head)
 
 
 async def ship(
@@ -517,13 +604,45 @@ async def ship(
     waybill_no: str,
     carrier: str | None,
     expected_version: int | None = None,
-) -> None:
+) -> Outcome:
     session = tx.session
     at = datetime.now(UTC)
-    row, status = await _transition(session, dispatch_id, "ship", expected_version)
+    row, status, head = await _transition(session, dispatch_id, "ship", expected_version)
     if not waybill_no.strip():
         raise ValidationFailed("请填写运单号 waybill_no (waybill number required)")
+    # As in pick: all that does not touch stock before the (contended) level locks.
     allocs = await allocations_of(session, row.id)
+    row = await _save(
+        session,
+        row,
+        status,
+        at,
+        waybill_no=waybill_no,
+        carrier=carrier,
+        shipped_by=actor,
+        shipped_at=at,
+    )
+    await audit(
+        session,
+        actor=actor,
+        action="dispatch.ship",
+        entity_type="dispatch",
+        entity_id=str(row.id),
+        at=at,
+        detail={"waybill_no": waybill_no, "carrier": carrier},
+    )
+    _publish(
+        tx,
+        row,
+        contracts.DISPATCH_SHIPPED,
+        contracts.DispatchShippedV1(
+            **head,
+            waybill_no=waybill_no,
+            carrier=carrier,
+            lines=picked_lines(allocs),
+            shipped_at=at,
+        ),
+    )
     book = StockBook(tx, actor=actor, at=at)
     await book.lock({(a.warehouse_id, a.item_id) for a in allocs})
     for a in allocs:
@@ -537,38 +656,8 @@ async def ship(
             reference_no=row.dispatch_no,
             note=f"运单 {waybill_no}",
         )
-    row = await _save(
-        session,
-        row,
-        status,
-        at,
-        waybill_no=waybill_no,
-        carrier=carrier,
-        shipped_by=actor,
-        shipped_at=at,
-    )
-    _publish(
-        tx,
-        row,
-        contracts.DISPATCH_SHIPPED,
-        contracts.DispatchShippedV1(
-            **await header(session, row),
-            waybill_no=waybill_no,
-            carrier=carrier,
-            lines=picked_lines(allocs),
-            shipped_at=at,
-        ),
-    )
     await book.publish_levels()
-    await audit(
-        session,
-        actor=actor,
-        action="dispatch.ship",
-        entity_type="dispatch",
-        entity_id=str(row.id),
-        at=at,
-        detail={"waybill_no": waybill_no, "carrier": carrier},
-    )
+    return _outcome(row, allocs, head)
 
 
 async def deliver(
@@ -576,7 +665,7 @@ async def deliver(
 ) -> None:
     session = tx.session
     at = command.delivered_at
-    row, status = await _transition(session, dispatch_id, "deliver", expected_version)
+    row, status, head = await _transition(session, dispatch_id, "deliver", expected_version)
     if not command.recipient_name.strip():
         raise ValidationFailed("请填写签收人 recipient_name (recipient name required)")
     if row.shipped_at is not None and at < row.shipped_at:
@@ -680,20 +769,17 @@ async def deliver(
         delivered_at=at,
         delivered_by=command.actor,
     )
-    source = (
-        await session.execute(select(warehouses).where(warehouses.c.id == row.from_warehouse_id))
-    ).one()
     _publish(
         tx,
         row,
         contracts.DISPATCH_DELIVERED,
         contracts.DispatchDeliveredV1(
-            **await header(session, row),
+            **head,
             recipient_name_masked=mask_person_name(command.recipient_name),
             recipient_org=command.recipient_org,
             partial=any_returned,
             lines=lines,
-            returned_to_warehouse_code=source.code if any_returned else None,
+            returned_to_warehouse_code=head["from_warehouse_code"] if any_returned else None,
             delivered_at=at,
         ),
     )

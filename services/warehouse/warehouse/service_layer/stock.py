@@ -9,8 +9,14 @@ Every movement of a lot goes through :class:`StockBook`:
   BETWEEN 0 AND on_hand + d``, and the tables carry the same ``CHECK``s: stock never goes
   negative and nothing is reserved twice, whatever the concurrency;
 * a ``stock_movements`` row (the stock card) records the change and the balance after it;
-* :meth:`StockBook.publish_levels` bumps each touched level's version once and publishes one
-  ``stock.level_changed`` per item and warehouse.
+* :meth:`StockBook.publish_levels` writes each touched level once (quantities and version)
+  and publishes one ``stock.level_changed`` per item and warehouse. Every user of the book
+  calls it before committing.
+
+The level lock is the one contended lock under parallel dispatches (every pick and shipment
+of an item waits for it), so the book spends as few round trips as it can while holding it:
+one query locks a level and reads what its event needs (warehouse, item), a move is one
+``UPDATE`` of the lot and one card row, and the level is written once, at the end.
 """
 
 from __future__ import annotations
@@ -79,8 +85,25 @@ async def audit(
 class Level:
     on_hand: int
     reserved: int
+    place: Any = None  # warehouse code, name, town (for the event)
+    item: Any = None  # item code, name, category, unit (for the event)
     movement: str = ""
     reference_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class _Place:
+    code: str
+    name: str
+    town: str | None
+
+
+@dataclass(frozen=True)
+class _Item:
+    code: str
+    name: str
+    category: str
+    unit: str
 
 
 class StockBook:
@@ -96,32 +119,57 @@ class StockBook:
     async def lock(self, pairs: set[Pair]) -> None:
         """Lock the levels of ``pairs`` (creating missing ones), in a global order."""
         for warehouse_id, item_id in sorted(pairs - set(self.levels)):
-            await self.session.execute(
-                pg_insert(stock_levels)
-                .values(
-                    warehouse_id=warehouse_id,
-                    item_id=item_id,
-                    on_hand=0,
-                    reserved=0,
-                    safety_stock=select(items.c.default_safety_stock)
-                    .where(items.c.id == item_id)
-                    .scalar_subquery(),
-                    version=0,
-                    updated_at=self.at,
-                )
-                .on_conflict_do_nothing(index_elements=["warehouse_id", "item_id"])
-            )
-            row = (
+            row = await self._lock_level(warehouse_id, item_id)
+            if row is None:  # first movement of this item here: create the level, then lock
                 await self.session.execute(
-                    select(stock_levels.c.on_hand, stock_levels.c.reserved)
-                    .where(
-                        stock_levels.c.warehouse_id == warehouse_id,
-                        stock_levels.c.item_id == item_id,
+                    pg_insert(stock_levels)
+                    .values(
+                        warehouse_id=warehouse_id,
+                        item_id=item_id,
+                        on_hand=0,
+                        reserved=0,
+                        safety_stock=select(items.c.default_safety_stock)
+                        .where(items.c.id == item_id)
+                        .scalar_subquery(),
+                        version=0,
+                        updated_at=self.at,
                     )
-                    .with_for_update()
+                    .on_conflict_do_nothing(index_elements=["warehouse_id", "item_id"])
                 )
-            ).one()
-            self.levels[(warehouse_id, item_id)] = Level(row.on_hand, row.reserved)
+                row = await self._lock_level(warehouse_id, item_id)
+                if row is None:  # pragma: no cover - the insert above guarantees the row
+                    raise RuntimeError("stock level vanished while locking it")
+            self.levels[(warehouse_id, item_id)] = Level(
+                row.on_hand,
+                row.reserved,
+                place=_Place(row.warehouse_code, row.warehouse_name, row.town),
+                item=_Item(row.item_code, row.item_name, row.category, row.unit),
+            )
+
+    async def _lock_level(self, warehouse_id: uuid.UUID, item_id: uuid.UUID) -> Any:
+        """The level's quantities and its warehouse and item, the level row locked; or None."""
+        return (
+            await self.session.execute(
+                select(
+                    stock_levels.c.on_hand,
+                    stock_levels.c.reserved,
+                    warehouses.c.code.label("warehouse_code"),
+                    warehouses.c.name.label("warehouse_name"),
+                    warehouses.c.town,
+                    items.c.code.label("item_code"),
+                    items.c.name.label("item_name"),
+                    items.c.category,
+                    items.c.unit,
+                )
+                .join(warehouses, warehouses.c.id == stock_levels.c.warehouse_id)
+                .join(items, items.c.id == stock_levels.c.item_id)
+                .where(
+                    stock_levels.c.warehouse_id == warehouse_id,
+                    stock_levels.c.item_id == item_id,
+                )
+                .with_for_update(of=stock_levels)
+            )
+        ).first()
 
     async def new_lot(self, **values: Any) -> uuid.UUID:
         lot_id = values.pop("id", None) or uuid7()
@@ -172,11 +220,6 @@ class StockBook:
         level.movement = movement
         level.reference_id = reference_id
         await self.session.execute(
-            update(stock_levels)
-            .where(stock_levels.c.warehouse_id == pair[0], stock_levels.c.item_id == pair[1])
-            .values(on_hand=level.on_hand, reserved=level.reserved, updated_at=self.at)
-        )
-        await self.session.execute(
             insert(stock_movements).values(
                 id=uuid7(),
                 warehouse_id=pair[0],
@@ -199,7 +242,8 @@ class StockBook:
         return moved
 
     async def publish_levels(self) -> None:
-        for (warehouse_id, item_id), level in sorted(self.levels.items()):
+        """Write each changed level (quantities, version + 1) and publish its event."""
+        for (warehouse_id, item_id), level in sorted(self.levels.items(), key=lambda kv: kv[0]):
             if not level.movement:
                 continue  # locked but unchanged
             row = (
@@ -209,26 +253,25 @@ class StockBook:
                         stock_levels.c.warehouse_id == warehouse_id,
                         stock_levels.c.item_id == item_id,
                     )
-                    .values(version=stock_levels.c.version + 1)
+                    .values(
+                        on_hand=level.on_hand,
+                        reserved=level.reserved,
+                        updated_at=self.at,
+                        version=stock_levels.c.version + 1,
+                    )
                     .returning(stock_levels)
                 )
             ).one()
-            place = (
-                await self.session.execute(
-                    select(warehouses).where(warehouses.c.id == warehouse_id)
-                )
-            ).one()
-            item = (await self.session.execute(select(items).where(items.c.id == item_id))).one()
             await publish_level(
-                self.tx, row, place, item, level.movement, level.reference_id, self.at
+                self.tx, row, level.place, level.item, level.movement, level.reference_id, self.at
             )
 
 
 async def publish_level(
     tx: Tx,
     level: Row[Any],
-    place: Row[Any],
-    item: Row[Any],
+    place: Any,
+    item: Any,
     movement: str,
     reference_id: uuid.UUID | None,
     at: datetime,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,15 +52,28 @@ async def _warehouse_codes(session: AsyncSession, ids: set[uuid.UUID]) -> dict[u
     return {r.id: r.code for r in rows}
 
 
-async def to_out(session: AsyncSession, row: Any) -> DispatchOut:
-    codes = await _warehouse_codes(
-        session,
-        {
-            row.from_warehouse_id,
-            *([row.destination_warehouse_id] if row.destination_warehouse_id else []),
-        },
-    )
-    allocs = await flow.allocations_of(session, row.id)
+# Lots are allocated by picking: a dispatch still requested or approved has none.
+_UNPICKED = frozenset({"requested", "approved"})
+
+
+async def to_out(
+    session: AsyncSession,
+    row: Any,
+    *,
+    allocs: Sequence[Any] | None = None,
+    codes: dict[uuid.UUID, str] | None = None,
+) -> DispatchOut:
+    """The API view of a dispatch; ``allocs`` and ``codes`` when the caller has them already."""
+    if codes is None:
+        codes = await _warehouse_codes(
+            session,
+            {
+                row.from_warehouse_id,
+                *([row.destination_warehouse_id] if row.destination_warehouse_id else []),
+            },
+        )
+    if allocs is None:
+        allocs = [] if row.status in _UNPICKED else await flow.allocations_of(session, row.id)
     return DispatchOut(
         id=row.id,
         dispatch_no=row.dispatch_no,
@@ -145,8 +158,9 @@ async def request_dispatch(
     )
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        dispatch_id = await flow.request_dispatch(uow, command)
-        return await _respond(uow, dispatch_id, 201)
+        done = await flow.request(uow, command)
+        out = await to_out(uow.session, done.row, allocs=done.allocations, codes=done.codes)
+        return 201, out.model_dump(mode="json")
 
     return await idempotent_post(
         runtime, staff, key, "/api/v1/dispatches", body.model_dump(mode="json"), action
@@ -160,11 +174,14 @@ def _step(
     dispatch_id: uuid.UUID,
     name: str,
     payload: Any,
-    run: Callable[[SqlUnitOfWork], Awaitable[None]],
+    run: Callable[[SqlUnitOfWork], Awaitable[flow.Outcome | None]],
 ) -> Awaitable[JSONResponse]:
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await run(uow)
-        return await _respond(uow, dispatch_id)
+        done = await run(uow)
+        if done is None:
+            return await _respond(uow, dispatch_id)
+        out = await to_out(uow.session, done.row, allocs=done.allocations, codes=done.codes)
+        return 200, out.model_dump(mode="json")
 
     return idempotent_post(
         runtime, staff, key, f"/api/v1/dispatches/{dispatch_id}/{name}", payload, action
