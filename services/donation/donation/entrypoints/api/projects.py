@@ -128,9 +128,9 @@ async def list_projects(
                     **(await svc.project_figures(uow, p.code)).__dict__
                 )
             items.append(item)
-    return ProjectPage(
-        items=items, next_cursor=encode_cursor(page[-1].code) if len(rows) > limit else None
-    )
+        # inside the session: the rows expire when it closes
+        next_cursor = encode_cursor(page[-1].code) if len(rows) > limit else None
+    return ProjectPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/api/v1/projects/{code}", response_model=ProjectOut, summary="项目详情与资金")
