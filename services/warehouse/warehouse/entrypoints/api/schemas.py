@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ItemCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -18,6 +18,15 @@ Reason = Literal["lost", "damaged", "expired", "found", "correction"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def refuse_nulls(model: BaseModel, *fields: str) -> None:
+    """An update may leave these fields out, but not set them to null (their columns are NOT
+    NULL: the database would refuse it as a 500)."""
+    nulls = [f for f in fields if f in model.model_fields_set and getattr(model, f) is None]
+    if nulls:
+        names = ", ".join(nulls)
+        raise ValueError(f"{names} 不能为 null (cannot be null; leave the field out to keep it)")
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -38,6 +47,11 @@ class WarehouseUpdate(Strict):
     town: str | None = Field(default=None, max_length=20)
     address: str | None = Field(default=None, max_length=200)
     active: bool | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> WarehouseUpdate:
+        refuse_nulls(self, "name", "active")
+        return self
 
 
 class WarehouseOut(BaseModel):
@@ -76,6 +90,20 @@ class ItemUpdate(Strict):
     unit_value_fen: int | None = Field(default=None, ge=0, le=100_000_000)
     default_safety_stock: int | None = Field(default=None, ge=0, le=10_000_000)
     active: bool | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> ItemUpdate:
+        refuse_nulls(
+            self,
+            "name",
+            "category",
+            "unit",
+            "lot_tracked",
+            "unit_value_fen",
+            "default_safety_stock",
+            "active",
+        )
+        return self
 
 
 class ItemOut(BaseModel):
