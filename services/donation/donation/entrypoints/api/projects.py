@@ -144,7 +144,7 @@ async def get_project(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader
     "/api/v1/projects/{code}",
     response_model=ProjectOut,
     summary="修改项目 Edit a project (If-Match: version)",
-    responses={412: {"description": "Version mismatch"}},
+    responses={412: {"description": "Version mismatch"}, 428: {"description": "No version"}},
 )
 async def patch_project(
     code: str,
@@ -370,7 +370,11 @@ async def get_disbursement(
     "/api/v1/disbursements/{disbursement_id}",
     response_model=DisbursementOut,
     summary="修改待审批的拨付 Edit a pending disbursement (If-Match: version)",
-    responses={409: {"description": "Not pending"}, 412: {"description": "Version mismatch"}},
+    responses={
+        409: {"description": "Not pending"},
+        412: {"description": "Version mismatch"},
+        428: {"description": "No version"},
+    },
 )
 async def patch_disbursement(
     disbursement_id: uuid.UUID,
