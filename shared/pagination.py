@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -18,12 +19,33 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+_BIGINT = range(-(2**63), 2**63)
+
+
+def _plain(value: Any) -> bool:
+    """What our cursors hold: strings and integers that fit a PostgreSQL bigint."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, str) or (isinstance(value, int) and value in _BIGINT)
+
+
+def decode_cursor(cursor: str, arity: int, *types: Callable[[Any], Any]) -> list[Any]:
+    """The values of a cursor from ``encode_cursor``; with ``types``, each converted by its
+    own (``int``, ``uuid.UUID``, ``datetime.fromisoformat`` ...). Anything else a client made
+    up is a 422, never a 500."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
-    if not isinstance(values, list) or len(values) != arity:
+    if not isinstance(values, list) or len(values) != arity or not all(map(_plain, values)):
         raise ValidationFailed("无效的分页游标 (invalid cursor)")
-    return values
+    if not types:
+        return values
+    try:
+        converted = [convert(value) for convert, value in zip(types, values, strict=True)]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
+    if not all(v in _BIGINT for v in converted if isinstance(v, int)):
+        raise ValidationFailed("无效的分页游标 (invalid cursor)")
+    return converted

@@ -51,8 +51,8 @@ async def list_audit(
     if action:
         query = query.where(audit_log.c.action == action)
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(audit_log.c.seq < int(before))
+        (before,) = decode_cursor(cursor, 1, int)
+        query = query.where(audit_log.c.seq < before)
     query = query.order_by(audit_log.c.seq.desc()).limit(limit + 1)
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()

@@ -133,8 +133,7 @@ async def list_inbounds(
     if donation_id:
         query = query.where(inbounds.c.donation_id == donation_id)
     if cursor:
-        at_raw, id_raw = decode_cursor(cursor, 2)
-        at, last = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
+        at, last = decode_cursor(cursor, 2, datetime.fromisoformat, uuid.UUID)
         query = query.where(
             or_(
                 inbounds.c.announced_at < at,

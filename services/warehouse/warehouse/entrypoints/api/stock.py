@@ -206,8 +206,7 @@ async def list_lots(
     far = date(9999, 12, 31)
     expiry_key = func.coalesce(lots.c.expiry_date, far)
     if cursor:
-        exp_raw, id_raw = decode_cursor(cursor, 2)
-        exp, last = date.fromisoformat(str(exp_raw)), uuid.UUID(str(id_raw))
+        exp, last = decode_cursor(cursor, 2, date.fromisoformat, uuid.UUID)
         query = query.where(or_(expiry_key > exp, and_(expiry_key == exp, lots.c.id > last)))
     query = query.order_by(expiry_key, lots.c.id).limit(limit + 1)
     async with runtime.session_factory() as session:
@@ -268,8 +267,8 @@ async def list_movements(
 ) -> MovementPage:
     query = _movement_query(warehouse_code, item_code, lot_id)
     if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(stock_movements.c.seq > int(after))
+        (after,) = decode_cursor(cursor, 1, int)
+        query = query.where(stock_movements.c.seq > after)
     query = query.order_by(stock_movements.c.seq).limit(limit + 1)
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
@@ -391,8 +390,8 @@ async def list_stock_counts(
     if warehouse_code:
         query = query.where(warehouses.c.code == warehouse_code)
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(stock_counts.c.id < uuid.UUID(str(before)))
+        (before,) = decode_cursor(cursor, 1, uuid.UUID)
+        query = query.where(stock_counts.c.id < before)
     query = query.order_by(stock_counts.c.id.desc()).limit(limit + 1)
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
