@@ -17,6 +17,8 @@ import requests
 from hypothesis import strategies as st
 from schemathesis import BaseSchema, HookContext
 
+from shared.pagination import encode_cursor
+
 _PARAM = re.compile(r"([^/]+)/\{(\w+)\}")
 
 
@@ -54,6 +56,42 @@ class Known:
             return strategy.flatmap(maybe_known)
 
         schema.hook(before_generate_path_parameters)
+        schema.hook(before_generate_query)
+
+
+# Well-formed cursors (base64 JSON lists, as encode_cursor makes them) holding anything: a
+# random string is almost never one, so the listings' cursor decoding would go untested.
+_CURSOR_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.integers(),
+    st.one_of(
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.none(),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
+    ),
+)
+# our cursors hold one or two values
+_CURSORS = st.one_of(
+    st.lists(st.text(max_size=10), min_size=1, max_size=2),
+    st.lists(_CURSOR_VALUES, min_size=1, max_size=1),
+    st.lists(_CURSOR_VALUES, min_size=2, max_size=2),
+).map(lambda values: encode_cursor(*values))
+
+
+def before_generate_query(
+    context: HookContext, strategy: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    operation = context.operation
+    if operation is None or "cursor" not in {p.name for p in operation.query}:
+        return strategy
+
+    def maybe_cursor(generated: Any) -> st.SearchStrategy[Any]:
+        if not isinstance(generated, dict):
+            return st.just(generated)
+        return st.one_of(st.just(generated), _CURSORS.map(lambda c: {**generated, "cursor": c}))
+
+    return strategy.flatmap(maybe_cursor)
 
 
 def _put(params: dict[str, Any], name: str) -> Callable[[str], dict[str, Any]]:
