@@ -15,6 +15,7 @@ parameter) on top. The Hypothesis example database is off: nothing is written in
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,7 @@ import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
+from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
@@ -176,6 +178,10 @@ def serve(
     is switched off while the module runs."""
     shutdown = asgi.shutdown_lifespans
     asgi.shutdown_lifespans = lambda: None
+    # Hypothesis keeps more than its example database under .hypothesis/ (e.g. a cache of
+    # constants): while the fuzz suite runs, its home is a temporary directory.
+    home = tempfile.TemporaryDirectory(prefix="sunshine-fuzz-hypothesis-")
+    set_hypothesis_home_dir(home.name)
     try:
         with asgi.get_client(app) as client:  # type: ignore[arg-type]
             if seed is not None and known is not None:
@@ -185,3 +191,5 @@ def serve(
     finally:
         asgi.shutdown_lifespans = shutdown
         shutdown()
+        set_hypothesis_home_dir(None)
+        home.cleanup()
