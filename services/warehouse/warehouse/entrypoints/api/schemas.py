@@ -14,6 +14,7 @@ Category = Literal[
     "shelter", "food", "water", "medical", "lighting_power", "clothing_bedding", "hygiene"
 ]
 Reason = Literal["lost", "damaged", "expired", "found", "correction"]
+MAX_VERSION = 2**31 - 1  # versions are INTEGER columns
 
 
 class Strict(BaseModel):
@@ -42,7 +43,9 @@ class WarehouseCreate(Strict):
 
 
 class WarehouseUpdate(Strict):
-    version: int = Field(ge=1, description="乐观锁：读取时的版本号 (the version you read)")
+    version: int = Field(
+        ge=1, le=MAX_VERSION, description="乐观锁：读取时的版本号 (the version you read)"
+    )
     name: str | None = Field(default=None, min_length=1, max_length=100)
     town: str | None = Field(default=None, max_length=20)
     address: str | None = Field(default=None, max_length=200)
@@ -82,7 +85,7 @@ class ItemCreate(Strict):
 
 
 class ItemUpdate(Strict):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     name: str | None = Field(default=None, min_length=1, max_length=100)
     category: Category | None = None
     unit: str | None = Field(default=None, min_length=1, max_length=20)
@@ -267,7 +270,7 @@ class ConfirmLineIn(Strict):
 
 class InboundConfirm(Strict):
     warehouse_code: str | None = Field(default=None, max_length=32)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     note: str | None = Field(default=None, max_length=500)
     lines: list[ConfirmLineIn] = Field(min_length=1, max_length=200)
 
