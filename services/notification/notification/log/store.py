@@ -2,17 +2,19 @@
 
 One writer at a time (a transaction-scoped advisory lock), so several processes may run the
 checkpoint task. Leaves and every complete aligned subtree are stored once, so a proof reads
-O(log n) rows and never rehashes the log.
+O(log n) rows and never rehashes the log; a checkpoint reads only the entries still pending.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification.log.entry import document_leaf_hash, entry_document
@@ -37,11 +39,15 @@ ENTRY_COLUMNS = """
     e.event_time, c.id AS corrects_id, e.corrects_seq
 """
 
+# ``feed_log_pending`` holds the entries not yet in the log (a trigger adds every new entry;
+# truncating the leaves makes every entry pending again), so a checkpoint reads those, not an
+# anti-join of the whole feed with the whole log.
 _PENDING = text(
     "SELECT"
     + ENTRY_COLUMNS
     + """
-    FROM feed_entries e
+    FROM feed_log_pending p
+    JOIN feed_entries e ON e.seq = p.entry_seq
     LEFT JOIN feed_entries c ON c.seq = e.corrects_seq
     LEFT JOIN feed_log_leaves l ON l.entry_seq = e.seq
     WHERE l.entry_seq IS NULL
@@ -49,6 +55,59 @@ _PENDING = text(
     ORDER BY coalesce(e.event_time, e.occurred_at), e.source_event_id
     LIMIT :limit
     """
+)
+_SEQUENCED = text(
+    "DELETE FROM feed_log_pending p USING feed_log_leaves l WHERE l.entry_seq = p.entry_seq"
+)
+
+
+class Reader(Protocol):
+    """Runs a read-only query (``:name`` parameters); rows give their columns as attributes.
+
+    The read functions below take a SQLAlchemy session (the checkpoint, in its transaction)
+    or a reader (the public endpoints: ``notification.adapters.feed_reads``, a plain asyncpg
+    pool, about a third of the CPU per query)."""
+
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any]: ...
+
+
+Db = AsyncSession | Reader
+
+
+@functools.cache
+def _text(sql: str) -> TextClause:
+    return text(sql)
+
+
+class _SessionReader:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
+        return list(await self._session.execute(_text(sql), dict(params)))
+
+
+def reader(db: Db) -> Reader:
+    return _SessionReader(db) if isinstance(db, AsyncSession) else db
+
+
+TREE_SIZE = "SELECT coalesce(max(leaf_index) + 1, 0) AS n FROM feed_log_leaves"
+NODES = (
+    "SELECT n.level, n.idx, n.hash FROM feed_log_nodes n "
+    "JOIN unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])) AS k(level, idx) "
+    "ON n.level = k.level AND n.idx = k.idx"
+)
+LATEST_HEAD = "SELECT * FROM feed_tree_heads ORDER BY tree_size DESC LIMIT 1"
+HEAD_AT = "SELECT * FROM feed_tree_heads WHERE tree_size = :n"
+LEAF_INDEX = (
+    "SELECT l.leaf_index FROM feed_log_leaves l JOIN feed_entries e ON e.seq = l.entry_seq "
+    "WHERE e.id = :id"
+)
+LOG_ENTRIES = (
+    f"SELECT l.leaf_index, {ENTRY_COLUMNS} FROM feed_log_leaves l "  # noqa: S608
+    "JOIN feed_entries e ON e.seq = l.entry_seq "
+    "LEFT JOIN feed_entries c ON c.seq = e.corrects_seq "
+    "WHERE l.leaf_index >= :start AND l.leaf_index < :end ORDER BY l.leaf_index"
 )
 
 
@@ -69,26 +128,17 @@ def document_of(row: Any) -> dict[str, Any]:
     )
 
 
-async def tree_size(session: AsyncSession) -> int:
-    value = await session.scalar(
-        text("SELECT coalesce(max(leaf_index) + 1, 0) FROM feed_log_leaves")
-    )
-    return int(value or 0)
+async def tree_size(db: Db) -> int:
+    rows = await reader(db).rows(TREE_SIZE, {})
+    return int(rows[0].n or 0)
 
 
-async def fetch_nodes(session: AsyncSession, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
+async def fetch_nodes(db: Db, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
     if not keys:
         return {}
     levels = [k[0] for k in keys]
     indexes = [k[1] for k in keys]
-    rows = await session.execute(
-        text(
-            "SELECT n.level, n.idx, n.hash FROM feed_log_nodes n "
-            "JOIN unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])) AS k(level, idx) "
-            "ON n.level = k.level AND n.idx = k.idx"
-        ),
-        {"levels": levels, "idxs": indexes},
-    )
+    rows = await reader(db).rows(NODES, {"levels": levels, "idxs": indexes})
     found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
     missing = keys - set(found)
     if missing:
@@ -96,16 +146,17 @@ async def fetch_nodes(session: AsyncSession, keys: set[NodeKey]) -> dict[NodeKey
     return found
 
 
-async def root_hash(session: AsyncSession, size: int) -> bytes:
+async def root_hash(db: Db, size: int) -> bytes:
     if size == 0:
         return EMPTY_ROOT
-    nodes = await fetch_nodes(session, set(decompose(0, size)))
+    nodes = await fetch_nodes(db, set(decompose(0, size)))
     return range_hash(0, size, nodes)
 
 
 async def sequence_pending(session: AsyncSession, *, settle_s: float, limit: int = 5000) -> int:
     """Append settled, unsequenced entries to the log, in (event time, event id) order."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    await session.execute(_SEQUENCED)  # those the previous call appended
     rows = list(await session.execute(_PENDING, {"settle": settle_s, "limit": limit}))
     if not rows:
         return 0
@@ -138,20 +189,14 @@ def _head(row: Any) -> TreeHead:
     )
 
 
-async def latest_head(session: AsyncSession) -> TreeHead | None:
-    row = (
-        await session.execute(text("SELECT * FROM feed_tree_heads ORDER BY tree_size DESC LIMIT 1"))
-    ).first()
-    return _head(row) if row else None
+async def latest_head(db: Db) -> TreeHead | None:
+    rows = await reader(db).rows(LATEST_HEAD, {})
+    return _head(rows[0]) if rows else None
 
 
-async def head_at(session: AsyncSession, size: int) -> TreeHead | None:
-    row = (
-        await session.execute(
-            text("SELECT * FROM feed_tree_heads WHERE tree_size = :n"), {"n": size}
-        )
-    ).first()
-    return _head(row) if row else None
+async def head_at(db: Db, size: int) -> TreeHead | None:
+    rows = await reader(db).rows(HEAD_AT, {"n": size})
+    return _head(rows[0]) if rows else None
 
 
 async def checkpoint(session: AsyncSession, signer: LogSigner, *, settle_s: float) -> TreeHead:
@@ -183,39 +228,23 @@ async def checkpoint(session: AsyncSession, signer: LogSigner, *, settle_s: floa
     return head
 
 
-async def inclusion_proof(session: AsyncSession, index: int, size: int) -> list[bytes]:
+async def inclusion_proof(db: Db, index: int, size: int) -> list[bytes]:
     ranges = inclusion_ranges(index, size)
-    nodes = await fetch_nodes(session, needed_nodes(ranges))
+    nodes = await fetch_nodes(db, needed_nodes(ranges))
     return [range_hash(lo, hi, nodes) for lo, hi in ranges]
 
 
-async def consistency_proof(session: AsyncSession, first: int, second: int) -> list[bytes]:
+async def consistency_proof(db: Db, first: int, second: int) -> list[bytes]:
     ranges = consistency_ranges(first, second)
-    nodes = await fetch_nodes(session, needed_nodes(ranges))
+    nodes = await fetch_nodes(db, needed_nodes(ranges))
     return [range_hash(lo, hi, nodes) for lo, hi in ranges]
 
 
-async def leaf_index_of(session: AsyncSession, entry: uuid.UUID) -> int | None:
-    value = await session.scalar(
-        text(
-            "SELECT l.leaf_index FROM feed_log_leaves l JOIN feed_entries e ON e.seq = l.entry_seq "
-            "WHERE e.id = :id"
-        ),
-        {"id": entry},
-    )
-    return None if value is None else int(value)
+async def leaf_index_of(db: Db, entry: uuid.UUID) -> int | None:
+    rows = await reader(db).rows(LEAF_INDEX, {"id": entry})
+    return int(rows[0].leaf_index) if rows else None
 
 
-async def log_entries(
-    session: AsyncSession, start: int, end: int
-) -> list[tuple[int, dict[str, Any], datetime]]:
-    rows = await session.execute(
-        text(
-            f"SELECT l.leaf_index, {ENTRY_COLUMNS} FROM feed_log_leaves l "  # noqa: S608
-            "JOIN feed_entries e ON e.seq = l.entry_seq "
-            "LEFT JOIN feed_entries c ON c.seq = e.corrects_seq "
-            "WHERE l.leaf_index >= :start AND l.leaf_index < :end ORDER BY l.leaf_index"
-        ),
-        {"start": start, "end": end},
-    )
+async def log_entries(db: Db, start: int, end: int) -> list[tuple[int, dict[str, Any], datetime]]:
+    rows = await reader(db).rows(LOG_ENTRIES, {"start": start, "end": end})
     return [(int(r.leaf_index), document_of(r), r.published_at) for r in rows]

@@ -1,7 +1,8 @@
 """Background machinery of the public feed, started in the app's lifespan.
 
 - the **checkpointer**: every ``LOG_CHECKPOINT_INTERVAL_S`` (at most a minute) it appends the
-  settled entries to the Merkle log and signs a new tree head if the tree grew;
+  settled entries to the Merkle log and signs a new tree head if the tree grew, then folds the
+  summary's new deltas into its totals;
 - the **live broadcaster**: ``LISTEN feed_entries`` (a trigger NOTIFYs after each insert
   commits) fans new entry numbers out to the server-sent-event streams of this process.
 """
@@ -16,16 +17,18 @@ from typing import Any
 
 import asyncpg
 
+from notification.adapters.feed_reads import PoolReader, create_reader
 from notification.config import NotificationSettings
 from notification.log.signing import LogSigner
 from notification.log.store import checkpoint
-from notification.service_layer import feed_metrics
+from notification.service_layer import feed_metrics, summary
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger("sunshine.feed")
 
 SIGNER = "feed_signer"
 BROADCASTER = "feed_broadcaster"
+READS = "feed_read_sessions"
 CHANNEL = "feed_entries"
 HEAD_CHANNEL = "feed_heads"
 Message = tuple[str, int]  # ("entry", seq) or ("head", tree_size)
@@ -55,6 +58,19 @@ class Broadcaster:
         return len(self._subscribers)
 
 
+def reads(runtime: ServiceRuntime) -> PoolReader:
+    """The public read paths' reader (``notification.adapters.feed_reads``)."""
+    reader: PoolReader = runtime.extras[READS]
+    return reader
+
+
+async def _close_at_exit(reader: PoolReader) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await reader.pool.close()
+
+
 def signer_for(settings: NotificationSettings) -> LogSigner:
     return LogSigner.from_file(
         settings.log_signing_key_file, create=settings.environment != "production"
@@ -70,6 +86,11 @@ async def run_checkpoints(runtime: ServiceRuntime, signer: LogSigner) -> None:
             feed_metrics.LOG_TREE_SIZE.set(head.tree_size)
         except Exception as exc:  # noqa: BLE001 - keep checkpointing through outages
             log.warning("feed checkpoint failed: %s", exc)
+        try:
+            async with runtime.session_factory() as session, session.begin():
+                await summary.fold(session)
+        except Exception as exc:  # noqa: BLE001 - the summary stays right, only less compact
+            log.warning("feed summary fold failed: %s", exc)
         await asyncio.sleep(settings.log_checkpoint_interval_s)
 
 
@@ -125,6 +146,8 @@ async def start_feed(runtime: ServiceRuntime) -> None:
     broadcaster = Broadcaster()
     runtime.extras[SIGNER] = signer
     runtime.extras[BROADCASTER] = broadcaster
+    reader = runtime.extras[READS] = await create_reader(settings)
+    runtime.tasks.append(asyncio.create_task(_close_at_exit(reader), name="feed-reads"))
     runtime.tasks.append(
         _supervised(lambda: run_listener(settings.asyncpg_dsn, broadcaster), "feed-listener")
     )

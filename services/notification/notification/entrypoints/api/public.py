@@ -18,13 +18,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.log.entry import iso
 from notification.log.store import ENTRY_COLUMNS, document_of, latest_head
 from notification.service_layer.feed_metrics import DELAY_BUCKETS, SHANGHAI, deadline_for
-from notification.service_layer.feed_runtime import BROADCASTER, Broadcaster
+from notification.service_layer.feed_runtime import BROADCASTER, Broadcaster, reads
 from notification.service_layer.projections import tracking_hash
+from notification.service_layer.summary import SummaryCache
+from notification.service_layer.summary import build_summary as build_summary
 from shared.errors import NotFound, ValidationFailed
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.runtime import ServiceRuntime
@@ -159,7 +160,8 @@ _SELECT = (
 
 
 def _out(row: Any) -> FeedEntryOut:
-    return FeedEntryOut(
+    # from our own table: built without validation (the schema holds by construction)
+    return FeedEntryOut.model_construct(
         id=row.id,
         seq=row.seq,
         leaf_index=row.leaf_index,
@@ -182,8 +184,12 @@ async def _select(
     runtime: ServiceRuntime, where: list[str], params: dict[str, Any], tail: str
 ) -> list[Any]:
     sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " " + tail
-    async with runtime.session_factory() as session:
-        return list(await session.execute(text(sql), params))
+    return list(await reads(runtime).rows(sql, params))
+
+
+def _json(model: BaseModel) -> Response:
+    """A model we built ourselves, serialized once (not validated again on the way out)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.get("/feed", response_model=FeedPage, summary="公示信息 The public feed, newest first")
@@ -196,7 +202,7 @@ async def feed(
     town: Town = None,
     period: Period = None,
     tracking_code: TrackingCode = None,
-) -> FeedPage:
+) -> Response:
     where, params = _filters(kind, project, town, period, tracking_code)
     if cursor is not None:
         (before,) = decode_cursor(cursor, 1)
@@ -210,9 +216,11 @@ async def feed(
     params["limit"] = limit + 1
     rows = await _select(_runtime(request), where, params, "ORDER BY e.seq DESC LIMIT :limit")
     page = rows[:limit]
-    return FeedPage(
-        items=[_out(r) for r in page],
-        next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+    return _json(
+        FeedPage.model_construct(
+            items=[_out(r) for r in page],
+            next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+        )
     )
 
 
@@ -238,101 +246,23 @@ async def track(request: Request, tracking_code: str) -> FeedPage:
 
 # --- summary ---------------------------------------------------------------------------------
 
-_FLOWS = """
-WITH gifts AS (
-    SELECT g.subject_id, g.data->>'donation_kind' AS kind, g.occurred_at,
-           (g.data->>'amount_fen')::bigint AS amount,
-           CASE WHEN dc.data IS NULL THEN g.project_code
-                ELSE dc.data->>'to_project_code' END AS project_code
-    FROM feed_entries g
-    LEFT JOIN LATERAL (
-        SELECT c.data FROM feed_entries c
-        WHERE c.subject_id = g.subject_id AND c.kind = 'correction'
-          AND c.data->>'correction' = 'designation_changed'
-        ORDER BY c.seq DESC LIMIT 1
-    ) dc ON true
-    WHERE g.kind = 'donation.received'
-), adjustments AS (
-    SELECT subject_id, occurred_at, -abs((data->>'amount_fen')::bigint) AS amount
-    FROM feed_entries
-    WHERE (kind = 'correction' AND data->>'correction' = 'cancelled') OR kind = 'donation.refunded'
-), towns AS (
-    SELECT DISTINCT ON (project_code) project_code, town FROM feed_entries
-    WHERE kind = 'project.opened' ORDER BY project_code, seq
-), received AS (
-    SELECT g.kind, g.project_code, g.occurred_at, g.amount FROM gifts g
-    UNION ALL
-    SELECT g.kind, g.project_code, a.occurred_at, a.amount
-    FROM adjustments a JOIN gifts g USING (subject_id)
-), used AS (
-    SELECT 'money' AS kind, project_code, occurred_at, (data->>'amount_fen')::bigint AS amount,
-           town
-    FROM feed_entries WHERE kind = 'funds.disbursed'
+SUMMARY_CACHE = "feed_summary_cache"
+
+
+@router.get(
+    "/summary",
+    response_model=dict[str, Any],
+    summary="汇总 Totals received and used; goods distributed",
 )
-"""
-
-
-async def _grouped(session: Any, source: str, key: str) -> list[dict[str, Any]]:
-    keys = {
-        "month": "to_char(f.occurred_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')",
-        "project": "f.project_code",
-        "kind": "f.kind",
-        "town": "f.town" if source == "used" else "t.town",
-    }
-    join = "" if source == "used" else " LEFT JOIN towns t ON t.project_code = f.project_code"
-    sql = (
-        _FLOWS
-        + f"SELECT {keys[key]} AS k, sum(f.amount)::bigint AS amount_fen, count(*) AS n "
-        + f"FROM {source} f{join} GROUP BY 1 ORDER BY 1 NULLS LAST"
-    )
-    rows = await session.execute(text(sql))
-    return [{key: r.k, "amount_fen": int(r.amount_fen), "count": int(r.n)} for r in rows]
-
-
-_GOODS = """
-SELECT e.town, coalesce(cat.category, 'uncategorised') AS category, line->>'item_name' AS item,
-       line->>'unit' AS unit, sum((line->>'delivered_quantity')::bigint)::bigint AS quantity
-FROM feed_entries e
-CROSS JOIN LATERAL jsonb_array_elements(e.data->'lines') AS line
-LEFT JOIN feed_item_categories cat ON cat.item_code = line->>'item_code'
-WHERE e.kind = 'goods.delivered'
-GROUP BY 1, 2, 3, 4 ORDER BY 1 NULLS LAST, 2, 3, 4
-"""
-
-
-async def build_summary(session_factory: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-    async with session_factory() as session:
-        summary: dict[str, Any] = {"currency": "CNY", "amounts_in": "fen"}
-        for source in ("received", "used"):
-            summary[source] = {
-                f"by_{key}": await _grouped(session, source, key)
-                for key in ("month", "project", "kind", "town")
-            }
-            summary[source]["total_fen"] = sum(
-                row["amount_fen"] for row in summary[source]["by_kind"]
-            )
-        summary["goods_distributed"] = [
-            {
-                "town": r.town,
-                "category": r.category,
-                "item": r.item,
-                "unit": r.unit,
-                "quantity": int(r.quantity),
-            }
-            for r in await session.execute(text(_GOODS))
-        ]
-        counts = await session.execute(
-            text("SELECT kind, count(*) AS n FROM feed_entries GROUP BY kind ORDER BY kind")
-        )
-        summary["entries_by_kind"] = {r.kind: int(r.n) for r in counts}
-    return summary
-
-
-@router.get("/summary", summary="汇总 Totals received and used; goods distributed")
-async def summary(request: Request) -> dict[str, Any]:
+async def summary(request: Request) -> Response:
     """Received (gifts, net of cancellations and refunds) and used (disbursements), each by
     month (Asia/Shanghai), project, kind and town; goods delivered by town and category."""
-    return await build_summary(_runtime(request).session_factory)
+    runtime = _runtime(request)
+    cache: SummaryCache | None = runtime.extras.get(SUMMARY_CACHE)
+    if cache is None:
+        cache = runtime.extras[SUMMARY_CACHE] = SummaryCache()
+    body = await cache.get(runtime.session_factory, reads(runtime))
+    return Response(body, media_type="application/json")
 
 
 # --- timeliness ---------------------------------------------------------------------------

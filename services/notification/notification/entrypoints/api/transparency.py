@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 
 from notification.log import store
 from notification.log.signing import LogSigner, TreeHead, b64
-from notification.service_layer.feed_runtime import SIGNER
+from notification.service_layer.feed_runtime import SIGNER, reads
 from shared.errors import NotFound, ValidationFailed
 from shared.runtime import ServiceRuntime
 
@@ -34,11 +34,8 @@ def _runtime(request: Request) -> ServiceRuntime:
 
 
 async def _head(runtime: ServiceRuntime, tree_size: int | None = None) -> TreeHead:
-    async with runtime.session_factory() as session:
-        if tree_size is None:
-            head = await store.latest_head(session)
-        else:
-            head = await store.head_at(session, tree_size)
+    db = reads(runtime)
+    head = await (store.latest_head(db) if tree_size is None else store.head_at(db, tree_size))
     if head is None:
         raise NotFound("尚无签名树头 (no signed tree head yet)")
     return head
@@ -73,10 +70,10 @@ async def log_entries(
     ] = None,
 ) -> dict[str, Any]:
     runtime = _runtime(request)
-    async with runtime.session_factory() as session:
-        size = await store.tree_size(session)
-        stop = min(size, end if end is not None else size, start + MAX_ENTRIES)
-        rows = await store.log_entries(session, start, stop) if start < stop else []
+    db = reads(runtime)
+    size = await store.tree_size(db)
+    stop = min(size, end if end is not None else size, start + MAX_ENTRIES)
+    rows = await store.log_entries(db, start, stop) if start < stop else []
     return {
         "tree_size": size,
         "start": start,
@@ -95,8 +92,7 @@ async def _resolve_entry(runtime: ServiceRuntime, entry: str) -> int:
         entry_uuid = uuid.UUID(entry)
     except ValueError as exc:
         raise ValidationFailed("entry 应为条目 id 或叶子序号 (entry id or leaf index)") from exc
-    async with runtime.session_factory() as session:
-        index = await store.leaf_index_of(session, entry_uuid)
+    index = await store.leaf_index_of(reads(runtime), entry_uuid)
     if index is None:
         raise NotFound("条目不存在或尚未写入日志 (unknown entry, or not yet in the log)")
     return index
@@ -114,15 +110,21 @@ async def inclusion(
 ) -> dict[str, Any]:
     runtime = _runtime(request)
     index = await _resolve_entry(runtime, entry)
-    size = tree_size if tree_size is not None else (await _head(runtime)).tree_size
-    async with runtime.session_factory() as session:
-        current = await store.tree_size(session)
-        if size > current:
-            raise ValidationFailed(f"tree_size {size} 超出日志大小 {current} (beyond the log)")
+    async with reads(runtime).connection() as db:  # one connection for the answer
+        if tree_size is None:
+            head = await store.latest_head(db)
+            if head is None:
+                raise NotFound("尚无签名树头 (no signed tree head yet)")
+            size = head.tree_size  # a signed head's leaves are in the log
+        else:
+            size = tree_size
+            current = await store.tree_size(db)
+            if size > current:
+                raise ValidationFailed(f"tree_size {size} 超出日志大小 {current} (beyond the log)")
         if index >= size:
             raise NotFound(f"叶子 {index} 不在大小为 {size} 的树中 (leaf not in that tree)")
-        path = await store.inclusion_proof(session, index, size)
-        rows = await store.log_entries(session, index, index + 1)
+        path = await store.inclusion_proof(db, index, size)
+        rows = await store.log_entries(db, index, index + 1)
     return {
         "leaf_index": index,
         "tree_size": size,
@@ -140,9 +142,9 @@ async def consistency(
     if first > second:
         raise ValidationFailed("first 不得大于 second (first must not exceed second)")
     runtime = _runtime(request)
-    async with runtime.session_factory() as session:
-        current = await store.tree_size(session)
-        if second > current:
-            raise ValidationFailed(f"second {second} 超出日志大小 {current} (beyond the log)")
-        path = await store.consistency_proof(session, first, second)
+    db = reads(runtime)
+    current = await store.tree_size(db)
+    if second > current:
+        raise ValidationFailed(f"second {second} 超出日志大小 {current} (beyond the log)")
+    path = await store.consistency_proof(db, first, second)
     return {"first": first, "second": second, "consistency_path": [b64(h) for h in path]}
