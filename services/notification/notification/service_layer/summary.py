@@ -166,6 +166,11 @@ class SummaryCache:
             return self.body
 
 
+FOLD_LOCK = 0x5EED_F01D
+
+
 async def fold(session: AsyncSession) -> None:
-    """Fold the appended deltas into one row per group (keeps the summary's reads small)."""
-    await session.execute(_FOLD)
+    """Fold the appended deltas into one row per group (keeps the summary's reads small).
+    One folder at a time: another process's fold in progress makes this one a no-op."""
+    if await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FOLD_LOCK}):
+        await session.execute(_FOLD)
