@@ -7,6 +7,7 @@ id is a UUIDv5 of the source event id, times come from the event payload, and th
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,21 @@ DOCUMENT_VERSION = 1
 
 def entry_id(source_event_id: str) -> uuid.UUID:
     return uuid.uuid5(ENTRY_NAMESPACE, source_event_id)
+
+
+_NAMESPACE_BYTES = ENTRY_NAMESPACE.bytes
+
+
+def entry_id_text(source_event_id: str) -> str:
+    """``str(entry_id(source_event_id))`` without building a UUID object (the consumer
+    computes one per event; a third of the time)."""
+    name = _NAMESPACE_BYTES + source_event_id.encode()
+    # SHA-1 because UUIDv5 is defined with it (RFC 4122 §4.3), not for security
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def iso(dt: datetime) -> str:

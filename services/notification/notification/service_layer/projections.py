@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from notification.log.entry import entry_id
+from notification.log.entry import entry_id_text
 from notification.service_layer.feed_metrics import observe_disclosure
 from shared.contracts import donation as d
 from shared.contracts import warehouse as w
@@ -191,7 +191,7 @@ async def _add(
     _stage(
         session,
         (
-            entry_id(event.id),
+            entry_id_text(event.id),
             event.id,
             kind,
             subject_id,
