@@ -64,12 +64,19 @@ log = logging.getLogger("sunshine.consumer")
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 DLQ_SUFFIX = ".dlq"
 LAG_REPORT_INTERVAL_S = 5.0
+LAG_POSITION_TIMEOUT_S = 1.0
+COMMIT_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
 MAX_RECORDS = 1000  # per poll, over all assigned partitions
 MAX_PARALLEL = 4  # partition batches in flight at once (each holds a database connection)
 
 
 class PermanentError(Exception):
     """Raised by a handler for an event that can never be applied: dead-lettered at once."""
+
+
+class ConsumerStalled(RuntimeError):
+    """The Kafka client stopped answering; ``run`` ends so that it is started afresh."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -208,18 +215,18 @@ class ConsumerRunner:
         finally:
             self.connected = False
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await asyncio.wait_for(consumer.stop(), STOP_TIMEOUT_S)
             with contextlib.suppress(Exception):
-                await dlq.stop()
+                await asyncio.wait_for(dlq.stop(), STOP_TIMEOUT_S)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
-            try:
-                position = await consumer.position(tp)
-            except KafkaError:
+            try:  # a position being re-fetched (after a rebalance) is waited for: not here
+                position = await asyncio.wait_for(consumer.position(tp), LAG_POSITION_TIMEOUT_S)
+            except (KafkaError, TimeoutError):
                 continue
             CONSUMER_LAG.labels(self._service, self.name, tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
@@ -244,11 +251,16 @@ class ConsumerRunner:
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await consumer.commit(offsets)
+            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_S)
         except (CommitFailedError, KafkaError) as exc:
             # A partition was reassigned: whoever owns it now re-reads these records,
             # and the inbox turns them into no-ops.
             log.warning("%s: offset commit failed for %s: %s", self.name, list(offsets), exc)
+        except TimeoutError as exc:
+            # The client is stuck (seen after a broker was killed: its group coordination
+            # had died and the commit never returned). Start over with a new client: the
+            # records since the last commit are read again and the inbox skips them.
+            raise ConsumerStalled(f"{self.name}: offset commit stalled for {offsets}") from exc
 
     # --- parsing ------------------------------------------------------------------------------
 
