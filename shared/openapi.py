@@ -45,6 +45,7 @@ DESCRIPTIONS = {
     403: "权限不足 The staff member's roles do not allow this",
     404: "不存在 Not found",
     409: "与当前状态冲突 Conflicts with the current state",
+    412: "版本不符 Version mismatch (If-Match or the body's version is not the current one)",
     413: "请求体过大 Request body too large",
     422: "请求数据无效 Invalid request (one entry per invalid field in details)",
 }
@@ -70,6 +71,8 @@ def error_codes(method: str, operation: dict[str, Any]) -> set[int]:
         codes |= {413, 422}
     if parameters:
         codes.add(422)
+    if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
+        codes.add(412)  # optimistic concurrency: the version sent is not the current one
     return codes
 
 
