@@ -26,12 +26,13 @@ from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLI
 
 log = logging.getLogger("sunshine.relay")
 HOUSEKEEPING_INTERVAL_S = 5.0
+MISSING_TOPIC_RECHECK_S = 30.0
 
 _CLAIM = text(
     """
     SELECT id, topic, key, type, source, subject, time, payload, traceparent
     FROM outbox
-    WHERE published_at IS NULL
+    WHERE published_at IS NULL AND topic <> ALL(:missing)
     ORDER BY seq
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -98,6 +99,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._known_topics: set[str] = set()
+        # Topics found missing, and when: their rows are left out of claims for a while, so a
+        # batch of rows nobody can publish never starves the rows behind it (all rows of one
+        # topic wait together, so per-key order holds).
+        self._missing: dict[str, float] = {}
         self.connected = False
 
     async def run(self) -> None:
@@ -154,7 +159,11 @@ class OutboxRelay:
         producer = self._producer
         assert producer is not None
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(_CLAIM, {"limit": self._batch_size})).all()
+            rows = (
+                await conn.execute(
+                    _CLAIM, {"limit": self._batch_size, "missing": self._missing_topics()}
+                )
+            ).all()
             if not rows:
                 return 0
             ok, failed, error = await self._send(producer, rows)
@@ -185,7 +194,19 @@ class OutboxRelay:
             return True
         metadata = await producer.client.fetch_all_metadata()
         self._known_topics = set(metadata.topics())
-        return topic in self._known_topics
+        if topic not in self._known_topics:
+            self._missing[topic] = time.monotonic()
+            return False
+        self._missing.pop(topic, None)
+        return True
+
+    def _missing_topics(self) -> list[str]:
+        """Topics to leave out of this claim (rechecked after ``MISSING_TOPIC_RECHECK_S``)."""
+        now = time.monotonic()
+        for topic, since in list(self._missing.items()):
+            if now - since >= MISSING_TOPIC_RECHECK_S:
+                del self._missing[topic]
+        return list(self._missing)
 
     async def _send(
         self, producer: AIOKafkaProducer, rows: Sequence[Row[Any]]
@@ -195,6 +216,7 @@ class OutboxRelay:
         for row in rows:
             event = _event_from_row(row)
             if row.topic not in self._known_topics and refreshed:
+                self._missing.setdefault(row.topic, time.monotonic())
                 futures.append(LookupError(f"topic {row.topic!r} does not exist"))
                 continue
             if not await self._topic_exists(producer, row.topic):
