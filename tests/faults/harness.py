@@ -175,9 +175,22 @@ class Flow:
             "donor": {"name": "王建国", "phone": "13800001111"},
         }
 
-    async def run(self, count: int, rate: float, *, retry_for_s: float = 180) -> None:
+    async def run(
+        self, count: int, rate: float, *, retry_for_s: float = 180, in_flight: int = 64
+    ) -> None:
+        """Post ``count`` gifts at ``rate``; each client retries for ``retry_for_s``.
+
+        At most ``in_flight`` requests are on the wire at once, within the connection pool's
+        size: httpcore assigns waiting requests to connections in a scan over all of them, so
+        thousands of queued requests (gifts piling up while the broker is down) once turned
+        this client into a 100 % CPU busy loop and starved the flow it was meant to measure.
+        """
         headers = {"Authorization": f"Bearer {self.token}"}
-        async with httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10) as client:
+        limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+        slots = asyncio.Semaphore(in_flight)
+        async with httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=10, limits=limits
+        ) as client:
 
             async def one(n: int) -> None:
                 key = f"{self.marker}-{n}"
@@ -186,9 +199,10 @@ class Flow:
                 delay = 0.2
                 while time.monotonic() < deadline:
                     try:
-                        response = await client.post(
-                            "/api/v1/donations", json=body, headers={"Idempotency-Key": key}
-                        )
+                        async with slots:
+                            response = await client.post(
+                                "/api/v1/donations", json=body, headers={"Idempotency-Key": key}
+                            )
                         if response.status_code == 201:
                             donation_id = response.json()["id"]
                             self.acknowledged[key] = donation_id
