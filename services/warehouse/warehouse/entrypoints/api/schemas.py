@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ItemCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -15,6 +16,12 @@ Category = Literal[
 ]
 Reason = Literal["lost", "damaged", "expired", "found", "correction"]
 MAX_VERSION = 2**31 - 1  # versions are INTEGER columns
+# An update field that may be left out but not set to null (a NOT NULL column) is typed
+# ``Annotated[T, Field(<constraints>)] | Omitted = None``: the model still takes ``None`` (it means
+# "left out", and lets :func:`refuse_nulls` answer a 422 naming the field), but the OpenAPI does
+# not offer null, so the documented schema is what the server takes. The constraints go inside
+# ``Annotated`` so that they never meet the ``None``.
+Omitted = SkipJsonSchema[None]
 
 
 class Strict(BaseModel):
@@ -46,10 +53,10 @@ class WarehouseUpdate(Strict):
     version: int = Field(
         ge=1, le=MAX_VERSION, description="乐观锁：读取时的版本号 (the version you read)"
     )
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100)] | Omitted = None
     town: str | None = Field(default=None, max_length=20)
     address: str | None = Field(default=None, max_length=200)
-    active: bool | None = None
+    active: bool | Omitted = None
 
     @model_validator(mode="after")
     def _not_null(self) -> WarehouseUpdate:
@@ -86,13 +93,13 @@ class ItemCreate(Strict):
 
 class ItemUpdate(Strict):
     version: int = Field(ge=1, le=MAX_VERSION)
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    category: Category | None = None
-    unit: str | None = Field(default=None, min_length=1, max_length=20)
-    lot_tracked: bool | None = None
-    unit_value_fen: int | None = Field(default=None, ge=0, le=100_000_000)
-    default_safety_stock: int | None = Field(default=None, ge=0, le=10_000_000)
-    active: bool | None = None
+    name: Annotated[str, Field(min_length=1, max_length=100)] | Omitted = None
+    category: Category | Omitted = None
+    unit: Annotated[str, Field(min_length=1, max_length=20)] | Omitted = None
+    lot_tracked: bool | Omitted = None
+    unit_value_fen: Annotated[int, Field(ge=0, le=100_000_000)] | Omitted = None
+    default_safety_stock: Annotated[int, Field(ge=0, le=10_000_000)] | Omitted = None
+    active: bool | Omitted = None
 
     @model_validator(mode="after")
     def _not_null(self) -> ItemUpdate:
