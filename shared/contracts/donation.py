@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared.contracts.base import EventPayload
+from shared.contracts.base import EventPayload, ProjectCode, Town, TrackingCode
 from shared.contracts.registry import EventContract
 
 PREFIX = "org.redcross.fenghua.donation"
@@ -39,6 +39,20 @@ DonationKind = Literal["money", "goods"]
 DisplayChoice = Literal["named", "surname", "anonymous"]
 Channel = Literal["bank_transfer", "wechat_pay", "alipay", "cash", "cheque", "on_site"]
 
+# String bounds: the donation API's request limits (services/donation/.../api/schemas.py), or
+# for what the service generates or derives, the column it stores the value in first.
+NAME_MAX = 100  # a donor's name (DonorIn.name); the public display name derives from it
+REASON_MAX = 500  # void / cancel / refund / designation reason
+RECEIPT_NO_MAX = 20  # generated YYYY-NNNNNN; the receipts column
+PROJECT_NAME_MAX = 100
+LONG_TEXT_MAX = 2000  # project description, remainder note, follow-up summary
+PURPOSE_MAX = 500
+RECIPIENT_MAX = 200  # a disbursement's recipient (an organisation, or a masked person)
+VOUCHER_NO_MAX = 64
+ITEMS_MAX = 200  # goods lines of one gift
+EMAIL_MAX = 254
+PHONE_MAX = 32
+
 
 class DonatedItemV1(EventPayload):
     item_code: str = Field(max_length=64)
@@ -52,16 +66,18 @@ class DonatedItemV1(EventPayload):
 
 class DonationReceivedV1(EventPayload):
     donation_id: uuid.UUID
-    tracking_code: str
+    tracking_code: TrackingCode
     kind: DonationKind
     amount_fen: int = Field(ge=0, description="Money in fen; for goods, the estimated value")
     channel: Channel
-    project_code: str | None = None
+    project_code: ProjectCode | None = None
     display: DisplayChoice
-    display_name: str = Field(description="Donor name as the donor chose to be shown, masked")
+    display_name: str = Field(
+        max_length=NAME_MAX, description="Donor name as the donor chose to be shown, masked"
+    )
     donor_type: Literal["individual", "organization"]
     received_at: AwareDatetime
-    items: list[DonatedItemV1] = Field(default_factory=list)
+    items: list[DonatedItemV1] = Field(default_factory=list, max_length=ITEMS_MAX)
 
 
 GiftStatus = Literal[
@@ -86,13 +102,13 @@ class DonationPledgedV1(EventPayload):
     """A gift was promised but has not arrived yet (key = donation id)."""
 
     donation_id: uuid.UUID
-    tracking_code: str
+    tracking_code: TrackingCode
     kind: DonationKind
     amount_fen: int = Field(ge=0)
     channel: Channel
-    project_code: str | None = None
+    project_code: ProjectCode | None = None
     display: DisplayChoice
-    display_name: str
+    display_name: str = Field(max_length=NAME_MAX)
     donor_type: Literal["individual", "organization"]
     pledged_at: AwareDatetime
 
@@ -101,14 +117,16 @@ class DonationReceiptedV1(EventPayload):
     """A 公益事业捐赠票据 was issued (key = donation id)."""
 
     donation_id: uuid.UUID
-    tracking_code: str
-    receipt_no: str = Field(description="Gapless per year, e.g. 2026-000123")
+    tracking_code: TrackingCode
+    receipt_no: str = Field(
+        max_length=RECEIPT_NO_MAX, description="Gapless per year, e.g. 2026-000123"
+    )
     receipt_year: int
     sequence: int = Field(ge=1)
     amount_fen: int = Field(ge=0)
     anonymous: bool = Field(description="Issued to an anonymous donor (recorded internally)")
     declined: bool = Field(description="The donor declined the receipt; the number is recorded")
-    display_name: str
+    display_name: str = Field(max_length=NAME_MAX)
     issued_at: AwareDatetime
 
 
@@ -116,10 +134,10 @@ class DonationReceiptVoidedV1(EventPayload):
     """A receipt was voided; its number stays used (key = donation id)."""
 
     donation_id: uuid.UUID
-    tracking_code: str
-    receipt_no: str
+    tracking_code: TrackingCode
+    receipt_no: str = Field(max_length=RECEIPT_NO_MAX)
     receipt_year: int
-    reason: str
+    reason: str = Field(max_length=REASON_MAX)
     voided_at: AwareDatetime
 
 
@@ -127,10 +145,10 @@ class DonationCancelledV1(EventPayload):
     """A pledged or received gift was cancelled (key = donation id)."""
 
     donation_id: uuid.UUID
-    tracking_code: str
+    tracking_code: TrackingCode
     previous_status: GiftStatus
     amount_fen: int = Field(ge=0)
-    reason: str
+    reason: str = Field(max_length=REASON_MAX)
     cancelled_at: AwareDatetime
 
 
@@ -138,10 +156,10 @@ class DonationRefundedV1(EventPayload):
     """A gift's unused money was returned to the donor (key = donation id)."""
 
     donation_id: uuid.UUID
-    tracking_code: str
+    tracking_code: TrackingCode
     previous_status: GiftStatus
     amount_fen: int = Field(ge=0, description="The amount refunded (the unused remainder)")
-    reason: str
+    reason: str = Field(max_length=REASON_MAX)
     refunded_at: AwareDatetime
 
 
@@ -150,7 +168,7 @@ class DonationStatusChangedV1(EventPayload):
     the details, this one the plain transition (allocated, in_stock, used, completed)."""
 
     donation_id: uuid.UUID
-    tracking_code: str
+    tracking_code: TrackingCode
     kind: DonationKind
     from_status: GiftStatus
     to_status: GiftStatus
@@ -162,10 +180,10 @@ class DesignationChangedV1(EventPayload):
     (key = donation id). The earlier ``received`` stays as published; this note corrects it."""
 
     donation_id: uuid.UUID
-    tracking_code: str
-    from_project_code: str | None
-    to_project_code: str | None
-    reason: str | None = None
+    tracking_code: TrackingCode
+    from_project_code: ProjectCode | None
+    to_project_code: ProjectCode | None
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
     changed_at: AwareDatetime
 
 
@@ -176,22 +194,25 @@ class DonationGoodsTrackedV1(EventPayload):
     Derived from the warehouse's events, so the gift's public timeline can be rebuilt."""
 
     donation_id: uuid.UUID
-    tracking_code: str
+    tracking_code: TrackingCode
     stage: Literal["in_stock", "dispatched", "signed", "written_off"]
-    item_code: str
-    item_name: str | None = None
+    # copied from the warehouse's events into the goods_lineage columns, then published
+    item_code: str = Field(max_length=64)
+    item_name: str | None = Field(default=None, max_length=200)
     quantity: int = Field(ge=0)
-    unit: str | None = None
-    lot_id: str | None = None
-    dispatch_id: str | None = None
-    destination: str | None = Field(default=None, description="Town or station, public")
-    signed_by: str | None = Field(default=None, description="Masked signer (王*)")
+    unit: str | None = Field(default=None, max_length=20)
+    lot_id: str | None = Field(default=None, max_length=64)
+    dispatch_id: str | None = Field(default=None, max_length=64)
+    destination: str | None = Field(
+        default=None, max_length=200, description="Town or station, public"
+    )
+    signed_by: str | None = Field(default=None, max_length=100, description="Masked signer (王*)")
     at: AwareDatetime
 
 
 class AllocationShareV1(EventPayload):
     donation_id: uuid.UUID
-    tracking_code: str
+    tracking_code: TrackingCode
     amount_fen: int = Field(gt=0)
 
 
@@ -200,14 +221,16 @@ class FundsDisbursedV1(EventPayload):
     (key = disbursement id)."""
 
     disbursement_id: uuid.UUID
-    project_code: str
-    project_name: str
+    project_code: ProjectCode
+    project_name: str = Field(max_length=PROJECT_NAME_MAX)
     amount_fen: int = Field(gt=0)
-    purpose: str
+    purpose: str = Field(max_length=PURPOSE_MAX)
     recipient_type: Literal["organization", "person"]
-    recipient: str = Field(description="An organisation's name or a masked person (王*)")
-    town: str | None = None
-    voucher_no: str
+    recipient: str = Field(
+        max_length=RECIPIENT_MAX, description="An organisation's name or a masked person (王*)"
+    )
+    town: Town | None = None
+    voucher_no: str = Field(max_length=VOUCHER_NO_MAX)
     disbursed_on: date
     approved_at: AwareDatetime
     allocations: list[AllocationShareV1] = Field(
@@ -218,11 +241,11 @@ class FundsDisbursedV1(EventPayload):
 class ProjectOpenedV1(EventPayload):
     """A relief project was opened (key = project code)."""
 
-    project_code: str
-    name: str
+    project_code: ProjectCode
+    name: str = Field(max_length=PROJECT_NAME_MAX)
     category: ProjectCategory
-    town: str | None = None
-    description: str
+    town: Town | None = None
+    description: str = Field(max_length=LONG_TEXT_MAX)
     starts_on: date
     ends_on: date | None = None
     budget_fen: int | None = Field(default=None, ge=0)
@@ -232,8 +255,8 @@ class ProjectOpenedV1(EventPayload):
 class ProjectClosedV1(EventPayload):
     """A relief project ended (key = project code); what it raised, used and has left."""
 
-    project_code: str
-    name: str
+    project_code: ProjectCode
+    name: str = Field(max_length=PROJECT_NAME_MAX)
     closed_on: date
     received_fen: int = Field(ge=0, description="Designated gifts plus unrestricted funds used")
     used_fen: int = Field(ge=0)
@@ -247,11 +270,11 @@ class ProjectClosedV1(EventPayload):
 class RemainderDecidedV1(EventPayload):
     """What happens to a finished project's leftover funds (key = project code)."""
 
-    project_code: str
+    project_code: ProjectCode
     remainder_fen: int = Field(ge=0)
     decision: RemainderDecision
-    target_project_code: str | None = None
-    note: str
+    target_project_code: ProjectCode | None = None
+    note: str = Field(max_length=LONG_TEXT_MAX)
     disclosure_due: date
     decided_at: AwareDatetime
 
@@ -262,17 +285,19 @@ class FollowUpRecordedV1(EventPayload):
     follow_up_id: uuid.UUID
     disbursement_id: uuid.UUID | None = None
     donation_id: uuid.UUID | None = None
-    project_code: str | None = None
+    project_code: ProjectCode | None = None
     visited_on: date
-    summary: str = Field(description="Public summary; no personal data")
-    town: str | None = None
+    summary: str = Field(max_length=LONG_TEXT_MAX, description="Public summary; no personal data")
+    town: Town | None = None
     recorded_at: AwareDatetime
 
 
 class NoticeRecipientV1(EventPayload):
-    name: str = Field(description="The donor's name as given: private, for the salutation")
-    email: str | None = None
-    phone: str | None = None
+    name: str = Field(
+        max_length=NAME_MAX, description="The donor's name as given: private, for the salutation"
+    )
+    email: str | None = Field(default=None, max_length=EMAIL_MAX)
+    phone: str | None = Field(default=None, max_length=PHONE_MAX)
 
 
 class NoticeFactsV1(EventPayload):
@@ -280,15 +305,17 @@ class NoticeFactsV1(EventPayload):
 
     kind: DonationKind | None = None
     amount_fen: int | None = None
-    receipt_no: str | None = None
-    project_code: str | None = None
-    project_name: str | None = None
+    receipt_no: str | None = Field(default=None, max_length=RECEIPT_NO_MAX)
+    project_code: ProjectCode | None = None
+    project_name: str | None = Field(default=None, max_length=PROJECT_NAME_MAX)
     used_fen: int | None = Field(default=None, description="first_use: fen of this gift used")
-    purpose: str | None = None
+    purpose: str | None = Field(default=None, max_length=PURPOSE_MAX)
     disbursed_on: date | None = None
+    # destination (a town, or every town the goods went to) and items ("name quantityunit")
+    # are composed by the service, not bounded by a request: left unbounded
     destination: str | None = None
     items: list[str] = Field(default_factory=list, description="e.g. 棉被 20床")
-    one_time_code: str | None = Field(default=None, description="lookup_code only")
+    one_time_code: str | None = Field(default=None, max_length=6, description="lookup_code only")
     code_expires_at: AwareDatetime | None = None
 
 
@@ -300,7 +327,7 @@ class NoticeRequestedV1(EventPayload):
     notice_id: uuid.UUID
     milestone: NoticeMilestone
     donation_id: uuid.UUID | None = None
-    tracking_code: str | None = None
+    tracking_code: TrackingCode | None = None
     recipient: NoticeRecipientV1
     channels: list[Literal["sms", "email"]] = Field(
         description="Where the donor wants notices; only channels with a contact detail"
