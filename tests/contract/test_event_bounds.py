@@ -119,12 +119,12 @@ def _max(model: type[BaseModel], field: str) -> int:
     Optional)."""
     schema = model.model_json_schema()
     found = [
-        v.get("maxLength", v.get("maxItems"))
+        int(v["maxLength"] if "maxLength" in v else v["maxItems"])
         for v in _variants(schema["properties"][field], schema)
         if "maxLength" in v or "maxItems" in v
     ]
     assert found, f"{model.__name__}.{field} is not bounded"
-    return int(found[0])
+    return found[0]
 
 
 def _pattern_max(pattern: str) -> int:
