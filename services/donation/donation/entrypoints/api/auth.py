@@ -11,6 +11,8 @@ from donation.entrypoints.api.deps import RuntimeDep
 from donation.entrypoints.api.schemas import StaffOut, TokenOut
 from donation.service_layer.staff import authenticate
 from shared.auth import CurrentStaff, TokenIssuer
+from shared.errors import NotAuthenticated
+from shared.openapi import raises
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -19,7 +21,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
     "/token",
     response_model=TokenOut,
     summary="Log in (OAuth2 password form)",
-    responses={401: {"description": "Wrong user name or password"}},
+    responses=raises((NotAuthenticated, "Wrong user name or password")),
 )
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], runtime: RuntimeDep

@@ -35,11 +35,13 @@ from donation.entrypoints.api.schemas import (
     ReceiveIn,
 )
 from donation.service_layer import gifts
+from donation.service_layer.common import PreconditionFailed, PreconditionRequired
 from donation.service_layer.handlers import load_donation, record_donation
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.contracts.donation import Channel, DonationKind, GiftStatus
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.ids import normalize_tracking_code
+from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 
@@ -47,6 +49,8 @@ router = APIRouter(prefix="/api/v1/donations", tags=["donations"])
 
 Recorder = require_roles(Role.FINANCE)
 Reader = require_roles(Role.FINANCE, Role.APPROVER, Role.AUDITOR)
+
+NO_GIFT: Declared = (NotFound, "No such gift")
 
 
 def to_out(
@@ -106,7 +110,10 @@ async def donation_body(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> dict[str,
     status_code=201,
     response_model=DonationOut,
     summary="登记捐赠 Record a received (or pledged) gift",
-    responses={409: {"description": "Duplicate payment reference or idempotency conflict"}},
+    responses=raises(
+        (Conflict, "Payment reference already recorded for the channel, or the project is closed"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def create_donation(
     body: DonationCreate,
@@ -153,7 +160,12 @@ async def create_donation(
     )
 
 
-@router.get("/{donation_id}", response_model=DonationOut, summary="查看捐赠 One gift")
+@router.get(
+    "/{donation_id}",
+    response_model=DonationOut,
+    summary="查看捐赠 One gift",
+    responses=raises(NO_GIFT),
+)
 async def get_donation(
     donation_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> JSONResponse:
@@ -264,7 +276,12 @@ async def list_donations(
     "/{donation_id}",
     response_model=DonationOut,
     summary="修改捐赠（备注、定向项目）Edit a gift (If-Match: version)",
-    responses={412: {"description": "Version mismatch"}, 428: {"description": "No version"}},
+    responses=raises(
+        NO_GIFT,
+        (Conflict, "The designation cannot change (the gift's status or uses), or project closed"),
+        (PreconditionFailed, "Version mismatch"),
+        (PreconditionRequired, "No version"),
+    ),
 )
 async def patch_donation(
     donation_id: uuid.UUID,
@@ -295,7 +312,11 @@ def _action_route(
         path,
         response_model=DonationOut,
         summary=summary,
-        responses={409: {"description": "Illegal in the gift's current state (named)"}},
+        responses=raises(
+            NO_GIFT,
+            (Conflict, "Illegal in the gift's current state (named)"),
+            IDEMPOTENCY_CONFLICT,
+        ),
     )
 
 
@@ -331,7 +352,11 @@ async def receive(
     status_code=201,
     response_model=ReceiptOut,
     summary="开具捐赠票据 Issue the receipt (gapless number per year)",
-    responses={409: {"description": "Already receipted, or not in a receiptable state"}},
+    responses=raises(
+        NO_GIFT,
+        (Conflict, "Already receipted, or not in a receiptable state"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def issue_receipt(
     donation_id: uuid.UUID,
@@ -366,6 +391,7 @@ async def issue_receipt(
     "/{donation_id}/receipt/void",
     response_model=ReceiptOut,
     summary="作废票据 Void the live receipt (its number stays used)",
+    responses=raises(NO_GIFT, (Conflict, "No live receipt to void"), IDEMPOTENCY_CONFLICT),
 )
 async def void_receipt(
     donation_id: uuid.UUID,

@@ -21,10 +21,11 @@ from donation.entrypoints.api.deps import (
 )
 from donation.entrypoints.api.schemas import DonorCreate, DonorOut, DonorPage, DonorPatch
 from donation.service_layer import gifts
-from donation.service_layer.common import audit, now
+from donation.service_layer.common import PreconditionFailed, PreconditionRequired, audit, now
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import NotFound
 from shared.ids import uuid7
+from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 
@@ -32,6 +33,8 @@ router = APIRouter(prefix="/api/v1/donors", tags=["donors"])
 
 Writer = require_roles(Role.FINANCE)
 Reader = require_roles(Role.FINANCE, Role.APPROVER, Role.AUDITOR)
+
+NO_DONOR: Declared = (NotFound, "No such donor")
 
 
 def out(donor: Donor) -> DonorOut:
@@ -48,7 +51,13 @@ def out(donor: Donor) -> DonorOut:
     )
 
 
-@router.post("", status_code=201, response_model=DonorOut, summary="登记捐赠人 Register a donor")
+@router.post(
+    "",
+    status_code=201,
+    response_model=DonorOut,
+    summary="登记捐赠人 Register a donor",
+    responses=raises(IDEMPOTENCY_CONFLICT),
+)
 async def create_donor(
     body: DonorCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Writer
 ) -> JSONResponse:
@@ -124,7 +133,12 @@ async def list_donors(
         )
 
 
-@router.get("/{donor_id}", response_model=DonorOut, summary="查看捐赠人 One donor")
+@router.get(
+    "/{donor_id}",
+    response_model=DonorOut,
+    summary="查看捐赠人 One donor",
+    responses=raises(NO_DONOR),
+)
 async def get_donor(
     donor_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> JSONResponse:
@@ -141,7 +155,9 @@ async def get_donor(
     "/{donor_id}",
     response_model=DonorOut,
     summary="修改捐赠人 Edit a donor (If-Match: version)",
-    responses={412: {"description": "Version mismatch"}, 428: {"description": "No version"}},
+    responses=raises(
+        NO_DONOR, (PreconditionFailed, "Version mismatch"), (PreconditionRequired, "No version")
+    ),
 )
 async def patch_donor(
     donor_id: uuid.UUID,

@@ -41,9 +41,15 @@ from donation.entrypoints.api.schemas import (
     RemainderOut,
 )
 from donation.service_layer import projects as svc
-from donation.service_layer.common import local_date, now
+from donation.service_layer.common import (
+    PreconditionFailed,
+    PreconditionRequired,
+    local_date,
+    now,
+)
 from shared.auth import Role, StaffPrincipal, require_roles
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 
@@ -53,6 +59,13 @@ Manager = require_roles(Role.FINANCE)
 Approver = require_roles(Role.APPROVER, Role.FINANCE)
 Visitor = require_roles(Role.FINANCE, Role.APPROVER, Role.DISPATCHER)
 Reader = require_roles(Role.FINANCE, Role.APPROVER, Role.AUDITOR, Role.DISPATCHER)
+
+NO_PROJECT: Declared = (NotFound, "No such project")
+NO_DISBURSEMENT: Declared = (NotFound, "No such disbursement")
+VERSION: tuple[Declared, ...] = (
+    (PreconditionFailed, "Version mismatch"),
+    (PreconditionRequired, "No version"),
+)
 
 
 async def project_body(uow: SqlUnitOfWork, code: str) -> dict[str, Any]:
@@ -75,6 +88,7 @@ async def project_body(uow: SqlUnitOfWork, code: str) -> dict[str, Any]:
     status_code=201,
     response_model=ProjectOut,
     summary="新建项目 Open a project",
+    responses=raises((Conflict, "The project code exists"), IDEMPOTENCY_CONFLICT),
 )
 async def create_project(
     body: ProjectCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Manager
@@ -133,7 +147,12 @@ async def list_projects(
     return ProjectPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/api/v1/projects/{code}", response_model=ProjectOut, summary="项目详情与资金")
+@router.get(
+    "/api/v1/projects/{code}",
+    response_model=ProjectOut,
+    summary="项目详情与资金",
+    responses=raises(NO_PROJECT),
+)
 async def get_project(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> JSONResponse:
     async with runtime.unit_of_work() as uow:
         body = await project_body(uow, code)
@@ -144,7 +163,7 @@ async def get_project(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader
     "/api/v1/projects/{code}",
     response_model=ProjectOut,
     summary="修改项目 Edit a project (If-Match: version)",
-    responses={412: {"description": "Version mismatch"}, 428: {"description": "No version"}},
+    responses=raises(NO_PROJECT, (Conflict, "The project is closed"), *VERSION),
 )
 async def patch_project(
     code: str,
@@ -171,6 +190,12 @@ async def patch_project(
     "/api/v1/projects/{code}/close",
     response_model=ProjectOut,
     summary="结项 Close a project; remainder disclosure due 3 months after the end",
+    responses=raises(
+        NO_PROJECT,
+        (Conflict, "Already closed, or disbursements still pending"),
+        IDEMPOTENCY_CONFLICT,
+        (PreconditionFailed, "Version mismatch (If-Match or the body's version, when sent)"),
+    ),
 )
 async def close_project(
     code: str,
@@ -212,6 +237,11 @@ async def close_project(
     status_code=201,
     response_model=ProjectOut,
     summary="结余处理 Record how a closed project's remainder is handled",
+    responses=raises(
+        NO_PROJECT,
+        (Conflict, "The project is still open, or its remainder was already decided"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def decide_remainder(
     code: str,
@@ -268,7 +298,11 @@ async def disbursement_body(uow: SqlUnitOfWork, disbursement_id: uuid.UUID) -> d
     status_code=201,
     response_model=DisbursementOut,
     summary="录入拨付 Enter a disbursement (pending a second person's approval)",
-    responses={409: {"description": "Beyond the project's available funds, or voucher reused"}},
+    responses=raises(
+        NO_PROJECT,
+        (Conflict, "Beyond the project's available funds, voucher reused, or project closed"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def enter_disbursement(
     code: str,
@@ -357,6 +391,7 @@ async def _list_disbursements(
     "/api/v1/disbursements/{disbursement_id}",
     response_model=DisbursementOut,
     summary="拨付详情（含每笔捐赠的分摊）",
+    responses=raises(NO_DISBURSEMENT),
 )
 async def get_disbursement(
     disbursement_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
@@ -370,11 +405,11 @@ async def get_disbursement(
     "/api/v1/disbursements/{disbursement_id}",
     response_model=DisbursementOut,
     summary="修改待审批的拨付 Edit a pending disbursement (If-Match: version)",
-    responses={
-        409: {"description": "Not pending"},
-        412: {"description": "Version mismatch"},
-        428: {"description": "No version"},
-    },
+    responses=raises(
+        NO_DISBURSEMENT,
+        (Conflict, "Not pending, beyond the project's available funds, or voucher reused"),
+        *VERSION,
+    ),
 )
 async def patch_disbursement(
     disbursement_id: uuid.UUID,
@@ -400,10 +435,12 @@ async def patch_disbursement(
     "/api/v1/disbursements/{disbursement_id}/approve",
     response_model=DisbursementOut,
     summary="审批拨付 Approve (not by the person who entered it); allocates to gifts",
-    responses={
-        403: {"description": "Four eyes: you entered it"},
-        409: {"description": "Not pending, or beyond available funds"},
-    },
+    responses=raises(
+        (Forbidden, "Four eyes: you entered it"),
+        NO_DISBURSEMENT,
+        (Conflict, "Not pending, beyond available funds, or the project is closed"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def approve(
     disbursement_id: uuid.UUID,
@@ -430,6 +467,7 @@ async def approve(
     "/api/v1/disbursements/{disbursement_id}/reject",
     response_model=DisbursementOut,
     summary="驳回拨付 Reject a pending disbursement",
+    responses=raises(NO_DISBURSEMENT, (Conflict, "Not pending"), IDEMPOTENCY_CONFLICT),
 )
 async def reject(
     disbursement_id: uuid.UUID,
@@ -460,6 +498,11 @@ async def reject(
     status_code=201,
     response_model=FollowUpOut,
     summary="登记回访 Record a follow-up visit on a disbursement or a gift",
+    responses=raises(
+        (NotFound, "The disbursement or gift named does not exist"),
+        (Conflict, "The disbursement is not approved"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def create_follow_up(
     body: FollowUpCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Visitor

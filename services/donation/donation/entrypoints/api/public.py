@@ -15,7 +15,9 @@ from donation.entrypoints.api.deps import IdempotencyKey, RuntimeDep
 from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
 from donation.service_layer import tracking
 from donation.service_layer.common import TooManyRequests
+from shared.errors import NotFound
 from shared.idempotency import run_idempotent
+from shared.openapi import IDEMPOTENCY_CONFLICT, raises
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -62,7 +64,7 @@ def _limited(exc: TooManyRequests) -> JSONResponse:
 @router.get(
     "/track/{tracking_code}",
     summary="捐赠查询 Follow a gift by its tracking code (public)",
-    responses={404: {"description": "Unknown code"}, 429: {"description": "Rate limited"}},
+    responses=raises((NotFound, "Unknown code"), (TooManyRequests, "Rate limited")),
 )
 async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> Any:
     try:
@@ -78,7 +80,7 @@ async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> An
     "/donor-lookup/code",
     status_code=202,
     summary="捐赠人查询：发送验证码 Send a one-time code to a phone or e-mail",
-    responses={429: {"description": "Rate limited"}},
+    responses=raises(IDEMPOTENCY_CONFLICT, (TooManyRequests, "Rate limited")),
 )
 async def request_code(
     body: LookupRequest, request: Request, runtime: RuntimeDep, key: IdempotencyKey
@@ -114,7 +116,7 @@ async def request_code(
 @router.post(
     "/donor-lookup/verify",
     summary="捐赠人查询：验证并列出全部捐赠 Verify the code; list all gifts of this contact",
-    responses={404: {"description": "Wrong or expired code"}, 429: {"description": "Rate limited"}},
+    responses=raises((NotFound, "Wrong or expired code"), (TooManyRequests, "Rate limited")),
 )
 async def verify_code(body: LookupVerify, request: Request, runtime: RuntimeDep) -> Any:
     try:

@@ -15,8 +15,9 @@ from notification.adapters.alert_tables import alerts
 from notification.domain.alerts import LABELS, AlertKind
 from notification.service_layer.alerts import acknowledge
 from shared.auth import Role, StaffPrincipal, require_roles
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.idempotency import check_key, run_idempotent
+from shared.openapi import IDEMPOTENCY_CONFLICT, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.runtime import ServiceRuntime
 
@@ -144,7 +145,12 @@ async def list_alerts(
     return AlertPage(items=[to_out(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/{alert_id}", response_model=AlertOut, summary="查看预警 One alert")
+@router.get(
+    "/{alert_id}",
+    response_model=AlertOut,
+    summary="查看预警 One alert",
+    responses=raises((NotFound, "No such alert")),
+)
 async def get_alert(
     alert_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> AlertOut:
@@ -159,10 +165,11 @@ async def get_alert(
     "/{alert_id}/acknowledge",
     response_model=AlertOut,
     summary="确认预警 Acknowledge an alert with a note",
-    responses={
-        404: {"description": "No such alert"},
-        409: {"description": "Already acknowledged or resolved, or idempotency conflict"},
-    },
+    responses=raises(
+        (NotFound, "No such alert"),
+        (Conflict, "Already acknowledged or resolved"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def acknowledge_alert(
     alert_id: uuid.UUID,

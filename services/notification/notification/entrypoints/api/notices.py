@@ -21,6 +21,7 @@ from notification.service_layer.notices import wake_delivery
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.idempotency import run_idempotent
+from shared.openapi import IDEMPOTENCY_CONFLICT, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1/notices", tags=["notices"])
@@ -151,10 +152,11 @@ async def list_notices(
     "/deliveries/{delivery_id}/retry",
     response_model=DeliveryOut,
     summary="重新投递死信 Queue a dead-lettered delivery again",
-    responses={
-        404: {"description": "No such delivery"},
-        409: {"description": "Not dead, or its contact details were erased"},
-    },
+    responses=raises(
+        (NotFound, "No such delivery"),
+        (Conflict, "Not dead, or its contact details were erased"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def retry_delivery(
     delivery_id: uuid.UUID,

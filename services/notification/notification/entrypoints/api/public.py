@@ -27,6 +27,7 @@ from notification.service_layer.projections import tracking_hash
 from notification.service_layer.summary import SummaryCache
 from notification.service_layer.summary import build_summary as build_summary
 from shared.errors import NotFound, ValidationFailed
+from shared.openapi import raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.runtime import ServiceRuntime
 
@@ -224,7 +225,12 @@ async def feed(
     )
 
 
-@router.get("/entries/{entry_id}", response_model=FeedEntryOut, summary="单条公示 One entry")
+@router.get(
+    "/entries/{entry_id}",
+    response_model=FeedEntryOut,
+    summary="单条公示 One entry",
+    responses=raises((NotFound, "No such entry")),
+)
 async def one_entry(request: Request, entry_id: uuid.UUID) -> FeedEntryOut:
     rows = await _select(_runtime(request), ["e.id = :id"], {"id": entry_id}, "")
     if not rows:
@@ -232,7 +238,12 @@ async def one_entry(request: Request, entry_id: uuid.UUID) -> FeedEntryOut:
     return _out(rows[0])
 
 
-@router.get("/track/{tracking_code}", response_model=FeedPage, summary="按查询码查看捐赠去向")
+@router.get(
+    "/track/{tracking_code}",
+    response_model=FeedPage,
+    summary="按查询码查看捐赠去向",
+    responses=raises((NotFound, "No public entry for this tracking code")),
+)
 async def track(request: Request, tracking_code: str) -> FeedPage:
     """A gift's public entries (received, receipted, used, corrected) by its tracking code.
 

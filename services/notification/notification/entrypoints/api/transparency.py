@@ -20,6 +20,7 @@ from notification.log import store
 from notification.log.signing import LogSigner, TreeHead, b64
 from notification.service_layer.feed_runtime import SIGNER, reads
 from shared.errors import NotFound, ValidationFailed
+from shared.openapi import raises
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1/public", tags=["public: transparency log"])
@@ -44,7 +45,7 @@ async def _head(runtime: ServiceRuntime, tree_size: int | None = None) -> TreeHe
 @router.get(
     "/tree-head",
     summary="最新签名树头 The latest signed tree head",
-    responses={404: {"description": "No head signed yet, or none of that size"}},
+    responses=raises((NotFound, "No head signed yet, or none of that size")),
 )
 async def tree_head(
     request: Request,
@@ -101,7 +102,7 @@ async def _resolve_entry(runtime: ServiceRuntime, entry: str) -> int:
 @router.get(
     "/proofs/inclusion",
     summary="包含证明 Inclusion proof (RFC 9162 §2.1.3)",
-    responses={404: {"description": "Unknown entry, not yet in the log, or not in that tree"}},
+    responses=raises((NotFound, "Unknown entry, not yet in the log, or not in that tree")),
 )
 async def inclusion(
     request: Request,

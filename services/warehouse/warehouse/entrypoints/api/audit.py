@@ -10,11 +10,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from shared.auth import Role, StaffPrincipal, require_roles
+from shared.openapi import raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import audit_log
 from warehouse.domain.model import local_today
 from warehouse.entrypoints.api.deps import (
+    POST_CONFLICT,
     IdempotencyKey,
     Keeper,
     RuntimeDep,
@@ -64,7 +66,10 @@ async def list_audit(
 
 
 @router.post(
-    "/expiry-scans", response_model=ScanOut, summary="立即运行效期扫描（每日任务，按日幂等）"
+    "/expiry-scans",
+    response_model=ScanOut,
+    summary="立即运行效期扫描（每日任务，按日幂等）",
+    responses=raises(POST_CONFLICT),
 )
 async def run_expiry_scan(
     runtime: RuntimeDep,

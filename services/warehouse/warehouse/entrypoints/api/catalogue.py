@@ -9,11 +9,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from shared.auth import StaffPrincipal
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.openapi import Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import items, warehouses
 from warehouse.entrypoints.api.deps import (
+    POST_CONFLICT,
     IdempotencyKey,
     Keeper,
     Reader,
@@ -35,6 +37,10 @@ from warehouse.service_layer import catalogue
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue 仓库与物资目录"])
 
+NO_WAREHOUSE: Declared = (NotFound, "No such warehouse")
+NO_ITEM: Declared = (NotFound, "No such item")
+STALE: Declared = (Conflict, "Version mismatch (the body's version is not the current one)")
+
 
 def _warehouse_out(row: Any) -> WarehouseOut:
     return WarehouseOut.model_validate(row, from_attributes=True)
@@ -44,7 +50,13 @@ def _item_out(row: Any) -> ItemOut:
     return ItemOut.model_validate(row, from_attributes=True)
 
 
-@router.post("/warehouses", status_code=201, response_model=WarehouseOut, summary="新建仓库/救灾站")
+@router.post(
+    "/warehouses",
+    status_code=201,
+    response_model=WarehouseOut,
+    summary="新建仓库/救灾站",
+    responses=raises((Conflict, "The warehouse code exists"), POST_CONFLICT),
+)
 async def create_warehouse(
     body: WarehouseCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
 ) -> JSONResponse:
@@ -89,7 +101,12 @@ async def list_warehouses(
     )
 
 
-@router.get("/warehouses/{code}", response_model=WarehouseOut, summary="仓库详情")
+@router.get(
+    "/warehouses/{code}",
+    response_model=WarehouseOut,
+    summary="仓库详情",
+    responses=raises(NO_WAREHOUSE),
+)
 async def get_warehouse(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> WarehouseOut:
     async with runtime.session_factory() as session:
         row = (await session.execute(select(warehouses).where(warehouses.c.code == code))).first()
@@ -99,7 +116,10 @@ async def get_warehouse(code: str, runtime: RuntimeDep, _: StaffPrincipal = Read
 
 
 @router.patch(
-    "/warehouses/{code}", response_model=WarehouseOut, summary="修改仓库（乐观锁 version）"
+    "/warehouses/{code}",
+    response_model=WarehouseOut,
+    summary="修改仓库（乐观锁 version）",
+    responses=raises(NO_WAREHOUSE, STALE),
 )
 async def update_warehouse(
     code: str, body: WarehouseUpdate, runtime: RuntimeDep, staff: StaffPrincipal = Keeper
@@ -117,7 +137,13 @@ async def update_warehouse(
     return out
 
 
-@router.post("/items", status_code=201, response_model=ItemOut, summary="新建物资")
+@router.post(
+    "/items",
+    status_code=201,
+    response_model=ItemOut,
+    summary="新建物资",
+    responses=raises((Conflict, "The item code exists"), POST_CONFLICT),
+)
 async def create_item(
     body: ItemCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
 ) -> JSONResponse:
@@ -161,7 +187,7 @@ async def list_items(
     )
 
 
-@router.get("/items/{code}", response_model=ItemOut, summary="物资详情")
+@router.get("/items/{code}", response_model=ItemOut, summary="物资详情", responses=raises(NO_ITEM))
 async def get_item(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> ItemOut:
     async with runtime.session_factory() as session:
         row = (await session.execute(select(items).where(items.c.code == code))).first()
@@ -170,7 +196,12 @@ async def get_item(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -
     return _item_out(row)
 
 
-@router.patch("/items/{code}", response_model=ItemOut, summary="修改物资（乐观锁 version）")
+@router.patch(
+    "/items/{code}",
+    response_model=ItemOut,
+    summary="修改物资（乐观锁 version）",
+    responses=raises(NO_ITEM, STALE),
+)
 async def update_item(
     code: str, body: ItemUpdate, runtime: RuntimeDep, staff: StaffPrincipal = Keeper
 ) -> ItemOut:
@@ -185,7 +216,11 @@ async def update_item(
     return out
 
 
-@router.post("/safety-stocks", summary="设置某仓库某物资的安全库存")
+@router.post(
+    "/safety-stocks",
+    summary="设置某仓库某物资的安全库存",
+    responses=raises((NotFound, "The warehouse or item named does not exist"), POST_CONFLICT),
+)
 async def set_safety_stock(
     body: SafetyStockSet, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
 ) -> JSONResponse:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict
 from shared.idempotency import check_key, run_idempotent
+from shared.openapi import Declared
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from warehouse.config import WarehouseSettings
@@ -76,6 +77,12 @@ def if_match(
 
 
 IfMatch = Annotated[int | None, Depends(if_match)]
+
+# The 409 every POST run through ``idempotent_post`` can answer, besides its own.
+POST_CONFLICT: Declared = (
+    Conflict,
+    "Idempotency-Key already used with a different request body, or a concurrent change (retry)",
+)
 
 # PostgreSQL errors a concurrent writer can cause: a violated CHECK (stock would go negative),
 # a unique violation, a deadlock or a serialization failure. They are conflicts, never 500s.

@@ -13,10 +13,13 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Role, StaffPrincipal, require_roles
+from shared.errors import Conflict, NotFound
+from shared.openapi import Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
 from warehouse.entrypoints.api.deps import (
+    POST_CONFLICT,
     IdempotencyKey,
     IfMatch,
     Reader,
@@ -36,6 +39,14 @@ from warehouse.entrypoints.api.schemas import (
 from warehouse.service_layer import dispatch as flow
 
 router = APIRouter(prefix="/api/v1/dispatches", tags=["dispatch 调拨/出库"])
+
+NO_DISPATCH: Declared = (NotFound, "No such dispatch")
+# What every step of a dispatch (approve ... deliver) can answer besides its own.
+STEP: tuple[Declared, ...] = (
+    NO_DISPATCH,
+    (Conflict, "Not allowed in the dispatch's status, or version mismatch (If-Match)"),
+    POST_CONFLICT,
+)
 
 Requester = require_roles(Role.DISPATCHER)
 Approver = require_roles(Role.APPROVER)
@@ -139,7 +150,17 @@ async def _respond(
     return status, (await to_out(uow.session, row)).model_dump(mode="json")
 
 
-@router.post("", status_code=201, response_model=DispatchOut, summary="调拨申请（调度员）")
+@router.post(
+    "",
+    status_code=201,
+    response_model=DispatchOut,
+    summary="调拨申请（调度员）",
+    responses=raises(
+        (NotFound, "A warehouse or an item named does not exist"),
+        (Conflict, "A warehouse or an item named is inactive"),
+        POST_CONFLICT,
+    ),
+)
 async def request_dispatch(
     body: DispatchCreate,
     runtime: RuntimeDep,
@@ -189,7 +210,10 @@ def _step(
 
 
 @router.post(
-    "/{dispatch_id}/approve", response_model=DispatchOut, summary="审批通过（审批人，非申请人）"
+    "/{dispatch_id}/approve",
+    response_model=DispatchOut,
+    summary="审批通过（审批人，非申请人）",
+    responses=raises(*STEP),
 )
 async def approve(
     dispatch_id: uuid.UUID,
@@ -210,7 +234,10 @@ async def approve(
 
 
 @router.post(
-    "/{dispatch_id}/reject", response_model=DispatchOut, summary="驳回（审批人，释放占用）"
+    "/{dispatch_id}/reject",
+    response_model=DispatchOut,
+    summary="驳回（审批人，释放占用）",
+    responses=raises(*STEP),
 )
 async def reject(
     dispatch_id: uuid.UUID,
@@ -239,7 +266,10 @@ async def reject(
 
 
 @router.post(
-    "/{dispatch_id}/cancel", response_model=DispatchOut, summary="取消（发运前，释放占用）"
+    "/{dispatch_id}/cancel",
+    response_model=DispatchOut,
+    summary="取消（发运前，释放占用）",
+    responses=raises(*STEP),
 )
 async def cancel(
     dispatch_id: uuid.UUID,
@@ -268,7 +298,10 @@ async def cancel(
 
 
 @router.post(
-    "/{dispatch_id}/pick", response_model=DispatchOut, summary="拣货（先到期先出，占用库存）"
+    "/{dispatch_id}/pick",
+    response_model=DispatchOut,
+    summary="拣货（先到期先出，占用库存）",
+    responses=raises(*STEP, (Conflict, "Not enough stock eligible (FEFO, shelf life left)")),
 )
 async def pick(
     dispatch_id: uuid.UUID,
@@ -291,7 +324,12 @@ async def pick(
     )
 
 
-@router.post("/{dispatch_id}/ship", response_model=DispatchOut, summary="发运（运单号）")
+@router.post(
+    "/{dispatch_id}/ship",
+    response_model=DispatchOut,
+    summary="发运（运单号）",
+    responses=raises(*STEP),
+)
 async def ship(
     dispatch_id: uuid.UUID,
     body: ShipIn,
@@ -319,7 +357,10 @@ async def ship(
 
 
 @router.post(
-    "/{dispatch_id}/deliver", response_model=DispatchOut, summary="签收（可部分签收、退回）"
+    "/{dispatch_id}/deliver",
+    response_model=DispatchOut,
+    summary="签收（可部分签收、退回）",
+    responses=raises(*STEP),
 )
 async def deliver(
     dispatch_id: uuid.UUID,
@@ -408,7 +449,12 @@ async def list_dispatches(
     return DispatchPage(items=out, next_cursor=next_cursor)
 
 
-@router.get("/{dispatch_id}", response_model=DispatchOut, summary="调拨单详情")
+@router.get(
+    "/{dispatch_id}",
+    response_model=DispatchOut,
+    summary="调拨单详情",
+    responses=raises(NO_DISPATCH),
+)
 async def get_dispatch(
     dispatch_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> DispatchOut:

@@ -16,11 +16,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import StaffPrincipal
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
+from shared.openapi import raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import inbounds, warehouses
 from warehouse.entrypoints.api.deps import (
+    POST_CONFLICT,
     IdempotencyKey,
     Keeper,
     Reader,
@@ -57,7 +59,11 @@ async def load_inbound(session: AsyncSession, inbound_id: uuid.UUID) -> InboundO
 
 
 @router.post(
-    "/inbounds", status_code=201, response_model=InboundOut, summary="登记采购入库（预期）"
+    "/inbounds",
+    status_code=201,
+    response_model=InboundOut,
+    summary="登记采购入库（预期）",
+    responses=raises((NotFound, "The warehouse or an item named does not exist"), POST_CONFLICT),
 )
 async def create_inbound(
     body: InboundCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
@@ -80,7 +86,14 @@ async def create_inbound(
 
 
 @router.post(
-    "/inbounds/{inbound_id}/confirm", response_model=InboundOut, summary="确认到货（入库）"
+    "/inbounds/{inbound_id}/confirm",
+    response_model=InboundOut,
+    summary="确认到货（入库）",
+    responses=raises(
+        (NotFound, "No such inbound, or the warehouse or an item named does not exist"),
+        (Conflict, "Not expected any more, version mismatch, or the warehouse is inactive"),
+        POST_CONFLICT,
+    ),
 )
 async def confirm(
     inbound_id: uuid.UUID,
@@ -150,7 +163,12 @@ async def list_inbounds(
     return InboundPage(items=[_out(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/inbounds/{inbound_id}", response_model=InboundOut, summary="入库单详情")
+@router.get(
+    "/inbounds/{inbound_id}",
+    response_model=InboundOut,
+    summary="入库单详情",
+    responses=raises((NotFound, "No such inbound")),
+)
 async def get_inbound(
     inbound_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> InboundOut:

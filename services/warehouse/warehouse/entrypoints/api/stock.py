@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import and_, func, or_, select
 
 from shared.auth import StaffPrincipal
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
+from shared.openapi import raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import (
@@ -26,6 +27,7 @@ from warehouse.adapters.orm import (
     warehouses,
 )
 from warehouse.entrypoints.api.deps import (
+    POST_CONFLICT,
     IdempotencyKey,
     Keeper,
     Reader,
@@ -318,6 +320,11 @@ async def export_movements(
     status_code=201,
     response_model=StockCountOut,
     summary="盘点（差异须有原因代码）",
+    responses=raises(
+        (NotFound, "The warehouse, an item or a lot named does not exist"),
+        (Conflict, "A lot counted below its reserved quantity"),
+        POST_CONFLICT,
+    ),
 )
 async def create_stock_count(
     body: StockCountCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
@@ -402,7 +409,12 @@ async def list_stock_counts(
     )
 
 
-@router.get("/stock-counts/{count_id}", response_model=StockCountOut, summary="盘点详情")
+@router.get(
+    "/stock-counts/{count_id}",
+    response_model=StockCountOut,
+    summary="盘点详情",
+    responses=raises((NotFound, "No such stock count")),
+)
 async def get_stock_count(
     count_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> StockCountOut:
