@@ -68,6 +68,9 @@ class ConnectionReader:
     async def rows(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
         return await _rows(self._connection, sql, params)
 
+    def transaction(self) -> asyncpg.transaction.Transaction:
+        return self._connection.transaction(isolation="repeatable_read", readonly=True)
+
 
 class PoolReader:
     """A ``notification.log.store.Reader`` on an asyncpg pool: a connection per query, or
@@ -86,6 +89,17 @@ class PoolReader:
                 yield ConnectionReader(connection)
         except _LOST as exc:
             raise ConnectionError(f"database connection lost: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[ConnectionReader]:
+        """One connection in a REPEATABLE READ, read-only transaction: several queries whose
+        answers must agree (an aggregate and the rows it counts) see one snapshot."""
+        async with self.connection() as reader:
+            try:
+                async with reader.transaction():
+                    yield reader
+            except _LOST as exc:
+                raise ConnectionError(f"database connection lost: {exc}") from exc
 
 
 def _json_in(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 - the **checkpointer**: every ``LOG_CHECKPOINT_INTERVAL_S`` (at most a minute) it appends the
   settled entries to the Merkle log and signs a new tree head if the tree grew, then folds the
-  summary's new deltas into its totals;
+  summary's and the delay histogram's new deltas into their totals;
 - the **live broadcaster**: ``LISTEN feed_entries`` (a trigger NOTIFYs after each insert
   commits) fans new entry numbers out to the server-sent-event streams of this process.
 """
@@ -21,7 +21,7 @@ from notification.adapters.feed_reads import PoolReader, create_reader
 from notification.config import NotificationSettings
 from notification.log.signing import LogSigner
 from notification.log.store import checkpoint
-from notification.service_layer import feed_metrics, summary
+from notification.service_layer import feed_metrics, summary, timeliness
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger("sunshine.feed")
@@ -89,8 +89,9 @@ async def run_checkpoints(runtime: ServiceRuntime, signer: LogSigner) -> None:
         try:
             async with runtime.session_factory() as session, session.begin():
                 await summary.fold(session)
-        except Exception as exc:  # noqa: BLE001 - the summary stays right, only less compact
-            log.warning("feed summary fold failed: %s", exc)
+                await timeliness.fold(session)
+        except Exception as exc:  # noqa: BLE001 - the aggregates stay right, only less compact
+            log.warning("feed aggregates fold failed: %s", exc)
         await asyncio.sleep(settings.log_checkpoint_interval_s)
 
 
