@@ -164,22 +164,33 @@ def repo_root() -> Path:
 
 
 # The fault-injection suite's table: rows are appended by whichever worker runs tests/faults
-# (see tests/faults/test_faults.py) and printed here by the controller.
-FAULT_RESULTS = Path(__file__).resolve().parents[1] / ".local" / "faults" / "results.txt"
+# (see tests/faults/test_faults.py) and printed here by the controller. Each run has a file of
+# its own (named after the controller, passed to the workers through the environment), so
+# two test runs in one checkout never delete each other's rows.
+FAULT_RESULTS_ENV = "SUNSHINE_FAULT_RESULTS"
+
+
+def fault_results_file() -> Path:
+    default = Path(__file__).resolve().parents[1] / ".local" / "faults" / "results.txt"
+    return Path(os.environ.get(FAULT_RESULTS_ENV, default))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        FAULT_RESULTS.unlink(missing_ok=True)
+        results = fault_results_file().with_name(f"results-{os.getpid()}.txt")
+        results.unlink(missing_ok=True)
+        os.environ[FAULT_RESULTS_ENV] = str(results)  # inherited by xdist's workers
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not FAULT_RESULTS.exists():
+    results = fault_results_file()
+    if not results.exists():
         return
     from tests.faults.conftest import GIFTS, RATE
     from tests.faults.harness import Counts
 
     terminalreporter.section(f"fault injection ({GIFTS} gifts at {RATE:.0f}/s per scenario)")
     terminalreporter.write_line(Counts.header())
-    for row in FAULT_RESULTS.read_text().splitlines():
+    for row in results.read_text().splitlines():
         terminalreporter.write_line(row)
+    results.unlink()

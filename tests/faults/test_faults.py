@@ -27,10 +27,10 @@ from shared.messaging.relay import OutboxRelay
 from shared.messaging.replay import replay
 from shared.messaging.topics import ensure_topics
 from shared.uow import SqlUnitOfWork
+from tests.conftest import fault_results_file
 from tests.faults.conftest import GIFTS, PG_OUTAGE_S, RATE, FaultStack
 from tests.faults.harness import (
     BOOTSTRAP,
-    STATE,
     Counts,
     Flow,
     Service,
@@ -42,13 +42,12 @@ from tests.integration.conftest import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-RESULTS_FILE = STATE / "results.txt"
-
 
 def record(counts: Counts) -> None:
     """Keep the row for the summary table (read by the controller, also under pytest-xdist)."""
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS_FILE.open("a") as out:
+    results = fault_results_file()
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a") as out:
         out.write(counts.row() + "\n")
     print("\n" + Counts.header() + "\n" + counts.row())
 
