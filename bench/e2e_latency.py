@@ -115,6 +115,14 @@ async def main() -> None:
                 await asyncio.sleep(0.5)
         finally:
             await conn.close()
+        conn = await asyncpg.connect(donation.asyncpg_dsn)
+        try:
+            outbox = await conn.fetch(
+                "SELECT subject, time, published_at FROM outbox "
+                "WHERE type = 'donation.received' AND published_at IS NOT NULL"
+            )
+        finally:
+            await conn.close()
     finally:
         stop(d)
         stop(n)
@@ -140,6 +148,27 @@ async def main() -> None:
         f"  of which the POST itself: p50 {percentile(acked, 50):.1f} ms  "
         f"p99 {percentile(acked, 99):.1f} ms"
     )
+    print_stages(outbox, {str(row["subject_id"]): row["published_at"] for row in rows})
+
+
+def print_stages(outbox: list[asyncpg.Record], feed_at: dict[str, datetime]) -> None:
+    """Where the time after the POST goes: the relay (event staged → broker acknowledged and
+    row marked) and the consumer (marked → entry committed in the feed)."""
+    relay = [(r["published_at"] - r["time"]).total_seconds() * 1000 for r in outbox]
+    consume = [
+        (feed_at[r["subject"]] - r["published_at"]).total_seconds() * 1000
+        for r in outbox
+        if r["subject"] in feed_at
+    ]
+    if relay and consume:
+        print(
+            f"  relay (staged → marked published): p50 {percentile(relay, 50):.1f} ms  "
+            f"p99 {percentile(relay, 99):.1f} ms"
+        )
+        print(
+            f"  consumer (marked → feed entry): p50 {percentile(consume, 50):.1f} ms  "
+            f"p99 {percentile(consume, 99):.1f} ms"
+        )
 
 
 if __name__ == "__main__":
