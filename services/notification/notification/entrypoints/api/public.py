@@ -6,8 +6,6 @@ Every response is built from ``feed_entries`` only, which hold masked public fac
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -19,10 +17,12 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from notification.log.entry import iso
 from notification.log.store import ENTRY_COLUMNS, document_of, latest_head
-from notification.service_layer.feed_metrics import DELAY_BUCKETS, SHANGHAI, deadline_for
+from notification.service_layer import open_data
+from notification.service_layer import timeliness as timeliness_report
+from notification.service_layer.feed_metrics import SHANGHAI
 from notification.service_layer.feed_runtime import BROADCASTER, Broadcaster, reads
+from notification.service_layer.open_data import iati as iati
 from notification.service_layer.projections import tracking_hash
 from notification.service_layer.summary import SummaryCache
 from notification.service_layer.summary import build_summary as build_summary
@@ -278,181 +278,123 @@ async def summary(request: Request) -> Response:
 
 # --- timeliness ---------------------------------------------------------------------------
 
+BULK_BATCH = 1000  # entries per query of the streamed endpoints
 
-@router.get("/timeliness", summary="公示及时性 Disclosure delay distribution and late facts")
-async def timeliness(request: Request) -> dict[str, Any]:
+
+async def _prefetched(batches: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
+    """``batches`` with the first one already read: a failure to read (the database down)
+    is an error response, not a stream cut short after its status line."""
+    first = await anext(batches, None)
+
+    async def replay() -> AsyncIterator[list[Any]]:
+        if first is None:
+            return
+        yield first
+        async for batch in batches:
+            yield batch
+
+    return replay()
+
+
+@router.get(
+    "/timeliness",
+    response_model=dict[str, Any],
+    summary="公示及时性 Disclosure delay distribution and late facts",
+)
+async def timeliness(request: Request) -> StreamingResponse:
+    """`delay_by_kind`: per kind the count, exact p50/p90/p99 and maximum of the delay
+    between a fact and its entry (seconds), and cumulative counts at fixed bounds; `late`:
+    every entry published after its deadline, in feed order.
+
+    Computed from a delay histogram kept as entries are inserted and two indexes, never by
+    reading the whole feed; `late` is streamed in batches of 1000 entries (its length is
+    the number of late entries)."""
     runtime = _runtime(request)
-    settings: Any = runtime.settings
-    async with runtime.session_factory() as session:
-        stats = await session.execute(
-            text(
-                "WITH d AS (SELECT kind, extract(epoch FROM published_at - occurred_at) AS s "
-                "FROM feed_entries) SELECT kind, count(*) AS n, "
-                "percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50, "
-                "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) AS p90, "
-                "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) AS p99, max(s) AS max "
-                "FROM d GROUP BY kind ORDER BY kind"
-            )
-        )
-        by_kind: dict[str, dict[str, Any]] = {
-            r.kind: {
-                "count": int(r.n),
-                "p50_s": round(float(r.p50), 3),
-                "p90_s": round(float(r.p90), 3),
-                "p99_s": round(float(r.p99), 3),
-                "max_s": round(float(r.max), 3),
-            }
-            for r in stats
-        }
-        buckets = ", ".join(
-            f"count(*) FILTER (WHERE s <= {float(b)}) AS le_{i}"
-            for i, b in enumerate(DELAY_BUCKETS)
-        )
-        histogram = await session.execute(
-            text(
-                "WITH d AS (SELECT kind, extract(epoch FROM published_at - occurred_at) AS s "  # noqa: S608 - bucket bounds are constants
-                f"FROM feed_entries) SELECT kind, {buckets} FROM d GROUP BY kind"
-            )
-        )
-        for r in histogram:
-            by_kind[r.kind]["cumulative_buckets_s"] = {
-                str(b): int(getattr(r, f"le_{i}")) for i, b in enumerate(DELAY_BUCKETS)
-            }
-        candidates = await session.execute(
-            text(
-                "SELECT id, kind, title, occurred_at, published_at, project_code, incident_ref "
-                "FROM feed_entries WHERE published_at - occurred_at > interval '1 hour' "
-                "ORDER BY seq"
-            )
-        )
-        late = []
-        for r in candidates:
-            due, rule = deadline_for(
-                r.kind,
-                r.occurred_at,
-                refs=(r.incident_ref, r.project_code),
-                major_disaster_refs=settings.major_disaster_refs,
-                holidays=settings.public_holidays,
-                routine_working_days=settings.routine_disclosure_working_days,
-                disaster_hours=settings.disaster_disclosure_hours,
-            )
-            if due is not None and r.published_at > due:
-                late.append(
-                    {
-                        "id": str(r.id),
-                        "kind": r.kind,
-                        "title": r.title,
-                        "occurred_at": iso(r.occurred_at),
-                        "published_at": iso(r.published_at),
-                        "deadline": iso(due),
-                        "rule": rule,
-                        "late_by_s": round((r.published_at - due).total_seconds(), 3),
-                    }
-                )
-    return {
-        "rules": {
-            "gift_routine": f"{settings.routine_disclosure_working_days} working days",
-            "gift_major_disaster": f"{settings.disaster_disclosure_hours} hours",
-            "use_of_funds_and_goods": "30 days (24 hours in a declared major disaster)",
-            "major_disaster_refs": settings.major_disaster_refs,
-        },
-        "delay_by_kind": by_kind,
-        "late": late,
-    }
+    rules = timeliness_report.rules_of(runtime.settings)
+    db = reads(runtime)
+    async with db.snapshot() as snapshot:
+        by_kind = await timeliness_report.delay_by_kind(snapshot)
+    head = {"rules": timeliness_report.rules_json(rules), "delay_by_kind": by_kind}
+    late = await _prefetched(timeliness_report.late_entries(db, rules, BULK_BATCH))
+    return StreamingResponse(
+        open_data.json_array_stream(head, "late", late), media_type="application/json"
+    )
 
 
 # --- open data export -------------------------------------------------------------------------
 
 
-def iati(row: Any) -> tuple[int | None, int | None]:
-    """IATI transaction type and value (fen) of an entry, if it is a transaction.
-
-    1 incoming funds: a money gift (a cancellation or refund of one: negative value);
-    3 disbursement: funds passed to an organisation; 4 expenditure: spent for a person."""
-    data = row.data
-    if row.kind == "donation.received" and data.get("donation_kind") == "money":
-        return 1, int(data["amount_fen"])
-    if row.kind == "donation.refunded" or (
-        row.kind == "correction" and data.get("correction") == "cancelled"
-    ):
-        amount = abs(int(data.get("amount_fen") or 0))
-        return (1, -amount) if amount else (None, None)
-    if row.kind == "funds.disbursed":
-        code = 3 if data.get("recipient_type") == "organization" else 4
-        return code, int(data["amount_fen"])
-    return None, None
-
-
-EXPORT_FIELDS = (
-    "leaf_index",
-    "id",
-    "kind",
-    "title",
-    "occurred_at",
-    "published_at",
-    "project_code",
-    "town",
-    "incident_ref",
-    "corrects",
-    "tracking_code_hash",
-    "amount_fen",
-    "iati_transaction_type",
-    "iati_value_cny",
+# The ``seq`` range an export covers. With a period, that of the period's entries, found by
+# its ``occurred_at`` index (``seq + 0``: not "min/max by walking the primary key and
+# filtering", which reads the feed up to the period); else the whole feed at the start.
+_SPAN = "SELECT min(seq) AS first, max(seq) AS last FROM feed_entries"
+_PERIOD_SPAN = (
+    "SELECT min(seq + 0) AS first, max(seq + 0) AS last FROM feed_entries"
+    " WHERE occurred_at >= :p_from AND occurred_at < :p_to"
 )
 
 
-def _export_row(row: Any) -> dict[str, Any]:
-    code, value = iati(row)
-    amount = row.data.get("amount_fen")
-    return {
-        "leaf_index": row.leaf_index,
-        "id": str(row.id),
-        "kind": row.kind,
-        "title": row.title,
-        "occurred_at": iso(row.occurred_at),
-        "published_at": iso(row.published_at),
-        "project_code": row.project_code,
-        "town": row.town,
-        "incident_ref": row.incident_ref,
-        "corrects": str(row.corrects_id) if row.corrects_id else None,
-        "tracking_code_hash": row.tracking_code_hash,
-        "amount_fen": amount if isinstance(amount, int) else None,
-        "iati_transaction_type": code,
-        "iati_value_cny": f"{value / 100:.2f}" if value is not None else None,
-    }
-
-
-async def _export_rows(
+async def _export_batches(
     request: Request,
     kind: str | None,
     project: str | None,
     town: str | None,
     period: str | None,
-) -> list[Any]:
+) -> AsyncIterator[list[Any]]:
+    """The filtered entries in ``seq`` order, ``BULK_BATCH`` at a time (keyset: each batch is
+    one query on the public read pool; no connection is held while a batch is sent).
+
+    The batches stay within the ``seq`` range read first: a narrow period is not searched
+    for across the whole feed, and entries inserted while the export streams are left out."""
     where, params = _filters(kind, project, town, period, None)
-    return await _select(_runtime(request), where, params, "ORDER BY e.seq")
+    runtime = _runtime(request)
+    (span,) = await reads(runtime).rows(_PERIOD_SPAN if period else _SPAN, params)
+
+    async def batches() -> AsyncIterator[list[Any]]:
+        if span.first is None:
+            return
+        params.update(after=span.first - 1, last=span.last, limit=BULK_BATCH)
+        bounded = [*where, "e.seq > :after", "e.seq <= :last"]
+        while True:
+            rows = await _select(runtime, bounded, params, "ORDER BY e.seq LIMIT :limit")
+            if rows:
+                yield rows
+            if len(rows) < BULK_BATCH:
+                return
+            params["after"] = rows[-1].seq
+
+    return await _prefetched(batches())
 
 
-@router.get("/export.json", summary="开放数据 Open-data export (JSON, with IATI types)")
+_EXPORT_DESCRIPTION = (
+    "Every entry matching the filters, oldest first, streamed in batches of "
+    f"{BULK_BATCH} entries (memory stays bounded whatever the size of the feed). Each "
+    "row carries `iati_transaction_type`: 1 incoming funds, 3 disbursement, 4 expenditure."
+)
+
+
+@router.get(
+    "/export.json",
+    response_model=dict[str, Any],
+    summary="开放数据 Open-data export (JSON, with IATI types)",
+    description=_EXPORT_DESCRIPTION,
+)
 async def export_json(
     request: Request,
     kind: Kind = None,
     project: Project = None,
     town: Town = None,
     period: Period = None,
-) -> dict[str, Any]:
-    rows = await _export_rows(request, kind, project, town, period)
-    return {
-        "publisher": "奉化区红十字会 Fenghua District Red Cross",
-        "iati_transaction_types": {"1": "Incoming Funds", "3": "Disbursement", "4": "Expenditure"},
-        "entries": [_export_row(r) | {"data": r.data} for r in rows],
-    }
+) -> StreamingResponse:
+    batches = await _export_batches(request, kind, project, town, period)
+    return StreamingResponse(open_data.json_export(batches), media_type="application/json")
 
 
 @router.get(
     "/export.csv",
     summary="开放数据 Open-data export (CSV, with IATI types)",
-    response_class=Response,
+    description=_EXPORT_DESCRIPTION + " UTF-8 with a byte-order mark.",
+    response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def export_csv(
@@ -461,15 +403,10 @@ async def export_csv(
     project: Project = None,
     town: Town = None,
     period: Period = None,
-) -> Response:
-    rows = await _export_rows(request, kind, project, town, period)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(_export_row(r))
-    return Response(
-        "\ufeff" + buffer.getvalue(),  # BOM so spreadsheet programs read the UTF-8 Chinese
+) -> StreamingResponse:
+    batches = await _export_batches(request, kind, project, town, period)
+    return StreamingResponse(
+        open_data.csv_export(batches),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="sunshine-feed.csv"'},
     )
