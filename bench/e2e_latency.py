@@ -32,6 +32,7 @@ from donation.config import DonationSettings
 from donation.main import MIGRATIONS as DONATION_MIGRATIONS
 from notification.config import NotificationSettings
 from notification.main import MIGRATIONS as NOTIFICATION_MIGRATIONS
+from shared.contracts.donation import DONATION_RECEIVED
 from shared.messaging.topics import all_topics, ensure_topics
 
 PREFIX = "bench2."
@@ -109,7 +110,10 @@ async def main() -> None:
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                rows = await conn.fetch("SELECT subject_id, published_at FROM feed_entries")
+                rows = await conn.fetch(  # not the projects' entries: only gifts count
+                    "SELECT subject_id, published_at FROM feed_entries "
+                    "WHERE kind = 'donation.received'"
+                )
                 if len(rows) >= len(sent):
                     break
                 await asyncio.sleep(0.5)
@@ -119,7 +123,8 @@ async def main() -> None:
         try:
             outbox = await conn.fetch(
                 "SELECT subject, time, published_at FROM outbox "
-                "WHERE type = 'donation.received' AND published_at IS NOT NULL"
+                "WHERE type = $1 AND published_at IS NOT NULL",
+                DONATION_RECEIVED,
             )
         finally:
             await conn.close()
