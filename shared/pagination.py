@@ -44,7 +44,8 @@ def decode_cursor(cursor: str, arity: int, *types: Callable[[Any], Any]) -> list
         return values
     try:
         converted = [convert(value) for convert, value in zip(types, values, strict=True)]
-    except (TypeError, ValueError, OverflowError) as exc:
+    # AttributeError: ``uuid.UUID(0)`` looks for str methods on the integer
+    except (TypeError, ValueError, OverflowError, AttributeError) as exc:
         raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
     if not all(v in _BIGINT for v in converted if isinstance(v, int)):
         raise ValidationFailed("无效的分页游标 (invalid cursor)")
