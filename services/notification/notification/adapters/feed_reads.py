@@ -113,12 +113,24 @@ async def _setup(connection: asyncpg.Connection) -> None:
         )
 
 
+async def _no_session_state(_connection: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool.
+
+    asyncpg's default reset runs ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` on every release: one more round trip per request (4 % of a feed page's CPU
+    in profiles). These reads set no session state, take no advisory locks, listen to
+    nothing, and their cursors live inside transactions; an open transaction is still
+    rolled back by asyncpg itself before this runs.
+    """
+
+
 async def create_reader(settings: ServiceSettings, *, size: int = POOL_SIZE) -> PoolReader:
     pool = await asyncpg.create_pool(
         settings.asyncpg_dsn,
         min_size=0,  # connects on first use: the service starts while the database is down
         max_size=size,
         init=_setup,
+        reset=_no_session_state,
         timeout=5,
         server_settings={"application_name": f"{settings.service_name}-reads"},
     )
