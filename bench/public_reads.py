@@ -451,10 +451,13 @@ class Http:
             writer.close()
 
 
-async def drive(rate: float, seconds: float, size: int, max_seq: int) -> list[Result]:
+async def drive(
+    rate: float, seconds: float, size: int, max_seq: int, instances: int = 1
+) -> list[Result]:
     rng = random.Random(7)
     results: list[Result] = []
-    http = Http("127.0.0.1", PORT, connections=128)
+    # one connection pool per instance, requests dealt round robin (a client-side balancer)
+    pools = [Http("127.0.0.1", PORT + n, connections=128 // instances) for n in range(instances)]
 
     def request() -> tuple[str, str]:
         roll = rng.random()
@@ -467,7 +470,7 @@ async def drive(rate: float, seconds: float, size: int, max_seq: int) -> list[Re
             return "summary", "/summary"
         return "inclusion proof", f"/proofs/inclusion?entry={rng.randrange(size)}"
 
-    async def one(due: float, endpoint: str, path: str) -> None:
+    async def one(due: float, http: Http, endpoint: str, path: str) -> None:
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         status = await http.get("/api/v1/public" + path)
         results.append(Result(endpoint, due, time.perf_counter() - due, status))
@@ -475,9 +478,12 @@ async def drive(rate: float, seconds: float, size: int, max_seq: int) -> list[Re
     start = time.perf_counter() + 0.5
     total = int(rate * seconds)
     try:
-        await asyncio.gather(*(one(start + i / rate, *request()) for i in range(total)))
+        await asyncio.gather(
+            *(one(start + i / rate, pools[i % instances], *request()) for i in range(total))
+        )
     finally:
-        await http.close()
+        for http in pools:
+            await http.close()
     return results
 
 
@@ -536,6 +542,12 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--reload", action="store_true", help="rebuild the bench database")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="notification processes on consecutive ports, requests dealt round robin",
+    )
     args = parser.parse_args()
     key_dir = keys()
     log_key = key_dir / "feed_log_signing.pem"
@@ -566,24 +578,35 @@ async def main() -> None:
         "NOTIFICATION_RUN_CONSUMERS": "false",
         "NOTIFICATION_LOG_LEVEL": "WARNING",
     }
-    process = start_service("notification", env)
+    processes = [
+        start_service("notification", env | {"NOTIFICATION_PORT": str(PORT + n)})
+        for n in range(args.instances)
+    ]
     try:
-        wait_ready_sync(URL, process)
+        for n, process in enumerate(processes):
+            wait_ready_sync(f"http://127.0.0.1:{PORT + n}", process)
         verify_one(size)
-        async with httpx.AsyncClient(base_url=PUBLIC, timeout=60) as client:
-            for path in ("/summary", "/feed", "/proofs/inclusion?entry=0"):
-                await client.get(path)  # warm up
+        for n in range(args.instances):
+            base = f"http://127.0.0.1:{PORT + n}/api/v1/public"
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                for path in ("/summary", "/feed", "/proofs/inclusion?entry=0"):
+                    await client.get(path)  # warm up
         load_avg = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-        print(f"public reads with {size} entries; load average {load_avg}")
-        cpu_before = process_cpu_s(process.pid)
-        results = await drive(args.rate, args.seconds, size, max_seq)
-        cpu = process_cpu_s(process.pid) - cpu_before
+        print(
+            f"public reads with {size} entries, {args.instances} service process(es); "
+            f"load average {load_avg}"
+        )
+        cpu_before = sum(process_cpu_s(p.pid) for p in processes)
+        results = await drive(args.rate, args.seconds, size, max_seq, args.instances)
+        cpu = sum(process_cpu_s(p.pid) for p in processes) - cpu_before
         report(results, args.rate, args.seconds)
         print(
-            f"  service process: {cpu:.1f}s on CPU, {cpu / len(results) * 1000:.2f} ms per request"
+            f"  service processes: {cpu:.1f}s on CPU, {cpu / len(results) * 1000:.2f} ms per "
+            "request"
         )
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
     print(f"(service log: {LOGS / 'notification.log'})")
 
 
