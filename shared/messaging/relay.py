@@ -112,6 +112,10 @@ class OutboxRelay:
             await self._start_producer()
             housekept_at = 0.0
             while True:
+                # Cleared before the round, not after it: a commit that notifies while the
+                # round runs must wake the next one (cleared afterwards, its row waited for
+                # the next commit or the poll interval).
+                self._wake.clear()
                 try:
                     published = await self.publish_pending()
                 except Exception as exc:  # noqa: BLE001 - the relay never dies; it backs off
@@ -125,7 +129,6 @@ class OutboxRelay:
                 if time.monotonic() - housekept_at >= HOUSEKEEPING_INTERVAL_S:
                     await self._housekeeping()
                     housekept_at = time.monotonic()
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
         finally:
