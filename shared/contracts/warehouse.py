@@ -54,6 +54,7 @@ Movement = Literal[
     "return",
     "transfer_in",
     "safety_stock",
+    "expiry",
 ]
 
 
@@ -210,9 +211,16 @@ class StockLevelChangedV1(EventPayload):
     unit: str
     on_hand: int = Field(ge=0)
     reserved: int = Field(ge=0)
-    available: int = Field(ge=0, description="on_hand - reserved")
+    available: int = Field(ge=0, description="on_hand - reserved - expired")
     safety_stock: int = Field(ge=0)
     below_safety_stock: bool = Field(description="available < safety_stock")
+    expired: int = Field(
+        default=0,
+        ge=0,
+        description="Unreserved units in lots past their expiry date (on the Asia/Shanghai day "
+        "the level was written); counted in on_hand, never in available. Absent from older "
+        "events: 0",
+    )
     version: int = Field(ge=1, description="Per item and warehouse; a consumer keeps the highest")
     movement: Movement
     reference_id: uuid.UUID | None = Field(default=None, description="inbound/dispatch/adjust id")
@@ -414,9 +422,10 @@ CONTRACTS = [
             unit="床",
             on_hand=117,
             reserved=30,
-            available=87,
+            available=75,
             safety_stock=100,
             below_safety_stock=True,
+            expired=12,
             version=12,
             movement="reservation",
             reference_id=_DISPATCH,

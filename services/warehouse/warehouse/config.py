@@ -20,4 +20,6 @@ class WarehouseSettings(ServiceSettings):
     near_expiry_days: int = Field(default=30, ge=0)
     # The daily scan runs at this hour (Asia/Shanghai), and once at start-up.
     expiry_scan_hour: int = Field(default=6, ge=0, le=23)
+    # Background expiry tasks: the daily scan, and the re-publishing of levels whose lots
+    # expired at midnight (off in tests that drive them by hand).
     run_expiry_scan: bool = True

@@ -12,7 +12,7 @@ from warehouse.config import WarehouseSettings
 from warehouse.entrypoints import web
 from warehouse.entrypoints.api import audit, catalogue, dispatches, inbounds, stock
 from warehouse.entrypoints.consumers import build_consumers
-from warehouse.service_layer.expiry import daily_loop
+from warehouse.service_layer.expiry import daily_loop, expiry_levels_loop
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -21,6 +21,7 @@ async def _start_background(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     if isinstance(settings, WarehouseSettings) and settings.run_expiry_scan:
         runtime.tasks.append(asyncio.create_task(daily_loop(runtime), name="expiry-scan"))
+        runtime.tasks.append(asyncio.create_task(expiry_levels_loop(runtime), name="expiry-levels"))
 
 
 def create_app(settings: WarehouseSettings | None = None) -> FastAPI:

@@ -68,6 +68,8 @@ stock_levels = Table(
     Column("on_hand", Integer, nullable=False),
     Column("reserved", Integer, nullable=False),
     Column("safety_stock", Integer, nullable=False),
+    # unreserved units in expired lots when the level was last written (migration 0003)
+    Column("expired", Integer, nullable=False, server_default="0"),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -129,16 +129,34 @@ class InsufficientStock(Conflict):
 
 
 def is_expired(expiry: date | None, today: date) -> bool:
+    """The expiry rule: a lot is expired from the day after its expiry date (Asia/Shanghai
+    days, see :func:`local_today`); a lot without an expiry date never expires. The SQL twin is
+    ``warehouse.service_layer.stock.expired_lot`` — change both together."""
     return expiry is not None and expiry < today
 
 
 def is_pickable(lot: LotStock, *, today: date, min_days: int) -> bool:
-    """Never an expired lot, never one expiring within ``min_days`` of today."""
+    """Never an expired lot, never one expiring within ``min_days`` of today: the expiry rule
+    read ``min_days`` ahead (with ``min_days = 0`` exactly the lots that are not expired)."""
     if lot.available <= 0:
         return False
-    if lot.expiry_date is None:
-        return True
-    return lot.expiry_date >= today + timedelta(days=max(min_days, 0))
+    return not is_expired(lot.expiry_date, today + timedelta(days=max(min_days, 0)))
+
+
+# ----------------------------------------------------------------------------- available stock
+
+
+def expired_units(lots: Iterable[LotStock], today: date) -> int:
+    """The units of an item that are on hand but can never be dispatched because their lot is
+    past its expiry date: the *unreserved* units of expired lots (a reserved unit of an expired
+    lot is already counted in ``reserved``, never twice)."""
+    return sum(lot.available for lot in lots if is_expired(lot.expiry_date, today))
+
+
+def available_stock(on_hand: int, reserved: int, expired: int) -> int:
+    """What can still be dispatched: ``on_hand - reserved - expired``. On hand keeps the expired
+    units (they are physically there until written off with a count, reason ``expired``)."""
+    return on_hand - reserved - expired
 
 
 def fefo_order(lots: Iterable[LotStock]) -> list[LotStock]:

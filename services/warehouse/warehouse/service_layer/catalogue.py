@@ -12,8 +12,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from shared.errors import Conflict, ValidationFailed
 from shared.ids import uuid7
 from warehouse.adapters.orm import items, stock_levels, warehouses
-from warehouse.domain.model import CATEGORIES, TOWNS
-from warehouse.service_layer.stock import audit, item_by_code, publish_level, warehouse_by_code
+from warehouse.domain.model import CATEGORIES, TOWNS, local_today
+from warehouse.service_layer.stock import (
+    audit,
+    expired_units_of,
+    item_by_code,
+    publish_level,
+    warehouse_by_code,
+)
 from warehouse.service_layer.tx import Tx
 
 
@@ -137,6 +143,7 @@ async def set_safety_stock(
     now = datetime.now(UTC)
     place = await warehouse_by_code(tx.session, warehouse_code)
     item = await item_by_code(tx.session, item_code)
+    expired = expired_units_of(place.id, item.id, local_today())
     level = (
         await tx.session.execute(
             pg_insert(stock_levels)
@@ -146,6 +153,7 @@ async def set_safety_stock(
                 on_hand=0,
                 reserved=0,
                 safety_stock=quantity,
+                expired=0,  # no level yet: no lots either (CHECK holds on the proposed row)
                 version=1,
                 updated_at=now,
             )
@@ -153,6 +161,7 @@ async def set_safety_stock(
                 index_elements=["warehouse_id", "item_id"],
                 set_={
                     "safety_stock": quantity,
+                    "expired": expired,
                     "version": stock_levels.c.version + 1,
                     "updated_at": now,
                 },

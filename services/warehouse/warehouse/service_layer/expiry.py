@@ -1,19 +1,29 @@
-"""The daily expiry scan: near-expiry and expired lots with stock on hand, once per lot per day.
+"""Expiry as time passes: the daily scan of lots, and the levels whose lots just expired.
 
-Runs as a background task (daily at ``expiry_scan_hour`` Asia/Shanghai, and once at start-up)
-and on demand (``POST /api/v1/expiry-scans``). Idempotent per scan date: the
-``expiry_notices`` table remembers which lot was reported for which day.
+* The daily scan reports near-expiry and expired lots with stock on hand, once per lot per
+  day. Runs as a background task (daily at ``expiry_scan_hour`` Asia/Shanghai, and once at
+  start-up) and on demand (``POST /api/v1/expiry-scans``). Idempotent per scan date: the
+  ``expiry_notices`` table remembers which lot was reported for which day.
+* The expiry-levels task: a lot expires at midnight (Asia/Shanghai) without any movement, so
+  the available stock of its item falls (``available = on_hand - reserved - expired``) while
+  the last ``stock.level_changed`` still counts it. Just after every midnight, and once at
+  start-up, :func:`refresh_expired_levels` re-publishes each level whose stored ``expired``
+  differs from its lots (``movement = expiry``, version + 1), so stock alerts fire. Idempotent:
+  a second run finds nothing to do. Cheap: one query over the levels and the expired lots
+  (partial index ``lots_expiry``), then one locked write per level that changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.warehouse import (
     LOT_EXPIRED,
@@ -23,8 +33,9 @@ from shared.contracts.warehouse import (
     LotNearExpiryV1,
 )
 from shared.runtime import ServiceRuntime
-from warehouse.adapters.orm import expiry_notices, items, lots, warehouses
+from warehouse.adapters.orm import expiry_notices, items, lots, stock_levels, warehouses
 from warehouse.domain.model import SHANGHAI, local_today
+from warehouse.service_layer.stock import Pair, StockBook, expired_units_by_level
 from warehouse.service_layer.tx import Tx
 
 log = logging.getLogger("sunshine.warehouse.expiry")
@@ -127,16 +138,93 @@ def seconds_until(hour: int, now: datetime | None = None) -> float:
     return (target - now).total_seconds()
 
 
-async def daily_loop(runtime: ServiceRuntime) -> None:
-    """Scan at start-up, then every day at the configured hour; never dies on an error."""
-    hour = int(getattr(runtime.settings, "expiry_scan_hour", 6))
+async def every_day(
+    job: Callable[[], Awaitable[object]], *, hour: int, what: str, margin_s: float = 0.0
+) -> None:
+    """Run ``job`` now, then every day at ``hour`` (Asia/Shanghai) plus ``margin_s`` seconds;
+    a failure is logged and retried a minute later, never ends the loop."""
     while True:
         try:
-            await run_scan(runtime)
+            await job()
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("expiry scan failed; retrying in a minute")
+            log.exception("%s failed; retrying in a minute", what)
             await asyncio.sleep(60)
             continue
-        await asyncio.sleep(seconds_until(hour))
+        await asyncio.sleep(seconds_until(hour) + margin_s)
+
+
+async def daily_loop(runtime: ServiceRuntime) -> None:
+    """Scan at start-up, then every day at the configured hour; never dies on an error."""
+    hour = int(getattr(runtime.settings, "expiry_scan_hour", 6))
+    await every_day(lambda: run_scan(runtime), hour=hour, what="expiry scan")
+
+
+# --------------------------------------------------------------------------- expiry of levels
+
+EXPIRY_MOVEMENT = "expiry"
+SYSTEM_ACTOR = "system:expiry"
+# Lots expire at midnight; wake a few seconds after it, so "today" is surely the new day.
+MIDNIGHT_MARGIN_S = 5.0
+
+
+async def stale_levels(
+    session: AsyncSession, today: date, among: Sequence[Pair] = ()
+) -> list[Pair]:
+    """The levels whose stored ``expired`` is not what their lots hold on ``today``."""
+    current = expired_units_by_level(today)
+    query = (
+        select(stock_levels.c.warehouse_id, stock_levels.c.item_id)
+        .outerjoin(
+            current,
+            and_(
+                current.c.warehouse_id == stock_levels.c.warehouse_id,
+                current.c.item_id == stock_levels.c.item_id,
+            ),
+        )
+        .where(stock_levels.c.expired != func.coalesce(current.c.expired, 0))
+        .order_by(stock_levels.c.warehouse_id, stock_levels.c.item_id)
+    )
+    if among:
+        query = query.where(
+            tuple_(stock_levels.c.warehouse_id, stock_levels.c.item_id).in_(list(among))
+        )
+    return [(row.warehouse_id, row.item_id) for row in (await session.execute(query)).all()]
+
+
+async def refresh_expired_levels(tx: Tx, *, at: datetime) -> int:
+    """Re-publish every level whose lots crossed their expiry date since it was last written;
+    returns how many. The candidates are found without locks, then locked (in the global order
+    every stock movement uses) and checked again: a movement that got there first has already
+    published the new figures."""
+    book = StockBook(tx, actor=SYSTEM_ACTOR, at=at)
+    today = book.today
+    candidates = await stale_levels(tx.session, today)
+    if not candidates:
+        return 0
+    await book.lock(set(candidates))
+    changed = await stale_levels(tx.session, today, among=candidates)
+    for pair in changed:
+        book.touch(pair, EXPIRY_MOVEMENT)
+    await book.publish_levels()
+    return len(changed)
+
+
+async def run_level_refresh(runtime: ServiceRuntime) -> int:
+    async with runtime.unit_of_work() as uow:
+        count = await refresh_expired_levels(uow, at=datetime.now(UTC))
+        await uow.commit()
+    if count:
+        log.info("levels re-published after lots expired", extra={"levels": count})
+    return count
+
+
+async def expiry_levels_loop(runtime: ServiceRuntime) -> None:
+    """Refresh at start-up, then just after every midnight (Asia/Shanghai)."""
+    await every_day(
+        lambda: run_level_refresh(runtime),
+        hour=0,
+        what="expiry-levels refresh",
+        margin_s=MIDNIGHT_MARGIN_S,
+    )

@@ -9,9 +9,15 @@ Every movement of a lot goes through :class:`StockBook`:
   BETWEEN 0 AND on_hand + d``, and the tables carry the same ``CHECK``s: stock never goes
   negative and nothing is reserved twice, whatever the concurrency;
 * a ``stock_movements`` row (the stock card) records the change and the balance after it;
-* :meth:`StockBook.publish_levels` writes each touched level once (quantities and version)
-  and publishes one ``stock.level_changed`` per item and warehouse. Every user of the book
-  calls it before committing.
+* :meth:`StockBook.publish_levels` writes each touched level once (quantities, the expired
+  units as of today, and version) and publishes one ``stock.level_changed``
+  per item and warehouse. Every user of the book calls it before committing.
+
+Available stock is ``on_hand - reserved - expired`` (:func:`warehouse.domain.model.
+available_stock`): ``expired`` is the unreserved units of lots past their expiry date
+(:func:`expired_lot`, the SQL twin of :func:`warehouse.domain.model.is_expired`). Lots expire
+with the passage of time too: ``warehouse.service_layer.expiry.refresh_expired_levels``
+re-publishes a level when one of its lots crossed its expiry date since it was last written.
 
 The level lock is the one contended lock under parallel dispatches (every pick and shipment
 of an item waits for it), so the book spends as few round trips as it can while holding it:
@@ -23,10 +29,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +46,7 @@ from shared.contracts.warehouse import (
 from shared.errors import Conflict, NotFound
 from shared.ids import uuid7
 from warehouse.adapters.orm import audit_log, items, lots, stock_levels, stock_movements, warehouses
+from warehouse.domain.model import available_stock, local_today
 from warehouse.service_layer.tx import Tx
 
 Pair = tuple[uuid.UUID, uuid.UUID]  # (warehouse_id, item_id)
@@ -90,6 +97,11 @@ class Level:
     movement: str = ""
     reference_id: uuid.UUID | None = None
 
+    def touch(self, movement: str, reference_id: uuid.UUID | None = None) -> None:
+        """Mark the level changed (published by :meth:`StockBook.publish_levels`)."""
+        self.movement = movement
+        self.reference_id = reference_id
+
 
 @dataclass(frozen=True)
 class _Place:
@@ -114,6 +126,9 @@ class StockBook:
         self.session = tx.session
         self.actor = actor
         self.at = at
+        # expired units are counted as of the day the transaction runs, not the day of ``at``
+        # (a sign-off may be recorded with an earlier time): the figures are about now
+        self.today = local_today()
         self.levels: dict[Pair, Level] = {}
 
     async def lock(self, pairs: set[Pair]) -> None:
@@ -217,8 +232,7 @@ class StockBook:
         level = self.levels[pair]
         level.on_hand += on_hand_delta
         level.reserved += reserved_delta
-        level.movement = movement
-        level.reference_id = reference_id
+        level.touch(movement, reference_id)
         await self.session.execute(
             insert(stock_movements).values(
                 id=uuid7(),
@@ -241,8 +255,12 @@ class StockBook:
         moved: Row[Any] = lot
         return moved
 
+    def touch(self, pair: Pair, movement: str) -> None:
+        """Re-publish a locked level whose quantities did not move (e.g. a lot expired)."""
+        self.levels[pair].touch(movement)
+
     async def publish_levels(self) -> None:
-        """Write each changed level (quantities, version + 1) and publish its event."""
+        """Write each changed level (quantities, expired units, version + 1); publish its event."""
         for (warehouse_id, item_id), level in sorted(self.levels.items(), key=lambda kv: kv[0]):
             if not level.movement:
                 continue  # locked but unchanged
@@ -256,6 +274,7 @@ class StockBook:
                     .values(
                         on_hand=level.on_hand,
                         reserved=level.reserved,
+                        expired=expired_units_of(warehouse_id, item_id, self.today),
                         updated_at=self.at,
                         version=stock_levels.c.version + 1,
                     )
@@ -276,7 +295,8 @@ async def publish_level(
     reference_id: uuid.UUID | None,
     at: datetime,
 ) -> None:
-    available = level.on_hand - level.reserved
+    """Publish a level row as written (``on_hand``, ``reserved``, ``expired``, ``version``)."""
+    available = available_stock(level.on_hand, level.reserved, level.expired)
     key = level_key(place.code, item.code)
     tx.publish(
         topic=TOPIC,
@@ -293,6 +313,7 @@ async def publish_level(
             unit=item.unit,
             on_hand=level.on_hand,
             reserved=level.reserved,
+            expired=level.expired,
             available=available,
             safety_stock=level.safety_stock,
             below_safety_stock=available < level.safety_stock,
@@ -301,4 +322,42 @@ async def publish_level(
             reference_id=reference_id,
             changed_at=at,
         ),
+    )
+
+
+# --------------------------------------------------------------------------- expired units
+
+
+def expired_lot(today: date) -> ColumnElement[bool]:
+    """The lots past their expiry date on ``today``: the SQL twin of
+    :func:`warehouse.domain.model.is_expired` (a lot without expiry date never expires)."""
+    return lots.c.expiry_date < today
+
+
+def expired_units_of(warehouse_id: Any, item_id: Any, today: date) -> Any:
+    """A scalar subquery: the unreserved units in expired lots of one item in one warehouse
+    (ids or correlated columns), as :func:`warehouse.domain.model.expired_units` counts them."""
+    return (
+        select(func.coalesce(func.sum(lots.c.on_hand - lots.c.reserved), 0))
+        .where(
+            lots.c.warehouse_id == warehouse_id,
+            lots.c.item_id == item_id,
+            lots.c.on_hand > 0,
+            expired_lot(today),
+        )
+        .scalar_subquery()
+    )
+
+
+def expired_units_by_level(today: date) -> Any:
+    """A subquery of (warehouse_id, item_id, expired) for every level with expired units."""
+    return (
+        select(
+            lots.c.warehouse_id,
+            lots.c.item_id,
+            func.sum(lots.c.on_hand - lots.c.reserved).label("expired"),
+        )
+        .where(lots.c.on_hand > 0, expired_lot(today))
+        .group_by(lots.c.warehouse_id, lots.c.item_id)
+        .subquery("expired_units")
     )

@@ -150,11 +150,16 @@ class StockLevelOut(BaseModel):
     item_name: str
     category: str
     unit: str
-    on_hand: int
-    reserved: int
-    available: int
+    on_hand: int = Field(description="在库（含过期批次）(on hand, expired lots included)")
+    reserved: int = Field(description="已占用：已拣货未发运 (reserved by picked dispatches)")
+    expired: int = Field(
+        description="已过期未占用：在库但不可用，待盘点报废 (unreserved units in expired lots)"
+    )
+    available: int = Field(
+        description="可用 = 在库 - 已占用 - 已过期 (on_hand - reserved - expired)"
+    )
     safety_stock: int
-    below_safety_stock: bool
+    below_safety_stock: bool = Field(description="available < safety_stock")
     version: int
 
 
@@ -171,9 +176,12 @@ class LotOut(BaseModel):
     unit: str
     warehouse_code: str
     expiry_date: date | None
+    expired: bool = Field(description="已过期（上海日期）：不可拣货 (past its expiry date)")
     on_hand: int
     reserved: int
-    available: int
+    available: int = Field(
+        description="可用：过期批次为 0，否则在库 - 已占用 (0 if expired, else on_hand - reserved)"
+    )
     received_quantity: int
     unit_value_fen: int
     source_kind: str

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
@@ -26,6 +26,7 @@ from warehouse.adapters.orm import (
     stock_movements,
     warehouses,
 )
+from warehouse.domain.model import local_today
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
     IdempotencyKey,
@@ -46,6 +47,7 @@ from warehouse.entrypoints.api.schemas import (
     StockPage,
 )
 from warehouse.service_layer.counts import CountLine, StockCount, record_count
+from warehouse.service_layer.stock import expired_lot, expired_units_by_level
 
 router = APIRouter(prefix="/api/v1", tags=["stock 库存"])
 
@@ -55,7 +57,12 @@ CSV_MAX_ROWS = 100_000
 def _level_query(
     warehouse_code: str | None, item_code: str | None, category: str | None, below: bool | None
 ) -> Any:
-    available = stock_levels.c.on_hand - stock_levels.c.reserved
+    """Levels as of now: units in lots past their expiry date today (Asia/Shanghai) are on hand
+    but not available, whether or not the level was re-published since they expired."""
+    current = expired_units_by_level(local_today())
+    expired = func.coalesce(current.c.expired, 0)
+    # warehouse.domain.model.available_stock, in SQL
+    available = stock_levels.c.on_hand - stock_levels.c.reserved - expired
     query = (
         select(
             warehouses.c.code.label("warehouse_code"),
@@ -66,6 +73,7 @@ def _level_query(
             items.c.unit,
             stock_levels.c.on_hand,
             stock_levels.c.reserved,
+            expired.label("expired"),
             available.label("available"),
             stock_levels.c.safety_stock,
             (available < stock_levels.c.safety_stock).label("below_safety_stock"),
@@ -73,6 +81,13 @@ def _level_query(
         )
         .join(warehouses, warehouses.c.id == stock_levels.c.warehouse_id)
         .join(items, items.c.id == stock_levels.c.item_id)
+        .outerjoin(
+            current,
+            and_(
+                current.c.warehouse_id == stock_levels.c.warehouse_id,
+                current.c.item_id == stock_levels.c.item_id,
+            ),
+        )
     )
     if warehouse_code:
         query = query.where(warehouses.c.code == warehouse_code)
@@ -162,11 +177,15 @@ async def export_stock(
         "available",
         "safety_stock",
         "below_safety_stock",
+        "expired",  # added last: existing columns keep their positions
     ]
     return _csv(header, [[getattr(r, h) for h in header] for r in rows], "stock.csv")
 
 
 def _lot_query() -> Any:
+    """Lots as of now: an expired lot (Asia/Shanghai day) has nothing available."""
+    expired = expired_lot(local_today())
+    unreserved = lots.c.on_hand - lots.c.reserved
     return (
         select(
             lots,
@@ -174,7 +193,8 @@ def _lot_query() -> Any:
             items.c.name.label("item_name"),
             items.c.unit,
             warehouses.c.code.label("warehouse_code"),
-            (lots.c.on_hand - lots.c.reserved).label("available"),
+            func.coalesce(expired, False).label("expired"),
+            case((expired, 0), else_=unreserved).label("available"),
         )
         .join(items, items.c.id == lots.c.item_id)
         .join(warehouses, warehouses.c.id == lots.c.warehouse_id)

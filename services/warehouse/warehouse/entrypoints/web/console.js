@@ -70,6 +70,7 @@ async function renderStock() {
     { label: ["物资", "Item"], value: (s) => s.item_name },
     { label: ["在库", "On hand"], value: (s) => `${s.on_hand} ${s.unit}`, num: true },
     { label: ["已占用", "Reserved"], value: (s) => s.reserved, num: true },
+    { label: ["已过期", "Expired"], value: (s) => s.expired, num: true },
     { label: ["可用", "Available"], value: (s) => s.available, num: true },
     { label: ["安全库存", "Safety stock"], value: (s) => s.safety_stock, num: true },
     { label: ["提示", "Flags"], value: (s) => el("span", {},
