@@ -22,7 +22,8 @@ from shared.db import create_session_factory
 from shared.messaging.consumer import ConsumerRunner, EventHandler, PermanentError
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.replay import replay
-from tests.conftest import KAFKA_BOOTSTRAP
+from shared.messaging.replay_markers import marker_topic
+from tests.conftest import KAFKA_BOOTSTRAP, _extra_topics
 from tests.integration.conftest import committed_offset, eventually, read_all
 
 pytestmark = pytest.mark.integration
@@ -199,6 +200,7 @@ async def test_handler_errors_are_retried_then_dead_lettered(
 async def test_replay_reinjects_a_dead_letter_once_the_cause_is_fixed(
     engine: AsyncEngine, scratch_topic: str
 ) -> None:
+    _extra_topics.append(marker_topic(scratch_topic + ".dlq"))  # deleted after the session
     marker = uuid.uuid4()
     fixed = False
 

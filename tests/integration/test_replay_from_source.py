@@ -25,8 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.messaging.consumer import PermanentError
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.replay import ReplayReport, SourceGone, SourceReader, print_report, replay
-from tests.conftest import KAFKA_BOOTSTRAP, TOPIC_PREFIX
+from shared.messaging.replay import (
+    ReplayReport,
+    SourceGone,
+    SourceReader,
+    list_outstanding,
+    print_report,
+    replay,
+    resolve,
+)
+from shared.messaging.replay_markers import marker_topic
+from tests.conftest import KAFKA_BOOTSTRAP, TOPIC_PREFIX, _extra_topics
 from tests.integration.conftest import committed_offset, eventually, read_all
 from tests.integration.test_consumer import (
     TYPE,
@@ -85,6 +94,7 @@ async def _dead_letters(topic: str, expect: int) -> list[Any]:
 async def test_a_dead_letter_without_its_payload_is_replayed_from_the_source_once(
     engine: AsyncEngine, scratch_topic: str, in_header: bool
 ) -> None:
+    _extra_topics.append(marker_topic(scratch_topic + ".dlq"))  # deleted after the session
     marker = uuid.uuid4()
     ev = event(marker)
     headers, value = near_limit(ev, in_header=in_header)
@@ -146,6 +156,7 @@ async def _delete_before(topic: str, offset: int) -> None:
 async def test_a_dead_letter_whose_source_is_gone_is_reported_and_the_others_replayed(
     engine: AsyncEngine, scratch_topic: str
 ) -> None:
+    _extra_topics.append(marker_topic(scratch_topic + ".dlq"))  # deleted after the session
     big_marker, small_marker = uuid.uuid4(), uuid.uuid4()
     big, small = event(big_marker), event(small_marker)
     await produce(
@@ -195,10 +206,20 @@ async def test_a_dead_letter_whose_source_is_gone_is_reported_and_the_others_rep
             return await count(engine, small_marker) == 1
 
         await eventually(small_applied)
-        # handled: reported once, not again; the dead letter itself stays on the DLQ
+        # not handled: it stays outstanding, reported by every replay and listed, until the
+        # operator resolves it; the small one, replayed, is not re-injected again
         again = await replay(dlq, bootstrap=KAFKA_BOOTSTRAP)
-        assert (again.replayed, again.unrecoverable) == ([], [])
-        assert len(await read_all(dlq, expect=2)) == 2
+        assert again.replayed == []
+        assert [u.event_id for u in again.unrecoverable] == [big.id]
+        listed = await list_outstanding(dlq, bootstrap=KAFKA_BOOTSTRAP)
+        assert [d.event_id for d in listed.outstanding] == [big.id]
+        assert listed.outstanding[0].value_omitted is not None
+        resolved = await resolve(dlq, bootstrap=KAFKA_BOOTSTRAP, event_ids={big.id})
+        assert resolved.resolved == [big.id]
+        assert (await list_outstanding(dlq, bootstrap=KAFKA_BOOTSTRAP)).outstanding == []
+        last = await replay(dlq, bootstrap=KAFKA_BOOTSTRAP)
+        assert (last.replayed, last.unrecoverable) == ([], [])
+        assert len(await read_all(dlq, expect=2)) == 2  # the dead letters stay on the DLQ
     assert await count(engine, big_marker) == 0
     # the source: the small record and its re-injected copy, nothing for the big one
     consumer = AIOKafkaConsumer(
