@@ -524,7 +524,7 @@ async def replay(
                 )
         finally:
             try:
-                if writes:  # what was handled stays handled, even if the run stopped midway
+                if writes:  # where the next run starts reading, even if this one stopped midway
                     # up, or down to a dead letter an earlier replay passed over (--from-beginning)
                     offsets = {
                         tp: p.watermark()
@@ -532,7 +532,14 @@ async def replay(
                         if p.watermark() != p.committed
                     }
                     if offsets:
-                        await consumer.commit(offsets)
+                        try:
+                            await consumer.commit(offsets)
+                        except KafkaError as exc:  # the markers hold what was handled
+                            print(
+                                f"the replay group's offsets were not committed ({exc!r}); "
+                                "the next run reads from the older ones",
+                                file=sys.stderr,
+                            )
             finally:
                 await source.stop()
                 await consumer.stop()
