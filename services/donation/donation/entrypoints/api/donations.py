@@ -9,18 +9,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
 from donation.domain.commands import DonorDetails, GoodsLine, RecordDonation
 from donation.entrypoints.api.deps import (
+    Change,
     IdempotencyKey,
     IfMatch,
     RuntimeDep,
-    etag,
+    act_on_row,
+    edit_row,
     idempotent,
-    parse_if_match,
+    read_row,
 )
 from donation.entrypoints.api.schemas import (
     DonationCreate,
@@ -105,6 +108,28 @@ async def donation_body(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> dict[str,
     return to_out(*loaded, receipt_no=receipt_no).model_dump(mode="json")
 
 
+async def _act_on_gift(
+    runtime: RuntimeDep,
+    staff: StaffPrincipal,
+    key: str | None,
+    donation_id: uuid.UUID,
+    action: str,
+    body: BaseModel | None,
+    change: Change,
+) -> JSONResponse:
+    """``POST /donations/{id}/<action>`` once per Idempotency-Key; answers the gift as it now
+    is."""
+    return await act_on_row(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/{action}",
+        body=body,
+        change=change,
+        render=lambda uow: donation_body(uow, donation_id),
+    )
+
+
 @router.post(
     "",
     status_code=201,
@@ -169,9 +194,7 @@ async def create_donation(
 async def get_donation(
     donation_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> JSONResponse:
-    async with runtime.unit_of_work() as uow:
-        body = await donation_body(uow, donation_id)
-    return JSONResponse(body, headers=etag(body["version"]))
+    return await read_row(runtime, lambda uow: donation_body(uow, donation_id))
 
 
 @router.get("", response_model=DonationPage, summary="捐赠列表 List gifts, newest first")
@@ -290,19 +313,15 @@ async def patch_donation(
     if_match: IfMatch = None,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
-    changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    async with runtime.unit_of_work() as uow:
-        await gifts.update_donation(
-            uow,
-            donation_id,
-            actor=staff.username,
-            expected_version=parse_if_match(if_match, body.version),
-            changes=changes,
-        )
-        await uow.flush()
-        result = await donation_body(uow, donation_id)
-        await uow.commit()
-    return JSONResponse(result, headers=etag(result["version"]))
+    return await edit_row(
+        runtime,
+        body=body,
+        if_match=if_match,
+        update=lambda uow, version, changes: gifts.update_donation(
+            uow, donation_id, actor=staff.username, expected_version=version, changes=changes
+        ),
+        render=lambda uow: donation_body(uow, donation_id),
+    )
 
 
 def _action_route(
@@ -330,21 +349,12 @@ async def receive(
 ) -> JSONResponse:
     body = body or ReceiveIn()
 
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await gifts.receive_pledged(
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await gifts.receive_pledged(
             uow, donation_id, actor=staff.username, received_at=body.received_at
         )
-        await uow.flush()
-        return 200, await donation_body(uow, donation_id)
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /donations/{donation_id}/receive",
-        payload=body.model_dump(mode="json"),
-        action=act,
-    )
+    return await _act_on_gift(runtime, staff, key, donation_id, "receive", body, change)
 
 
 @router.post(
@@ -437,19 +447,12 @@ async def cancel(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await gifts.cancel_donation(uow, donation_id, actor=staff.username, reason=body.reason)
-        await uow.flush()
-        return 200, await donation_body(uow, donation_id)
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await gifts.cancel_donation(
+            uow, donation_id, actor=staff.username, reason=body.reason
+        )
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /donations/{donation_id}/cancel",
-        payload=body.model_dump(mode="json"),
-        action=act,
-    )
+    return await _act_on_gift(runtime, staff, key, donation_id, "cancel", body, change)
 
 
 @_action_route("/{donation_id}/refund", "退款 Refund the unused money")
@@ -460,19 +463,12 @@ async def refund(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await gifts.refund_donation(uow, donation_id, actor=staff.username, reason=body.reason)
-        await uow.flush()
-        return 200, await donation_body(uow, donation_id)
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await gifts.refund_donation(
+            uow, donation_id, actor=staff.username, reason=body.reason
+        )
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /donations/{donation_id}/refund",
-        payload=body.model_dump(mode="json"),
-        action=act,
-    )
+    return await _act_on_gift(runtime, staff, key, donation_id, "refund", body, change)
 
 
 @_action_route("/{donation_id}/complete", "标记完成 Mark a fully used gift completed")
@@ -482,16 +478,7 @@ async def complete(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await gifts.complete_donation(uow, donation_id, actor=staff.username)
-        await uow.flush()
-        return 200, await donation_body(uow, donation_id)
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await gifts.complete_donation(uow, donation_id, actor=staff.username)
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /donations/{donation_id}/complete",
-        payload={},
-        action=act,
-    )
+    return await _act_on_gift(runtime, staff, key, donation_id, "complete", None, change)

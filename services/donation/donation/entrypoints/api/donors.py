@@ -15,9 +15,9 @@ from donation.entrypoints.api.deps import (
     IdempotencyKey,
     IfMatch,
     RuntimeDep,
-    etag,
+    edit_row,
     idempotent,
-    parse_if_match,
+    read_row,
 )
 from donation.entrypoints.api.schemas import DonorCreate, DonorOut, DonorPage, DonorPatch
 from donation.service_layer import gifts
@@ -49,6 +49,13 @@ def out(donor: Donor) -> DonorOut:
         version=donor.version,
         created_at=donor.created_at,
     )
+
+
+async def donor_body(uow: SqlUnitOfWork, donor_id: uuid.UUID) -> dict[str, Any]:
+    donor = await uow.session.get(Donor, donor_id)
+    if donor is None:
+        raise NotFound(f"捐赠人不存在 (donor {donor_id} not found)")
+    return out(donor).model_dump(mode="json")
 
 
 @router.post(
@@ -142,13 +149,7 @@ async def list_donors(
 async def get_donor(
     donor_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> JSONResponse:
-    async with runtime.unit_of_work() as uow:
-        donor = await uow.session.get(Donor, donor_id)
-        if donor is None:
-            raise NotFound(f"捐赠人不存在 (donor {donor_id} not found)")
-        body = out(donor).model_dump(mode="json")
-    # the session is closed here: read the version from the body, not the expired row
-    return JSONResponse(body, headers=etag(body["version"]))
+    return await read_row(runtime, lambda uow: donor_body(uow, donor_id))
 
 
 @router.patch(
@@ -166,14 +167,13 @@ async def patch_donor(
     if_match: IfMatch = None,
     staff: StaffPrincipal = Writer,
 ) -> JSONResponse:
-    async with runtime.unit_of_work() as uow:
-        donor = await gifts.update_donor(
-            uow,
-            donor_id,
-            actor=staff.username,
-            expected_version=parse_if_match(if_match, body.version),
-            changes=body.model_dump(exclude_unset=True, exclude={"version"}),
-        )
-        result = out(donor).model_dump(mode="json")
-        await uow.commit()
-    return JSONResponse(result, headers=etag(result["version"]))
+    return await edit_row(
+        runtime,
+        body=body,
+        if_match=if_match,
+        update=lambda uow, version, changes: gifts.update_donor(
+            uow, donor_id, actor=staff.username, expected_version=version, changes=changes
+        ),
+        # the donor updated is in the session: rendered without another query
+        render=lambda uow: donor_body(uow, donor_id),
+    )

@@ -8,18 +8,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from donation.adapters.orm import Allocation, Disbursement, Donation, FollowUp, Project
 from donation.adapters.orm import RemainderDecision as RemainderRow
 from donation.entrypoints.api.deps import (
+    Change,
     IdempotencyKey,
     IfMatch,
     RuntimeDep,
-    etag,
+    act_on_row,
+    edit_row,
     idempotent,
     parse_if_match,
+    read_row,
 )
 from donation.entrypoints.api.schemas import (
     AllocationOut,
@@ -83,6 +87,30 @@ async def project_body(uow: SqlUnitOfWork, code: str) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+async def _act_on_project(
+    runtime: RuntimeDep,
+    staff: StaffPrincipal,
+    key: str | None,
+    code: str,
+    action: str,
+    body: BaseModel,
+    change: Change,
+    status: int = 200,
+) -> JSONResponse:
+    """``POST /projects/{code}/<action>`` once per Idempotency-Key; answers the project as it
+    now is."""
+    return await act_on_row(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /projects/{code}/{action}",
+        body=body,
+        change=change,
+        render=lambda uow: project_body(uow, code),
+        status=status,
+    )
+
+
 @router.post(
     "/api/v1/projects",
     status_code=201,
@@ -93,19 +121,19 @@ async def project_body(uow: SqlUnitOfWork, code: str) -> dict[str, Any]:
 async def create_project(
     body: ProjectCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Manager
 ) -> JSONResponse:
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+    async def change(uow: SqlUnitOfWork) -> object:
         project = Project(**body.model_dump(), created_at=now(), created_by=staff.username)
-        await svc.create_project(uow, project, actor=staff.username)
-        await uow.flush()
-        return 201, await project_body(uow, body.code)
+        return await svc.create_project(uow, project, actor=staff.username)
 
-    return await idempotent(
+    return await act_on_row(
         runtime,
         staff=staff,
         key=key,
         route="POST /api/v1/projects",
-        payload=body.model_dump(mode="json"),
-        action=act,
+        body=body,
+        change=change,
+        render=lambda uow: project_body(uow, body.code),
+        status=201,
     )
 
 
@@ -154,9 +182,7 @@ async def list_projects(
     responses=raises(NO_PROJECT),
 )
 async def get_project(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> JSONResponse:
-    async with runtime.unit_of_work() as uow:
-        body = await project_body(uow, code)
-    return JSONResponse(body, headers=etag(body["version"]))
+    return await read_row(runtime, lambda uow: project_body(uow, code))
 
 
 @router.patch(
@@ -172,18 +198,15 @@ async def patch_project(
     if_match: IfMatch = None,
     staff: StaffPrincipal = Manager,
 ) -> JSONResponse:
-    async with runtime.unit_of_work() as uow:
-        await svc.update_project(
-            uow,
-            code,
-            actor=staff.username,
-            expected_version=parse_if_match(if_match, body.version),
-            changes=body.model_dump(exclude_unset=True, exclude={"version"}),
-        )
-        await uow.flush()
-        result = await project_body(uow, code)
-        await uow.commit()
-    return JSONResponse(result, headers=etag(result["version"]))
+    return await edit_row(
+        runtime,
+        body=body,
+        if_match=if_match,
+        update=lambda uow, version, changes: svc.update_project(
+            uow, code, actor=staff.username, expected_version=version, changes=changes
+        ),
+        render=lambda uow: project_body(uow, code),
+    )
 
 
 @router.post(
@@ -207,29 +230,19 @@ async def close_project(
 ) -> JSONResponse:
     body = body or CloseIn()
 
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+    async def change(uow: SqlUnitOfWork) -> object:
         project = await uow.session.get(Project, code)
         if project is None:
             raise NotFound(f"项目不存在 (project {code} not found)")
-        closed_on = body.closed_on or project.ends_on or local_date(now())
-        await svc.close_project(
+        return await svc.close_project(
             uow,
             code,
             actor=staff.username,
-            closed_on=closed_on,
+            closed_on=body.closed_on or project.ends_on or local_date(now()),
             expected_version=parse_if_match(if_match, body.version),
         )
-        await uow.flush()
-        return 200, await project_body(uow, code)
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /projects/{code}/close",
-        payload=body.model_dump(mode="json"),
-        action=act,
-    )
+    return await _act_on_project(runtime, staff, key, code, "close", body, change)
 
 
 @router.post(
@@ -250,8 +263,8 @@ async def decide_remainder(
     key: IdempotencyKey,
     staff: StaffPrincipal = Manager,
 ) -> JSONResponse:
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await svc.decide_remainder(
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await svc.decide_remainder(
             uow,
             code,
             actor=staff.username,
@@ -259,17 +272,8 @@ async def decide_remainder(
             target_project_code=body.target_project_code,
             note=body.note,
         )
-        await uow.flush()
-        return 201, await project_body(uow, code)
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /projects/{code}/remainder",
-        payload=body.model_dump(mode="json"),
-        action=act,
-    )
+    return await _act_on_project(runtime, staff, key, code, "remainder", body, change, status=201)
 
 
 async def disbursement_body(uow: SqlUnitOfWork, disbursement_id: uuid.UUID) -> dict[str, Any]:
@@ -291,6 +295,28 @@ async def disbursement_body(uow: SqlUnitOfWork, disbursement_id: uuid.UUID) -> d
             for a, code in rows
         ],
     ).model_dump(mode="json")
+
+
+async def _act_on_disbursement(
+    runtime: RuntimeDep,
+    staff: StaffPrincipal,
+    key: str | None,
+    disbursement_id: uuid.UUID,
+    action: str,
+    body: BaseModel | None,
+    change: Change,
+) -> JSONResponse:
+    """``POST /disbursements/{id}/<action>`` once per Idempotency-Key; answers the
+    disbursement as it now is."""
+    return await act_on_row(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /disbursements/{disbursement_id}/{action}",
+        body=body,
+        change=change,
+        render=lambda uow: disbursement_body(uow, disbursement_id),
+    )
 
 
 @router.post(
@@ -396,9 +422,7 @@ async def _list_disbursements(
 async def get_disbursement(
     disbursement_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> JSONResponse:
-    async with runtime.unit_of_work() as uow:
-        body = await disbursement_body(uow, disbursement_id)
-    return JSONResponse(body, headers=etag(body["version"]))
+    return await read_row(runtime, lambda uow: disbursement_body(uow, disbursement_id))
 
 
 @router.patch(
@@ -418,17 +442,15 @@ async def patch_disbursement(
     if_match: IfMatch = None,
     staff: StaffPrincipal = Manager,
 ) -> JSONResponse:
-    async with runtime.unit_of_work() as uow:
-        await svc.update_disbursement(
-            uow,
-            disbursement_id,
-            actor=staff.username,
-            expected_version=parse_if_match(if_match, body.version),
-            changes=body.model_dump(exclude_unset=True, exclude={"version"}),
-        )
-        result = await disbursement_body(uow, disbursement_id)
-        await uow.commit()
-    return JSONResponse(result, headers=etag(result["version"]))
+    return await edit_row(
+        runtime,
+        body=body,
+        if_match=if_match,
+        update=lambda uow, version, changes: svc.update_disbursement(
+            uow, disbursement_id, actor=staff.username, expected_version=version, changes=changes
+        ),
+        render=lambda uow: disbursement_body(uow, disbursement_id),
+    )
 
 
 @router.post(
@@ -448,19 +470,10 @@ async def approve(
     key: IdempotencyKey,
     staff: StaffPrincipal = Approver,
 ) -> JSONResponse:
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await svc.approve_disbursement(uow, disbursement_id, actor=staff.username)
-        await uow.flush()
-        return 200, await disbursement_body(uow, disbursement_id)
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await svc.approve_disbursement(uow, disbursement_id, actor=staff.username)
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /disbursements/{disbursement_id}/approve",
-        payload={},
-        action=act,
-    )
+    return await _act_on_disbursement(runtime, staff, key, disbursement_id, "approve", None, change)
 
 
 @router.post(
@@ -476,21 +489,12 @@ async def reject(
     key: IdempotencyKey,
     staff: StaffPrincipal = Approver,
 ) -> JSONResponse:
-    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        await svc.reject_disbursement(
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await svc.reject_disbursement(
             uow, disbursement_id, actor=staff.username, reason=body.reason
         )
-        await uow.flush()
-        return 200, await disbursement_body(uow, disbursement_id)
 
-    return await idempotent(
-        runtime,
-        staff=staff,
-        key=key,
-        route=f"POST /disbursements/{disbursement_id}/reject",
-        payload=body.model_dump(mode="json"),
-        action=act,
-    )
+    return await _act_on_disbursement(runtime, staff, key, disbursement_id, "reject", body, change)
 
 
 @router.post(
