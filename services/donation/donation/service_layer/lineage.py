@@ -5,6 +5,8 @@ of its quantity was delivered."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -216,6 +218,60 @@ async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -
             )
 
 
+@dataclass(frozen=True)
+class _Moved:
+    """Goods of one lot that a warehouse event moved, and the gift they came from (if any)."""
+
+    donation_id: uuid.UUID | None
+    item_code: str
+    item_name: str | None
+    quantity: int
+    unit: str | None
+    lot_id: str
+
+
+async def _track(
+    session: AsyncSession,
+    topic_prefix: str,
+    event: CloudEvent,
+    moved: Iterable[_Moved],
+    *,
+    stage: str,
+    dispatch_id: str | None,
+    destination: str | None,
+    signed_by: str | None,
+    at: datetime,
+) -> None:
+    """Record each lot of a goods gift the event moved (nothing moved, or not of a goods gift,
+    is passed over) on the gift's timeline, then advance each gift touched, once."""
+    stager = _Stager(session, topic_prefix)
+    touched: dict[uuid.UUID, Donation] = {}
+    for lot in moved:
+        donation = await _gift(session, lot.donation_id)
+        if donation is None or lot.quantity <= 0:
+            continue
+        touched[donation.id] = donation
+        await _record(
+            session,
+            stager,
+            donation,
+            event,
+            stage=stage,
+            item_code=lot.item_code,
+            item_name=lot.item_name,
+            quantity=lot.quantity,
+            unit=lot.unit,
+            lot_id=lot.lot_id,
+            dispatch_id=dispatch_id,
+            destination=destination,
+            signed_by=signed_by,
+            at=at,
+        )
+    for donation in touched.values():
+        await _advance(session, stager, donation)
+    await stager.flush()
+
+
 def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
     async def on_stock_received(session: AsyncSession, event: CloudEvent) -> None:
         received = StockReceivedV1.model_validate(event.data)
@@ -223,63 +279,52 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
             # Goods moved between our own warehouses: counted in stock when first received;
             # the transfer's shipment already shows the move on the timeline.
             return
-        stager = _Stager(session, topic_prefix)
-        touched: dict[uuid.UUID, Donation] = {}
-        for lot in received.lots:
-            donation = await _gift(session, lot.donation_id or received.source.donation_id)
-            if donation is None or lot.quantity <= 0:
-                continue
-            touched[donation.id] = donation
-            await _record(
-                session,
-                stager,
-                donation,
-                event,
-                stage="in_stock",
-                item_code=lot.item_code,
-                item_name=lot.item_name,
-                quantity=lot.quantity,
-                unit=lot.unit,
-                lot_id=str(lot.lot_id),
-                dispatch_id=None,
-                destination=received.warehouse_name,
-                signed_by=None,
-                at=received.received_at,
-            )
-        for donation in touched.values():
-            await _advance(session, stager, donation)
-        await stager.flush()
+        await _track(
+            session,
+            topic_prefix,
+            event,
+            (
+                _Moved(
+                    lot.donation_id or received.source.donation_id,
+                    lot.item_code,
+                    lot.item_name,
+                    lot.quantity,
+                    lot.unit,
+                    str(lot.lot_id),
+                )
+                for lot in received.lots
+            ),
+            stage="in_stock",
+            dispatch_id=None,
+            destination=received.warehouse_name,
+            signed_by=None,
+            at=received.received_at,
+        )
 
     async def on_dispatch_shipped(session: AsyncSession, event: CloudEvent) -> None:
         shipped = DispatchShippedV1.model_validate(event.data)
-        stager = _Stager(session, topic_prefix)
-        touched: dict[uuid.UUID, Donation] = {}
-        destination = shipped.destination.town or shipped.destination.name
-        for line in shipped.lines:
-            for lot in line.lots:
-                donation = await _gift(session, lot.donation_id)
-                if donation is None:
-                    continue
-                touched[donation.id] = donation
-                await _record(
-                    session,
-                    stager,
-                    donation,
-                    event,
-                    stage="dispatched",
-                    item_code=line.item_code,
-                    item_name=line.item_name,
-                    quantity=lot.quantity,
-                    unit=line.unit,
-                    lot_id=str(lot.lot_id),
-                    dispatch_id=str(shipped.dispatch_id),
-                    destination=destination,
-                    signed_by=None,
-                    at=shipped.shipped_at,
+        await _track(
+            session,
+            topic_prefix,
+            event,
+            (
+                _Moved(
+                    lot.donation_id,
+                    line.item_code,
+                    line.item_name,
+                    lot.quantity,
+                    line.unit,
+                    str(lot.lot_id),
                 )
-        for donation in touched.values():
-            await _advance(session, stager, donation)
-        await stager.flush()
+                for line in shipped.lines
+                for lot in line.lots
+            ),
+            stage="dispatched",
+            dispatch_id=str(shipped.dispatch_id),
+            destination=shipped.destination.town or shipped.destination.name,
+            signed_by=None,
+            at=shipped.shipped_at,
+        )
 
     async def on_dispatch_delivered(session: AsyncSession, event: CloudEvent) -> None:
         delivered = DispatchDeliveredV1.model_validate(event.data)
@@ -287,62 +332,54 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
             # Arrival at another of our warehouses is not distribution: nobody signed for the
             # goods as a recipient, and the gift is not complete until they are handed out.
             return
-        stager = _Stager(session, topic_prefix)
-        touched: dict[uuid.UUID, Donation] = {}
-        destination = delivered.destination.town or delivered.destination.name
         signer = delivered.recipient_name_masked
         if delivered.recipient_org:
             signer = f"{delivered.recipient_org} {signer}"
-        for line in delivered.lines:
-            for lot in line.lots:
-                donation = await _gift(session, lot.donation_id)
-                if donation is None or lot.delivered_quantity <= 0:
-                    continue
-                touched[donation.id] = donation
-                await _record(
-                    session,
-                    stager,
-                    donation,
-                    event,
-                    stage="signed",
-                    item_code=line.item_code,
-                    item_name=line.item_name,
-                    quantity=lot.delivered_quantity,
-                    unit=line.unit,
-                    lot_id=str(lot.lot_id),
-                    dispatch_id=str(delivered.dispatch_id),
-                    destination=destination,
-                    signed_by=signer,
-                    at=delivered.delivered_at,
+        await _track(
+            session,
+            topic_prefix,
+            event,
+            (
+                _Moved(
+                    lot.donation_id,
+                    line.item_code,
+                    line.item_name,
+                    lot.delivered_quantity,
+                    line.unit,
+                    str(lot.lot_id),
                 )
-        for donation in touched.values():
-            await _advance(session, stager, donation)
-        await stager.flush()
+                for line in delivered.lines
+                for lot in line.lots
+            ),
+            stage="signed",
+            dispatch_id=str(delivered.dispatch_id),
+            destination=delivered.destination.town or delivered.destination.name,
+            signed_by=signer,
+            at=delivered.delivered_at,
+        )
 
     async def on_stock_adjusted(session: AsyncSession, event: CloudEvent) -> None:
         adjusted = StockAdjustedV1.model_validate(event.data)
-        donation = await _gift(session, adjusted.donation_id)
-        if donation is None or adjusted.delta == 0:
-            return
-        stager = _Stager(session, topic_prefix)
-        await _record(
+        await _track(
             session,
-            stager,
-            donation,
+            topic_prefix,
             event,
+            [
+                _Moved(
+                    adjusted.donation_id,
+                    adjusted.item_code,
+                    adjusted.item_name,
+                    abs(adjusted.delta),
+                    adjusted.unit,
+                    str(adjusted.lot_id),
+                )
+            ],
             stage="written_off" if adjusted.delta < 0 else "in_stock",
-            item_code=adjusted.item_code,
-            item_name=adjusted.item_name,
-            quantity=abs(adjusted.delta),
-            unit=adjusted.unit,
-            lot_id=str(adjusted.lot_id),
             dispatch_id=None,
             destination=adjusted.warehouse_code,
             signed_by=None,
             at=adjusted.adjusted_at,
         )
-        await _advance(session, stager, donation)
-        await stager.flush()
 
     return {
         STOCK_ADJUSTED: on_stock_adjusted,
