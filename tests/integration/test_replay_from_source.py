@@ -27,14 +27,13 @@ from shared.messaging.consumer import PermanentError
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.replay import (
     ReplayReport,
-    SourceGone,
-    SourceReader,
     list_outstanding,
     print_report,
     replay,
     resolve,
 )
 from shared.messaging.replay_markers import marker_topic
+from shared.messaging.replay_source import SourceGone, SourceReader
 from tests.conftest import KAFKA_BOOTSTRAP, TOPIC_PREFIX, _extra_topics
 from tests.integration.conftest import committed_offset, eventually, read_all
 from tests.integration.test_consumer import (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-from shared.messaging.replay import SourceGone, _check_same
+from shared.messaging.replay_source import SourceGone, check_same_record
 
 
 def record(
@@ -33,9 +33,9 @@ ORIGINAL = record([("ce_id", b"e1"), ("ce_type", b"t")], b"x" * 10)
 
 
 def test_the_same_record_passes() -> None:
-    _check_same(record([("ce_id", b"e1"), ("dlq_value_omitted", b"10")], None), ORIGINAL)
+    check_same_record(record([("ce_id", b"e1"), ("dlq_value_omitted", b"10")], None), ORIGINAL)
     # headers dropped too: only the key and the size to go by
-    _check_same(record([("dlq_value_omitted", b"10")], None), ORIGINAL)
+    check_same_record(record([("dlq_value_omitted", b"10")], None), ORIGINAL)
 
 
 @pytest.mark.parametrize(
@@ -50,4 +50,4 @@ def test_another_record_at_that_offset_is_refused(
     dead: ConsumerRecord[Any, Any], reason: str
 ) -> None:
     with pytest.raises(SourceGone, match=reason):
-        _check_same(dead, ORIGINAL)
+        check_same_record(dead, ORIGINAL)
