@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +18,7 @@ from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, NotFound
 from shared.openapi import Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
 from warehouse.entrypoints.api.deps import (
@@ -52,6 +55,8 @@ Requester = require_roles(Role.DISPATCHER)
 Approver = require_roles(Role.APPROVER)
 Picker = require_roles(Role.WAREHOUSE)
 Closer = require_roles(Role.DISPATCHER, Role.WAREHOUSE)
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
 
 async def _warehouse_codes(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -188,188 +193,143 @@ async def request_dispatch(
     )
 
 
-def _step(
-    runtime: Any,
+@dataclass(frozen=True)
+class StepRequest:
+    """What every step of a dispatch (approve ... deliver) is called with, besides its body."""
+
+    dispatch_id: uuid.UUID
+    runtime: ServiceRuntime
+    key: str | None  # Idempotency-Key
+    version: int | None  # If-Match
+
+
+def _step_request(
+    dispatch_id: uuid.UUID, runtime: RuntimeDep, key: IdempotencyKey, version: IfMatch
+) -> StepRequest:
+    return StepRequest(dispatch_id, runtime, key, version)
+
+
+Step = Annotated[StepRequest, Depends(_step_request)]
+
+
+def _step_route(name: str, summary: str, *also: Declared) -> Callable[[_Endpoint], _Endpoint]:
+    """``POST /{dispatch_id}/<name>``, a step of a dispatch: answers the dispatch after the step
+    and can raise the ``STEP`` errors besides ``also``."""
+    return router.post(
+        f"/{{dispatch_id}}/{name}",
+        response_model=DispatchOut,
+        summary=summary,
+        responses=raises(*STEP, *also),
+    )
+
+
+async def _step(
+    step: StepRequest,
     staff: StaffPrincipal,
-    key: str | None,
-    dispatch_id: uuid.UUID,
     name: str,
-    payload: Any,
+    body: BaseModel | None,
     run: Callable[[SqlUnitOfWork], Awaitable[flow.Outcome | None]],
-) -> Awaitable[JSONResponse]:
+) -> JSONResponse:
+    """Run the step ``run`` of a dispatch in one unit of work, once per Idempotency-Key (the
+    request is the body and the If-Match version); answer 200 with the dispatch after it."""
+
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         done = await run(uow)
         if done is None:
-            return await _respond(uow, dispatch_id)
+            return await _respond(uow, step.dispatch_id)
         out = await to_out(uow.session, done.row, allocs=done.allocations, codes=done.codes)
         return 200, out.model_dump(mode="json")
 
-    return idempotent_post(
-        runtime, staff, key, f"/api/v1/dispatches/{dispatch_id}/{name}", payload, action
+    payload = (body.model_dump(mode="json") if body is not None else {}) | {"version": step.version}
+    path = f"/api/v1/dispatches/{step.dispatch_id}/{name}"
+    return await idempotent_post(step.runtime, staff, step.key, path, payload, action)
+
+
+async def _reject_or_cancel(
+    step: StepRequest, staff: StaffPrincipal, action: str, body: ReasonIn
+) -> JSONResponse:
+    """Reject or cancel (``action``) with the body's reason: the reservations are released."""
+    return await _step(
+        step,
+        staff,
+        action,
+        body,
+        lambda uow: flow.reject_or_cancel(
+            uow,
+            step.dispatch_id,
+            action=action,
+            actor=staff.username,
+            reason=body.reason,
+            expected_version=step.version,
+        ),
     )
 
 
-@router.post(
-    "/{dispatch_id}/approve",
-    response_model=DispatchOut,
-    summary="审批通过（审批人，非申请人）",
-    responses=raises(*STEP),
-)
-async def approve(
-    dispatch_id: uuid.UUID,
-    runtime: RuntimeDep,
-    key: IdempotencyKey,
-    version: IfMatch,
-    staff: StaffPrincipal = Approver,
-) -> JSONResponse:
+@_step_route("approve", "审批通过（审批人，非申请人）")
+async def approve(step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
     return await _step(
-        runtime,
+        step,
         staff,
-        key,
-        dispatch_id,
         "approve",
-        {"version": version},
-        lambda uow: flow.approve(uow, dispatch_id, actor=staff.username, expected_version=version),
-    )
-
-
-@router.post(
-    "/{dispatch_id}/reject",
-    response_model=DispatchOut,
-    summary="驳回（审批人，释放占用）",
-    responses=raises(*STEP),
-)
-async def reject(
-    dispatch_id: uuid.UUID,
-    body: ReasonIn,
-    runtime: RuntimeDep,
-    key: IdempotencyKey,
-    version: IfMatch,
-    staff: StaffPrincipal = Approver,
-) -> JSONResponse:
-    return await _step(
-        runtime,
-        staff,
-        key,
-        dispatch_id,
-        "reject",
-        body.model_dump() | {"version": version},
-        lambda uow: flow.reject_or_cancel(
-            uow,
-            dispatch_id,
-            action="reject",
-            actor=staff.username,
-            reason=body.reason,
-            expected_version=version,
+        None,
+        lambda uow: flow.approve(
+            uow, step.dispatch_id, actor=staff.username, expected_version=step.version
         ),
     )
 
 
-@router.post(
-    "/{dispatch_id}/cancel",
-    response_model=DispatchOut,
-    summary="取消（发运前，释放占用）",
-    responses=raises(*STEP),
-)
-async def cancel(
-    dispatch_id: uuid.UUID,
-    body: ReasonIn,
-    runtime: RuntimeDep,
-    key: IdempotencyKey,
-    version: IfMatch,
-    staff: StaffPrincipal = Closer,
-) -> JSONResponse:
-    return await _step(
-        runtime,
-        staff,
-        key,
-        dispatch_id,
-        "cancel",
-        body.model_dump() | {"version": version},
-        lambda uow: flow.reject_or_cancel(
-            uow,
-            dispatch_id,
-            action="cancel",
-            actor=staff.username,
-            reason=body.reason,
-            expected_version=version,
-        ),
-    )
+@_step_route("reject", "驳回（审批人，释放占用）")
+async def reject(body: ReasonIn, step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
+    return await _reject_or_cancel(step, staff, "reject", body)
 
 
-@router.post(
-    "/{dispatch_id}/pick",
-    response_model=DispatchOut,
-    summary="拣货（先到期先出，占用库存）",
-    responses=raises(*STEP, (Conflict, "Not enough stock eligible (FEFO, shelf life left)")),
+@_step_route("cancel", "取消（发运前，释放占用）")
+async def cancel(body: ReasonIn, step: Step, staff: StaffPrincipal = Closer) -> JSONResponse:
+    return await _reject_or_cancel(step, staff, "cancel", body)
+
+
+@_step_route(
+    "pick",
+    "拣货（先到期先出，占用库存）",
+    (Conflict, "Not enough stock eligible (FEFO, shelf life left)"),
 )
-async def pick(
-    dispatch_id: uuid.UUID,
-    runtime: RuntimeDep,
-    key: IdempotencyKey,
-    version: IfMatch,
-    staff: StaffPrincipal = Picker,
-) -> JSONResponse:
-    min_days = settings_of(runtime).pick_min_days_to_expiry
+async def pick(step: Step, staff: StaffPrincipal = Picker) -> JSONResponse:
+    min_days = settings_of(step.runtime).pick_min_days_to_expiry
     return await _step(
-        runtime,
+        step,
         staff,
-        key,
-        dispatch_id,
         "pick",
-        {"version": version},
+        None,
         lambda uow: flow.pick(
-            uow, dispatch_id, actor=staff.username, min_days=min_days, expected_version=version
+            uow,
+            step.dispatch_id,
+            actor=staff.username,
+            min_days=min_days,
+            expected_version=step.version,
         ),
     )
 
 
-@router.post(
-    "/{dispatch_id}/ship",
-    response_model=DispatchOut,
-    summary="发运（运单号）",
-    responses=raises(*STEP),
-)
-async def ship(
-    dispatch_id: uuid.UUID,
-    body: ShipIn,
-    runtime: RuntimeDep,
-    key: IdempotencyKey,
-    version: IfMatch,
-    staff: StaffPrincipal = Picker,
-) -> JSONResponse:
+@_step_route("ship", "发运（运单号）")
+async def ship(body: ShipIn, step: Step, staff: StaffPrincipal = Picker) -> JSONResponse:
     return await _step(
-        runtime,
+        step,
         staff,
-        key,
-        dispatch_id,
         "ship",
-        body.model_dump() | {"version": version},
+        body,
         lambda uow: flow.ship(
             uow,
-            dispatch_id,
+            step.dispatch_id,
             actor=staff.username,
             waybill_no=body.waybill_no,
             carrier=body.carrier,
-            expected_version=version,
+            expected_version=step.version,
         ),
     )
 
 
-@router.post(
-    "/{dispatch_id}/deliver",
-    response_model=DispatchOut,
-    summary="签收（可部分签收、退回）",
-    responses=raises(*STEP),
-)
-async def deliver(
-    dispatch_id: uuid.UUID,
-    body: DeliverIn,
-    runtime: RuntimeDep,
-    key: IdempotencyKey,
-    version: IfMatch,
-    staff: StaffPrincipal = Closer,
-) -> JSONResponse:
+@_step_route("deliver", "签收（可部分签收、退回）")
+async def deliver(body: DeliverIn, step: Step, staff: StaffPrincipal = Closer) -> JSONResponse:
     command = flow.Deliver(
         recipient_name=body.recipient_name,
         actor=staff.username,
@@ -380,13 +340,11 @@ async def deliver(
         delivered_at=body.delivered_at.astimezone(UTC) if body.delivered_at else datetime.now(UTC),
     )
     return await _step(
-        runtime,
+        step,
         staff,
-        key,
-        dispatch_id,
         "deliver",
-        body.model_dump(mode="json") | {"version": version},
-        lambda uow: flow.deliver(uow, dispatch_id, command, expected_version=version),
+        body,
+        lambda uow: flow.deliver(uow, step.dispatch_id, command, expected_version=step.version),
     )
 
 
