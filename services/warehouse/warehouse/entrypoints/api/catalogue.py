@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import Table, select
 
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.openapi import Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import items, warehouses
 from warehouse.entrypoints.api.deps import (
@@ -42,12 +46,81 @@ NO_ITEM: Declared = (NotFound, "No such item")
 STALE: Declared = (Conflict, "Version mismatch (the body's version is not the current one)")
 
 
-def _warehouse_out(row: Any) -> WarehouseOut:
-    return WarehouseOut.model_validate(row, from_attributes=True)
+M = TypeVar("M", bound=BaseModel)
 
 
-def _item_out(row: Any) -> ItemOut:
-    return ItemOut.model_validate(row, from_attributes=True)
+@dataclass(frozen=True)
+class _Entries(Generic[M]):
+    """Warehouses and items alike: rows known by a unique ``code``, shown as ``model``."""
+
+    table: Table
+    model: type[M]
+    not_found: str  # the 404 message, with {code}
+
+    def out(self, row: Any) -> M:
+        return self.model.model_validate(row, from_attributes=True)
+
+
+WAREHOUSES = _Entries(warehouses, WarehouseOut, "仓库不存在：{code} (warehouse not found)")
+ITEMS = _Entries(items, ItemOut, "物资不存在：{code} (item not found)")
+
+
+def _with_code(entries: _Entries[M], code: str) -> Any:
+    return select(entries.table).where(entries.table.c.code == code)
+
+
+async def _created(
+    uow: SqlUnitOfWork, entries: _Entries[M], code: str
+) -> tuple[int, dict[str, Any]]:
+    """The answer to a create: 201 with the entry just written."""
+    row = (await uow.session.execute(_with_code(entries, code))).one()
+    return 201, entries.out(row).model_dump(mode="json")
+
+
+async def _get(runtime: ServiceRuntime, entries: _Entries[M], code: str) -> M:
+    async with runtime.session_factory() as session:
+        row = (await session.execute(_with_code(entries, code))).first()
+    if row is None:
+        raise NotFound(entries.not_found.format(code=code))
+    return entries.out(row)
+
+
+async def _update(
+    runtime: ServiceRuntime,
+    entries: _Entries[M],
+    code: str,
+    body: WarehouseUpdate | ItemUpdate,
+    update: Callable[[SqlUnitOfWork, dict[str, Any]], Awaitable[None]],
+) -> M:
+    """PATCH with optimistic locking: ``update`` gets the fields sent (``version`` aside) in one
+    unit of work; the answer is the entry as committed."""
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    if not changes:
+        raise ValidationFailed("没有要修改的字段 (nothing to change)")
+    async with runtime.unit_of_work() as uow:
+        await update(uow, changes)
+        row = (await uow.session.execute(_with_code(entries, code))).one()
+        out = entries.out(row)
+        await uow.commit()
+    return out
+
+
+async def _page(
+    runtime: ServiceRuntime, entries: _Entries[M], query: Any, limit: int, cursor: str | None
+) -> tuple[list[M], str | None]:
+    """One page of ``query`` in code order, after the code in ``cursor``; the next cursor."""
+    table = entries.table
+    query = query.order_by(table.c.code).limit(limit + 1)
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        query = query.where(table.c.code > str(after))
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    return (
+        [entries.out(r) for r in page],
+        encode_cursor(page[-1].code) if len(rows) > limit else None,
+    )
 
 
 @router.post(
@@ -62,10 +135,7 @@ async def create_warehouse(
 ) -> JSONResponse:
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         await catalogue.create_warehouse(uow, body.model_dump(), actor=staff.username)
-        row = (
-            await uow.session.execute(select(warehouses).where(warehouses.c.code == body.code))
-        ).one()
-        return 201, _warehouse_out(row).model_dump(mode="json")
+        return await _created(uow, WAREHOUSES, body.code)
 
     return await idempotent_post(
         runtime, staff, key, "/api/v1/warehouses", body.model_dump(mode="json"), action
@@ -82,23 +152,15 @@ async def list_warehouses(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> WarehousePage:
-    query = select(warehouses).order_by(warehouses.c.code).limit(limit + 1)
+    query = select(warehouses)
     if town:
         query = query.where(warehouses.c.town == town)
     if kind:
         query = query.where(warehouses.c.kind == kind)
     if active is not None:
         query = query.where(warehouses.c.active == active)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(warehouses.c.code > str(after))
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
-    return WarehousePage(
-        items=[_warehouse_out(r) for r in page],
-        next_cursor=encode_cursor(page[-1].code) if len(rows) > limit else None,
-    )
+    page, next_cursor = await _page(runtime, WAREHOUSES, query, limit, cursor)
+    return WarehousePage(items=page, next_cursor=next_cursor)
 
 
 @router.get(
@@ -108,11 +170,7 @@ async def list_warehouses(
     responses=raises(NO_WAREHOUSE),
 )
 async def get_warehouse(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> WarehouseOut:
-    async with runtime.session_factory() as session:
-        row = (await session.execute(select(warehouses).where(warehouses.c.code == code))).first()
-    if row is None:
-        raise NotFound(f"仓库不存在：{code} (warehouse not found)")
-    return _warehouse_out(row)
+    return await _get(runtime, WAREHOUSES, code)
 
 
 @router.patch(
@@ -124,17 +182,15 @@ async def get_warehouse(code: str, runtime: RuntimeDep, _: StaffPrincipal = Read
 async def update_warehouse(
     code: str, body: WarehouseUpdate, runtime: RuntimeDep, staff: StaffPrincipal = Keeper
 ) -> WarehouseOut:
-    changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    if not changes:
-        raise ValidationFailed("没有要修改的字段 (nothing to change)")
-    async with runtime.unit_of_work() as uow:
-        await catalogue.update_warehouse(
+    return await _update(
+        runtime,
+        WAREHOUSES,
+        code,
+        body,
+        lambda uow, changes: catalogue.update_warehouse(
             uow, code, changes, version=body.version, actor=staff.username
-        )
-        row = (await uow.session.execute(select(warehouses).where(warehouses.c.code == code))).one()
-        out = _warehouse_out(row)
-        await uow.commit()
-    return out
+        ),
+    )
 
 
 @router.post(
@@ -149,8 +205,7 @@ async def create_item(
 ) -> JSONResponse:
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         await catalogue.create_item(uow, body.model_dump(), actor=staff.username)
-        row = (await uow.session.execute(select(items).where(items.c.code == body.code))).one()
-        return 201, _item_out(row).model_dump(mode="json")
+        return await _created(uow, ITEMS, body.code)
 
     return await idempotent_post(
         runtime, staff, key, "/api/v1/items", body.model_dump(mode="json"), action
@@ -167,7 +222,7 @@ async def list_items(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ItemPage:
-    query = select(items).order_by(items.c.code).limit(limit + 1)
+    query = select(items)
     if category:
         query = query.where(items.c.category == category)
     if q:
@@ -175,25 +230,13 @@ async def list_items(
         query = query.where(items.c.name.ilike(pattern) | items.c.code.ilike(pattern))
     if active is not None:
         query = query.where(items.c.active == active)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(items.c.code > str(after))
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
-    return ItemPage(
-        items=[_item_out(r) for r in page],
-        next_cursor=encode_cursor(page[-1].code) if len(rows) > limit else None,
-    )
+    page, next_cursor = await _page(runtime, ITEMS, query, limit, cursor)
+    return ItemPage(items=page, next_cursor=next_cursor)
 
 
 @router.get("/items/{code}", response_model=ItemOut, summary="物资详情", responses=raises(NO_ITEM))
 async def get_item(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> ItemOut:
-    async with runtime.session_factory() as session:
-        row = (await session.execute(select(items).where(items.c.code == code))).first()
-    if row is None:
-        raise NotFound(f"物资不存在：{code} (item not found)")
-    return _item_out(row)
+    return await _get(runtime, ITEMS, code)
 
 
 @router.patch(
@@ -205,15 +248,15 @@ async def get_item(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -
 async def update_item(
     code: str, body: ItemUpdate, runtime: RuntimeDep, staff: StaffPrincipal = Keeper
 ) -> ItemOut:
-    changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    if not changes:
-        raise ValidationFailed("没有要修改的字段 (nothing to change)")
-    async with runtime.unit_of_work() as uow:
-        await catalogue.update_item(uow, code, changes, version=body.version, actor=staff.username)
-        row = (await uow.session.execute(select(items).where(items.c.code == code))).one()
-        out = _item_out(row)
-        await uow.commit()
-    return out
+    return await _update(
+        runtime,
+        ITEMS,
+        code,
+        body,
+        lambda uow, changes: catalogue.update_item(
+            uow, code, changes, version=body.version, actor=staff.username
+        ),
+    )
 
 
 @router.post(
