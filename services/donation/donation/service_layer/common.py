@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, select
 
 from donation.adapters.orm import AuditEntry, Donation, Donor
 from shared.contracts.donation import (
@@ -17,7 +19,7 @@ from shared.contracts.donation import (
     NoticeRecipientV1,
     NoticeRequestedV1,
 )
-from shared.errors import AppError
+from shared.errors import AppError, NotFound
 from shared.messaging.topics import DONATION_PRIVATE
 from shared.uow import SqlUnitOfWork
 
@@ -38,6 +40,24 @@ class PreconditionRequired(AppError):
 class TooManyRequests(AppError):
     status_code = 429
     code = "rate_limited"
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+async def lock_row(uow: SqlUnitOfWork, model: type[Row], key: object, not_found: str) -> Row:
+    """The row of ``model`` whose primary key is ``key``, locked until the transaction ends
+    and read afresh (not from the session's cache); ``NotFound(not_found)`` if there is none."""
+    (primary_key,) = inspect(model).primary_key
+    row = await uow.session.scalar(
+        select(model)
+        .where(primary_key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        raise NotFound(not_found)
+    return row
 
 
 def now() -> datetime:

@@ -17,7 +17,7 @@ from donation.domain.lifecycle import (
     status_after_void,
 )
 from donation.domain.model import DonationStatus as S
-from donation.service_layer.common import audit, check_version, local_date, now
+from donation.service_layer.common import audit, check_version, local_date, lock_row, now
 from donation.service_layer.handlers import (
     announce_received,
     check_project_open,
@@ -37,7 +37,7 @@ from shared.contracts.donation import (
     DonationRefundedV1,
     DonationStatusChangedV1,
 )
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.ids import uuid7
 from shared.messaging.topics import DONATION_EVENTS
 from shared.uow import SqlUnitOfWork
@@ -445,14 +445,7 @@ async def update_donor(
     expected_version: int | None,
     changes: dict[str, object],
 ) -> Donor:
-    donor = await uow.session.scalar(
-        select(Donor)
-        .where(col(Donor.id) == donor_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if donor is None:
-        raise NotFound(f"捐赠人不存在 (donor {donor_id} not found)")
+    donor = await lock_row(uow, Donor, donor_id, f"捐赠人不存在 (donor {donor_id} not found)")
     check_version(donor.version, expected_version)
     if "name" in changes and not str(changes["name"]).strip():
         raise ValidationFailed("姓名不能为空 (name must not be empty)")

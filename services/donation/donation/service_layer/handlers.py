@@ -13,7 +13,7 @@ from donation.adapters.gift_rows import insert_gift
 from donation.adapters.orm import Donation, DonationItem, Donor, Project
 from donation.domain.commands import RecordDonation
 from donation.domain.model import DonationStatus, display_name
-from donation.service_layer.common import audit_entry, now, request_notice
+from donation.service_layer.common import audit_entry, lock_row, now, request_notice
 from shared.contracts.donation import (
     DONATION_PLEDGED,
     DONATION_RECEIVED,
@@ -22,7 +22,7 @@ from shared.contracts.donation import (
     DonationReceivedV1,
     NoticeFactsV1,
 )
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.ids import new_tracking_code, uuid7
 from shared.messaging.topics import DONATION_EVENTS
 from shared.uow import SqlUnitOfWork
@@ -226,12 +226,6 @@ async def load_donation(
 
 
 async def get_donation_for_update(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> Donation:
-    donation = await uow.session.scalar(
-        select(Donation)
-        .where(col(Donation.id) == donation_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    return await lock_row(
+        uow, Donation, donation_id, f"捐赠记录不存在 (donation {donation_id} not found)"
     )
-    if donation is None:
-        raise NotFound(f"捐赠记录不存在 (donation {donation_id} not found)")
-    return donation

@@ -24,7 +24,14 @@ from donation.adapters.orm import (
 from donation.domain.allocation import Fund, InsufficientFunds, allocate
 from donation.domain.lifecycle import FUNDABLE, money_status_after_use
 from donation.domain.model import DonationStatus as S
-from donation.service_layer.common import audit, check_version, mask_person, now, request_notice
+from donation.service_layer.common import (
+    audit,
+    check_version,
+    lock_row,
+    mask_person,
+    now,
+    request_notice,
+)
 from donation.service_layer.gifts import lock_allocations, status_changed
 from shared.contracts.donation import (
     FOLLOW_UP_RECORDED,
@@ -201,15 +208,7 @@ async def create_project(uow: SqlUnitOfWork, project: Project, *, actor: str) ->
 
 
 async def get_project_for_update(uow: SqlUnitOfWork, code: str) -> Project:
-    project = await uow.session.scalar(
-        select(Project)
-        .where(col(Project.code) == code)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if project is None:
-        raise NotFound(f"项目不存在 (project {code} not found)")
-    return project
+    return await lock_row(uow, Project, code, f"项目不存在 (project {code} not found)")
 
 
 async def update_project(
@@ -463,15 +462,12 @@ async def enter_disbursement(
 async def get_disbursement_for_update(
     uow: SqlUnitOfWork, disbursement_id: uuid.UUID
 ) -> Disbursement:
-    found = await uow.session.scalar(
-        select(Disbursement)
-        .where(col(Disbursement.id) == disbursement_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    return await lock_row(
+        uow,
+        Disbursement,
+        disbursement_id,
+        f"拨付记录不存在 (disbursement {disbursement_id} not found)",
     )
-    if found is None:
-        raise NotFound(f"拨付记录不存在 (disbursement {disbursement_id} not found)")
-    return found
 
 
 async def approve_disbursement(
