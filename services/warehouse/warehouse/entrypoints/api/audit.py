@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.openapi import raises
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import audit_log
 from warehouse.domain.model import local_today
@@ -21,6 +21,7 @@ from warehouse.entrypoints.api.deps import (
     Keeper,
     RuntimeDep,
     idempotent_post,
+    read_page,
     settings_of,
 )
 from warehouse.entrypoints.api.schemas import AuditOut, AuditPage, ScanOut
@@ -55,13 +56,12 @@ async def list_audit(
     if cursor:
         (before,) = decode_cursor(cursor, 1, int)
         query = query.where(audit_log.c.seq < before)
-    query = query.order_by(audit_log.c.seq.desc()).limit(limit + 1)
+    query = query.order_by(audit_log.c.seq.desc())
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
+        page, next_cursor = await read_page(session, query, limit, lambda r: [r.seq])
     return AuditPage(
         items=[AuditOut.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+        next_cursor=next_cursor,
     )
 
 

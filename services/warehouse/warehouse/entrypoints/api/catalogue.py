@@ -14,7 +14,7 @@ from sqlalchemy import Table, select
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.openapi import Declared, raises
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import items, warehouses
@@ -25,6 +25,7 @@ from warehouse.entrypoints.api.deps import (
     Reader,
     RuntimeDep,
     idempotent_post,
+    read_page,
 )
 from warehouse.entrypoints.api.schemas import (
     ItemCreate,
@@ -110,17 +111,13 @@ async def _page(
 ) -> tuple[list[M], str | None]:
     """One page of ``query`` in code order, after the code in ``cursor``; the next cursor."""
     table = entries.table
-    query = query.order_by(table.c.code).limit(limit + 1)
+    query = query.order_by(table.c.code)
     if cursor:
         (after,) = decode_cursor(cursor, 1)
         query = query.where(table.c.code > str(after))
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
-    return (
-        [entries.out(r) for r in page],
-        encode_cursor(page[-1].code) if len(rows) > limit else None,
-    )
+        page, next_cursor = await read_page(session, query, limit, lambda r: [r.code])
+    return [entries.out(r) for r in page], next_cursor
 
 
 @router.post(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict
 from shared.idempotency import check_key, run_idempotent
 from shared.openapi import Declared
+from shared.pagination import encode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from warehouse.config import WarehouseSettings
@@ -77,6 +79,18 @@ def if_match(
 
 
 IfMatch = Annotated[int | None, Depends(if_match)]
+
+
+async def read_page(
+    session: AsyncSession, query: Any, limit: int, cursor_of: Callable[[Any], Sequence[Any]]
+) -> tuple[Sequence[Any], str | None]:
+    """One page of a listing: the first ``limit`` rows of ``query`` (ordered by its keyset, after
+    the caller's cursor) and the cursor of the next page, made of ``cursor_of(last row)``, or
+    ``None`` on the last page (one row more than the page is read to know)."""
+    rows = (await session.execute(query.limit(limit + 1))).all()
+    page = rows[:limit]
+    return page, encode_cursor(*cursor_of(page[-1])) if len(rows) > limit else None
+
 
 # The 409 every POST run through ``idempotent_post`` can answer, besides its own.
 POST_CONFLICT: Declared = (

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, NotFound
 from shared.openapi import Declared, raises
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
@@ -28,6 +28,7 @@ from warehouse.entrypoints.api.deps import (
     Reader,
     RuntimeDep,
     idempotent_post,
+    read_page,
     settings_of,
 )
 from warehouse.entrypoints.api.schemas import (
@@ -394,16 +395,12 @@ async def list_dispatches(
                 and_(dispatches.c.requested_at == at, dispatches.c.id < last),
             )
         )
-    query = query.order_by(dispatches.c.requested_at.desc(), dispatches.c.id.desc()).limit(
-        limit + 1
-    )
+    query = query.order_by(dispatches.c.requested_at.desc(), dispatches.c.id.desc())
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-        page = rows[:limit]
+        page, next_cursor = await read_page(
+            session, query, limit, lambda r: [r.requested_at.isoformat(), str(r.id)]
+        )
         out = [await to_out(session, r) for r in page]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor(page[-1].requested_at.isoformat(), str(page[-1].id))
     return DispatchPage(items=out, next_cursor=next_cursor)
 
 

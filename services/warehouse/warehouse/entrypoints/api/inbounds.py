@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
 from shared.openapi import raises
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import inbounds, warehouses
 from warehouse.entrypoints.api.deps import (
@@ -28,6 +28,7 @@ from warehouse.entrypoints.api.deps import (
     Reader,
     RuntimeDep,
     idempotent_post,
+    read_page,
 )
 from warehouse.entrypoints.api.schemas import InboundConfirm, InboundCreate, InboundOut, InboundPage
 from warehouse.service_layer.inbound import (
@@ -153,13 +154,11 @@ async def list_inbounds(
                 and_(inbounds.c.announced_at == at, inbounds.c.id < last),
             )
         )
-    query = query.order_by(inbounds.c.announced_at.desc(), inbounds.c.id.desc()).limit(limit + 1)
+    query = query.order_by(inbounds.c.announced_at.desc(), inbounds.c.id.desc())
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor(page[-1].announced_at.isoformat(), str(page[-1].id))
+        page, next_cursor = await read_page(
+            session, query, limit, lambda r: [r.announced_at.isoformat(), str(r.id)]
+        )
     return InboundPage(items=[_out(r) for r in page], next_cursor=next_cursor)
 
 

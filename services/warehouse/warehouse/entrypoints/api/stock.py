@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
 from shared.openapi import raises
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import (
     items,
@@ -34,6 +34,7 @@ from warehouse.entrypoints.api.deps import (
     Reader,
     RuntimeDep,
     idempotent_post,
+    read_page,
 )
 from warehouse.entrypoints.api.schemas import (
     LotOut,
@@ -121,13 +122,12 @@ async def list_stock(
             )
         )
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query.limit(limit + 1))).all()
-    page = rows[:limit]
+        page, next_cursor = await read_page(
+            session, query, limit, lambda r: [r.warehouse_code, r.item_code]
+        )
     return StockPage(
         items=[StockLevelOut.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=encode_cursor(page[-1].warehouse_code, page[-1].item_code)
-        if len(rows) > limit
-        else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -230,14 +230,11 @@ async def list_lots(
     if cursor:
         exp, last = decode_cursor(cursor, 2, date.fromisoformat, uuid.UUID)
         query = query.where(or_(expiry_key > exp, and_(expiry_key == exp, lots.c.id > last)))
-    query = query.order_by(expiry_key, lots.c.id).limit(limit + 1)
+    query = query.order_by(expiry_key, lots.c.id)
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last_row = page[-1]
-        next_cursor = encode_cursor((last_row.expiry_date or far).isoformat(), str(last_row.id))
+        page, next_cursor = await read_page(
+            session, query, limit, lambda r: [(r.expiry_date or far).isoformat(), str(r.id)]
+        )
     return LotPage(
         items=[LotOut.model_validate(r, from_attributes=True) for r in page],
         next_cursor=next_cursor,
@@ -291,13 +288,12 @@ async def list_movements(
     if cursor:
         (after,) = decode_cursor(cursor, 1, int)
         query = query.where(stock_movements.c.seq > after)
-    query = query.order_by(stock_movements.c.seq).limit(limit + 1)
+    query = query.order_by(stock_movements.c.seq)
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
+        page, next_cursor = await read_page(session, query, limit, lambda r: [r.seq])
     return MovementPage(
         items=[MovementOut.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -419,14 +415,11 @@ async def list_stock_counts(
     if cursor:
         (before,) = decode_cursor(cursor, 1, uuid.UUID)
         query = query.where(stock_counts.c.id < before)
-    query = query.order_by(stock_counts.c.id.desc()).limit(limit + 1)
+    query = query.order_by(stock_counts.c.id.desc())
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-        page = rows[:limit]
+        page, next_cursor = await read_page(session, query, limit, lambda r: [str(r.id)])
         out = [await _count_out(session, r) for r in page]
-    return StockCountPage(
-        items=out, next_cursor=encode_cursor(str(page[-1].id)) if len(rows) > limit else None
-    )
+    return StockCountPage(items=out, next_cursor=next_cursor)
 
 
 @router.get(
