@@ -117,11 +117,11 @@ def create_service_app(
                 batch_size=settings.relay_batch_size,
                 poll_interval_s=settings.relay_poll_interval_s,
             )
-            runtime.tasks.append(_supervised(runtime.relay.run, "relay"))
+            runtime.tasks.append(supervised(runtime.relay.run, "relay"))
         if settings.run_consumers and consumers is not None:
             runtime.consumers = list(consumers(runtime))
             for runner in runtime.consumers:
-                runtime.tasks.append(_supervised(runner.run, runner.name))
+                runtime.tasks.append(supervised(runner.run, runner.name))
         log.info("started", extra={"port": settings.port})
         try:
             yield
@@ -158,10 +158,19 @@ def create_service_app(
     return app
 
 
-def _supervised(run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
-    """Run a background loop; if it crashes, log and restart it after a pause."""
+def supervised(
+    run: Callable[[], Awaitable[None]], name: str, *, pause_s: float = 2.0
+) -> asyncio.Task[None]:
+    """Run a background loop; if it crashes, log and restart it after a pause.
+
+    Cancelling the task always ends it. A loop that uses a ``TaskGroup`` can answer a
+    cancellation with an ``ExceptionGroup`` instead of ``CancelledError`` (a child that fails
+    while being cancelled): that is not a crash to restart from, or shutdown, which cancels
+    and then awaits every background task, would wait forever.
+    """
 
     async def supervise() -> None:
+        this = asyncio.current_task()
         while True:
             try:
                 await run()
@@ -169,8 +178,11 @@ def _supervised(run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[N
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("background task %s crashed; restarting in 2s", name)
-                await asyncio.sleep(2)
+                if this is not None and this.cancelling():
+                    log.warning("background task %s failed while being cancelled", name)
+                    raise asyncio.CancelledError from None
+                log.exception("background task %s crashed; restarting in %.0fs", name, pause_s)
+                await asyncio.sleep(pause_s)
 
     return asyncio.create_task(supervise(), name=name)
 

@@ -11,7 +11,7 @@ from notification.config import NotificationSettings
 from notification.service_layer.delivery import DeliveryWorker
 from notification.service_layer.monitor import AlertMonitor
 from notification.service_layer.notices import Routing
-from shared.runtime import ServiceRuntime, _supervised
+from shared.runtime import ServiceRuntime, supervised
 
 
 async def start_alert_and_notice_workers(runtime: ServiceRuntime) -> None:
@@ -43,5 +43,5 @@ async def start_alert_and_notice_workers(runtime: ServiceRuntime) -> None:
     )
     runtime.extras["delivery_worker"] = worker
     runtime.extras["alert_monitor"] = monitor
-    runtime.tasks.append(_supervised(worker.run, "notice-delivery"))
-    runtime.tasks.append(_supervised(monitor.run, "alert-monitor"))
+    runtime.tasks.append(supervised(worker.run, "notice-delivery"))
+    runtime.tasks.append(supervised(monitor.run, "alert-monitor"))

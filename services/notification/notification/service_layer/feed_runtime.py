@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -22,7 +21,7 @@ from notification.config import NotificationSettings
 from notification.log.signing import LogSigner
 from notification.log.store import checkpoint
 from notification.service_layer import feed_metrics, summary, timeliness
-from shared.runtime import ServiceRuntime
+from shared.runtime import ServiceRuntime, supervised
 
 log = logging.getLogger("sunshine.feed")
 
@@ -123,21 +122,6 @@ async def run_listener(dsn: str, broadcaster: Broadcaster) -> None:
         await asyncio.sleep(1)
 
 
-def _supervised(run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
-    async def supervise() -> None:
-        while True:
-            try:
-                await run()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("feed task %s crashed; restarting in 2s", name)
-                await asyncio.sleep(2)
-
-    return asyncio.create_task(supervise(), name=name)
-
-
 async def start_feed(runtime: ServiceRuntime) -> None:
     """``on_startup`` hook: load (or, outside production, create) the key; start the tasks."""
     settings = runtime.settings
@@ -150,7 +134,7 @@ async def start_feed(runtime: ServiceRuntime) -> None:
     reader = runtime.extras[READS] = await create_reader(settings)
     runtime.tasks.append(asyncio.create_task(_close_at_exit(reader), name="feed-reads"))
     runtime.tasks.append(
-        _supervised(lambda: run_listener(settings.asyncpg_dsn, broadcaster), "feed-listener")
+        supervised(lambda: run_listener(settings.asyncpg_dsn, broadcaster), "feed-listener")
     )
     if settings.run_feed_log:
-        runtime.tasks.append(_supervised(lambda: run_checkpoints(runtime, signer), "feed-log"))
+        runtime.tasks.append(supervised(lambda: run_checkpoints(runtime, signer), "feed-log"))
