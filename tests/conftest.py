@@ -176,7 +176,9 @@ def fault_results_file() -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+    # the controller, or a run without xdist (xdist names its workers in the environment
+    # before anything else; ``config.workerinput`` is not there yet when this runs)
+    if not WORKER:
         results = fault_results_file().with_name(f"results-{os.getpid()}.txt")
         results.unlink(missing_ok=True)
         os.environ[FAULT_RESULTS_ENV] = str(results)  # inherited by xdist's workers
@@ -184,7 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     results = fault_results_file()
-    if not results.exists():
+    if WORKER or not results.exists():
         return
     from tests.faults.conftest import GIFTS, RATE
     from tests.faults.harness import Counts
