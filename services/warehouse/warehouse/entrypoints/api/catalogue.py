@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Table, select
@@ -24,8 +24,10 @@ from warehouse.entrypoints.api.deps import (
     Keeper,
     Reader,
     RuntimeDep,
+    etag,
     idempotent_post,
     read_page,
+    versioned,
 )
 from warehouse.entrypoints.api.schemas import (
     ItemCreate,
@@ -78,11 +80,13 @@ async def _created(
     return 201, entries.out(row).model_dump(mode="json")
 
 
-async def _get(runtime: ServiceRuntime, entries: _Entries[M], code: str) -> M:
+async def _get(runtime: ServiceRuntime, entries: _Entries[M], code: str, response: Response) -> M:
+    """The entry, its version as the ETag."""
     async with runtime.session_factory() as session:
         row = (await session.execute(_with_code(entries, code))).first()
     if row is None:
         raise NotFound(entries.not_found.format(code=code))
+    response.headers.update(etag(row.version))
     return entries.out(row)
 
 
@@ -91,10 +95,11 @@ async def _update(
     entries: _Entries[M],
     code: str,
     body: WarehouseUpdate | ItemUpdate,
+    response: Response,
     update: Callable[[SqlUnitOfWork, dict[str, Any]], Awaitable[None]],
 ) -> M:
     """PATCH with optimistic locking: ``update`` gets the fields sent (``version`` aside) in one
-    unit of work; the answer is the entry as committed."""
+    unit of work; the answer is the entry as committed, its new version as the ETag."""
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     if not changes:
         raise ValidationFailed("没有要修改的字段 (nothing to change)")
@@ -103,6 +108,7 @@ async def _update(
         row = (await uow.session.execute(_with_code(entries, code))).one()
         out = entries.out(row)
         await uow.commit()
+    response.headers.update(etag(row.version))
     return out
 
 
@@ -125,7 +131,7 @@ async def _page(
     status_code=201,
     response_model=WarehouseOut,
     summary="新建仓库/救灾站",
-    responses=raises((Conflict, "The warehouse code exists"), POST_CONFLICT),
+    responses=versioned((Conflict, "The warehouse code exists"), POST_CONFLICT, status=201),
 )
 async def create_warehouse(
     body: WarehouseCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
@@ -164,26 +170,33 @@ async def list_warehouses(
     "/warehouses/{code}",
     response_model=WarehouseOut,
     summary="仓库详情",
-    responses=raises(NO_WAREHOUSE),
+    responses=versioned(NO_WAREHOUSE),
 )
-async def get_warehouse(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> WarehouseOut:
-    return await _get(runtime, WAREHOUSES, code)
+async def get_warehouse(
+    code: str, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
+) -> WarehouseOut:
+    return await _get(runtime, WAREHOUSES, code, response)
 
 
 @router.patch(
     "/warehouses/{code}",
     response_model=WarehouseOut,
     summary="修改仓库（乐观锁 version）",
-    responses=raises(NO_WAREHOUSE, STALE),
+    responses=versioned(NO_WAREHOUSE, STALE),
 )
 async def update_warehouse(
-    code: str, body: WarehouseUpdate, runtime: RuntimeDep, staff: StaffPrincipal = Keeper
+    code: str,
+    body: WarehouseUpdate,
+    runtime: RuntimeDep,
+    response: Response,
+    staff: StaffPrincipal = Keeper,
 ) -> WarehouseOut:
     return await _update(
         runtime,
         WAREHOUSES,
         code,
         body,
+        response,
         lambda uow, changes: catalogue.update_warehouse(
             uow, code, changes, version=body.version, actor=staff.username
         ),
@@ -195,7 +208,7 @@ async def update_warehouse(
     status_code=201,
     response_model=ItemOut,
     summary="新建物资",
-    responses=raises((Conflict, "The item code exists"), POST_CONFLICT),
+    responses=versioned((Conflict, "The item code exists"), POST_CONFLICT, status=201),
 )
 async def create_item(
     body: ItemCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
@@ -231,25 +244,34 @@ async def list_items(
     return ItemPage(items=page, next_cursor=next_cursor)
 
 
-@router.get("/items/{code}", response_model=ItemOut, summary="物资详情", responses=raises(NO_ITEM))
-async def get_item(code: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> ItemOut:
-    return await _get(runtime, ITEMS, code)
+@router.get(
+    "/items/{code}", response_model=ItemOut, summary="物资详情", responses=versioned(NO_ITEM)
+)
+async def get_item(
+    code: str, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
+) -> ItemOut:
+    return await _get(runtime, ITEMS, code, response)
 
 
 @router.patch(
     "/items/{code}",
     response_model=ItemOut,
     summary="修改物资（乐观锁 version）",
-    responses=raises(NO_ITEM, STALE),
+    responses=versioned(NO_ITEM, STALE),
 )
 async def update_item(
-    code: str, body: ItemUpdate, runtime: RuntimeDep, staff: StaffPrincipal = Keeper
+    code: str,
+    body: ItemUpdate,
+    runtime: RuntimeDep,
+    response: Response,
+    staff: StaffPrincipal = Keeper,
 ) -> ItemOut:
     return await _update(
         runtime,
         ITEMS,
         code,
         body,
+        response,
         lambda uow, changes: catalogue.update_item(
             uow, code, changes, version=body.version, actor=staff.username
         ),

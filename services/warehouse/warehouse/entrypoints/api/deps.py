@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict
 from shared.idempotency import check_key, run_idempotent
-from shared.openapi import Declared
+from shared.openapi import Declared, Responses, raises
 from shared.pagination import encode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
@@ -81,6 +81,28 @@ def if_match(
 IfMatch = Annotated[int | None, Depends(if_match)]
 
 
+def etag(version: int) -> dict[str, str]:
+    """The ``ETag`` header of one versioned record: its version, quoted (``"3"``), the same as
+    the donation service's; sent back as ``If-Match`` it names the version read."""
+    return {"ETag": f'"{version}"'}
+
+
+# The OpenAPI of the ETag header: every answer that is one versioned record carries it.
+ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": '记录的当前版本号 The record\'s version, quoted ("3"): send it as If-Match',
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    }
+}
+
+
+def versioned(*errors: Declared, status: int = 200) -> Responses:
+    """A route's ``responses=`` when its answer ``status`` is one versioned record: that answer
+    documents the ``ETag`` header, and the errors are ``raises(*errors)``."""
+    return {status: {"headers": ETAG_HEADER}} | raises(*errors)
+
+
 async def read_page(
     session: AsyncSession, query: Any, limit: int, cursor_of: Callable[[Any], Sequence[Any]]
 ) -> tuple[Sequence[Any], str | None]:
@@ -120,7 +142,9 @@ async def idempotent_post(
     payload: Any,
     action: Callable[[SqlUnitOfWork], Awaitable[tuple[int, dict[str, Any]]]],
 ) -> JSONResponse:
-    """Run ``action`` in one unit of work, once per Idempotency-Key; commit; respond."""
+    """Run ``action`` in one unit of work, once per Idempotency-Key; commit; respond. An answer
+    that is one versioned record (its body holds ``version``) carries it as the ``ETag``, a
+    replay too (the stored answer's version)."""
     try:
         async with runtime.unit_of_work() as uow:
 
@@ -143,4 +167,6 @@ async def idempotent_post(
             ) from exc
         raise
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if isinstance(body, dict) and isinstance(body.get("version"), int):
+        headers |= etag(body["version"])
     return JSONResponse(body, status, headers=headers)

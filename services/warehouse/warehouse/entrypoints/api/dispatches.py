@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import and_, exists, or_, select
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, NotFound
-from shared.openapi import Declared, raises
+from shared.openapi import Declared
 from shared.pagination import Cursor, Limit, decode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
@@ -27,9 +27,11 @@ from warehouse.entrypoints.api.deps import (
     IfMatch,
     Reader,
     RuntimeDep,
+    etag,
     idempotent_post,
     read_page,
     settings_of,
+    versioned,
 )
 from warehouse.entrypoints.api.schemas import (
     AllocationOut,
@@ -161,10 +163,11 @@ async def _respond(
     status_code=201,
     response_model=DispatchOut,
     summary="调拨申请（调度员）",
-    responses=raises(
+    responses=versioned(
         (NotFound, "A warehouse or an item named does not exist"),
         (Conflict, "A warehouse or an item named is inactive"),
         POST_CONFLICT,
+        status=201,
     ),
 )
 async def request_dispatch(
@@ -215,12 +218,12 @@ Step = Annotated[StepRequest, Depends(_step_request)]
 
 def _step_route(name: str, summary: str, *also: Declared) -> Callable[[_Endpoint], _Endpoint]:
     """``POST /{dispatch_id}/<name>``, a step of a dispatch: answers the dispatch after the step
-    and can raise the ``STEP`` errors besides ``also``."""
+    (its new version as the ETag) and can raise the ``STEP`` errors besides ``also``."""
     return router.post(
         f"/{{dispatch_id}}/{name}",
         response_model=DispatchOut,
         summary=summary,
-        responses=raises(*STEP, *also),
+        responses=versioned(*STEP, *also),
     )
 
 
@@ -232,7 +235,8 @@ async def _step(
     run: Callable[[SqlUnitOfWork], Awaitable[flow.Outcome | None]],
 ) -> JSONResponse:
     """Run the step ``run`` of a dispatch in one unit of work, once per Idempotency-Key (the
-    request is the body and the If-Match version); answer 200 with the dispatch after it."""
+    request is the body and the If-Match version); answer 200 with the dispatch after it, its
+    version as the ETag (on a replay, the stored answer's)."""
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         done = await run(uow)
@@ -408,11 +412,13 @@ async def list_dispatches(
     "/{dispatch_id}",
     response_model=DispatchOut,
     summary="调拨单详情",
-    responses=raises(NO_DISPATCH),
+    responses=versioned(NO_DISPATCH),
 )
 async def get_dispatch(
-    dispatch_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
+    dispatch_id: uuid.UUID, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
 ) -> DispatchOut:
     async with runtime.session_factory() as session:
         row = await flow.load_dispatch(session, dispatch_id)
-        return await to_out(session, row)
+        out = await to_out(session, row)
+    response.headers.update(etag(out.version))
+    return out

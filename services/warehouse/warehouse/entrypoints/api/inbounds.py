@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
-from shared.openapi import raises
 from shared.pagination import Cursor, Limit, decode_cursor
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import inbounds, warehouses
@@ -27,8 +26,10 @@ from warehouse.entrypoints.api.deps import (
     Keeper,
     Reader,
     RuntimeDep,
+    etag,
     idempotent_post,
     read_page,
+    versioned,
 )
 from warehouse.entrypoints.api.schemas import InboundConfirm, InboundCreate, InboundOut, InboundPage
 from warehouse.service_layer.inbound import (
@@ -64,7 +65,9 @@ async def load_inbound(session: AsyncSession, inbound_id: uuid.UUID) -> InboundO
     status_code=201,
     response_model=InboundOut,
     summary="登记采购入库（预期）",
-    responses=raises((NotFound, "The warehouse or an item named does not exist"), POST_CONFLICT),
+    responses=versioned(
+        (NotFound, "The warehouse or an item named does not exist"), POST_CONFLICT, status=201
+    ),
 )
 async def create_inbound(
     body: InboundCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
@@ -90,7 +93,7 @@ async def create_inbound(
     "/inbounds/{inbound_id}/confirm",
     response_model=InboundOut,
     summary="确认到货（入库）",
-    responses=raises(
+    responses=versioned(
         (NotFound, "No such inbound, or the warehouse or an item named does not exist"),
         (Conflict, "Not expected any more, version mismatch, or the warehouse is inactive"),
         POST_CONFLICT,
@@ -166,13 +169,15 @@ async def list_inbounds(
     "/inbounds/{inbound_id}",
     response_model=InboundOut,
     summary="入库单详情",
-    responses=raises((NotFound, "No such inbound")),
+    responses=versioned((NotFound, "No such inbound")),
 )
 async def get_inbound(
-    inbound_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
+    inbound_id: uuid.UUID, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
 ) -> InboundOut:
     async with runtime.session_factory() as session:
-        return await load_inbound(session, inbound_id)
+        out = await load_inbound(session, inbound_id)
+    response.headers.update(etag(out.version))
+    return out
 
 
 class ExpectedInboundOut(BaseModel):
