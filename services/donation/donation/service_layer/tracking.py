@@ -36,8 +36,20 @@ CODE_TTL = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
 
 
+def too_many(retry_after_s: int) -> TooManyRequests:
+    """The one answer of every public rate limit (``429`` with ``Retry-After``)."""
+    return TooManyRequests(
+        f"查询过于频繁，请 {retry_after_s} 秒后再试 (too many requests; retry in {retry_after_s}s)",
+        details={"retry_after_s": retry_after_s},
+    )
+
+
 class RateLimiter:
-    """A per-client sliding window (in process): ``limit`` requests per ``window_s``."""
+    """A per-client sliding window (in process): ``limit`` requests per ``window_s``.
+
+    The public endpoints count in the database (``rate_limit.SharedRateLimiter``, shared by
+    every instance); this one is its fallback while the database cannot be reached.
+    """
 
     def __init__(self, limit: int, window_s: float, max_clients: int = 10_000) -> None:
         self.limit = limit
@@ -50,11 +62,7 @@ class RateLimiter:
         hits = [h for h in self._hits.pop(client, []) if t - h < self.window_s]
         if len(hits) >= self.limit:
             self._hits[client] = hits
-            retry = int(self.window_s - (t - hits[0])) + 1
-            raise TooManyRequests(
-                f"查询过于频繁，请 {retry} 秒后再试 (too many requests; retry in {retry}s)",
-                details={"retry_after_s": retry},
-            )
+            raise too_many(int(self.window_s - (t - hits[0])) + 1)
         hits.append(t)
         self._hits[client] = hits
         while len(self._hits) > self.max_clients:

@@ -1,7 +1,7 @@
 """Public, no login: ``GET /api/v1/track/{code}`` and the donor's own look-up by contact.
 
 Unknown codes answer 404 with one fixed message whatever was typed; both endpoints are
-rate-limited per client.
+rate-limited per client, the counts shared by every instance (``rate_limit``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from donation.entrypoints.api.deps import IdempotencyKey, RuntimeDep
 from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
 from donation.service_layer import tracking
 from donation.service_layer.common import TooManyRequests
+from donation.service_layer.rate_limit import SharedRateLimiter
 from shared.errors import NotFound
 from shared.idempotency import run_idempotent
 from shared.openapi import IDEMPOTENCY_CONFLICT, raises
@@ -26,12 +27,12 @@ TRACK_LIMIT = (30, 60.0)  # 30 look-ups a minute per client
 LOOKUP_LIMIT = (5, 600.0)  # 5 code requests or verifications per 10 minutes per client
 
 
-def limiter(runtime: ServiceRuntime, name: str, limit: tuple[int, float]) -> tracking.RateLimiter:
+def limiter(runtime: ServiceRuntime, name: str, limit: tuple[int, float]) -> SharedRateLimiter:
     found = runtime.extras.get(f"limiter:{name}")
     if found is None:
-        found = tracking.RateLimiter(*limit)
+        found = SharedRateLimiter(runtime.engine, name, *limit, secret=lookup_secret(runtime))
         runtime.extras[f"limiter:{name}"] = found
-    assert isinstance(found, tracking.RateLimiter)
+    assert isinstance(found, SharedRateLimiter)
     return found
 
 
@@ -68,7 +69,7 @@ def _limited(exc: TooManyRequests) -> JSONResponse:
 )
 async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> Any:
     try:
-        limiter(runtime, "track", TRACK_LIMIT).check(client_of(request))
+        await limiter(runtime, "track", TRACK_LIMIT).check(client_of(request))
     except TooManyRequests as exc:
         return _limited(exc)
     async with runtime.unit_of_work() as uow:
@@ -87,7 +88,7 @@ async def request_code(
 ) -> Any:
     client = client_of(request)
     try:
-        limiter(runtime, "lookup", LOOKUP_LIMIT).check(client)
+        await limiter(runtime, "lookup", LOOKUP_LIMIT).check(client)
     except TooManyRequests as exc:
         return _limited(exc)
     # The same answer whether or not the contact is known.
@@ -120,7 +121,7 @@ async def request_code(
 )
 async def verify_code(body: LookupVerify, request: Request, runtime: RuntimeDep) -> Any:
     try:
-        limiter(runtime, "verify", LOOKUP_LIMIT).check(client_of(request))
+        await limiter(runtime, "verify", LOOKUP_LIMIT).check(client_of(request))
     except TooManyRequests as exc:
         return _limited(exc)
     async with runtime.unit_of_work() as uow:
