@@ -13,6 +13,7 @@ from shared.auth import StaffPrincipal
 from shared.idempotency import check_key, run_idempotent
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
+from shared.versions import etag, parse_if_match
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:
@@ -45,22 +46,6 @@ IfMatch = Annotated[
         description="更新时携带读取到的版本号 (the version/ETag you read; 412 if it changed)",
     ),
 ]
-
-
-def parse_if_match(value: str | None, body_version: int | None = None) -> int | None:
-    """``If-Match: "3"`` / ``W/"3"`` / ``3``, or the body's ``version``."""
-    if value is None:
-        return body_version
-    cleaned = value.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
-        from shared.errors import ValidationFailed
-
-        raise ValidationFailed(f"If-Match 格式无效 (If-Match must be a version number): {value}")
-    return int(cleaned)
-
-
-def etag(version: int) -> dict[str, str]:
-    return {"ETag": f'"{version}"'}
 
 
 Action = Callable[[SqlUnitOfWork], Awaitable[tuple[int, dict[str, Any]]]]

@@ -22,7 +22,6 @@ from donation.entrypoints.api.deps import (
     act_on_row,
     edit_row,
     idempotent,
-    parse_if_match,
     read_row,
 )
 from donation.entrypoints.api.schemas import (
@@ -56,6 +55,7 @@ from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
+from shared.versions import parse_if_match
 
 router = APIRouter(tags=["projects"])
 

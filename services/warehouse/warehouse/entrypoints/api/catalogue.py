@@ -17,6 +17,7 @@ from shared.openapi import Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
+from shared.versions import etag
 from warehouse.adapters.orm import items, warehouses
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
@@ -24,7 +25,6 @@ from warehouse.entrypoints.api.deps import (
     Keeper,
     Reader,
     RuntimeDep,
-    etag,
     idempotent_post,
     read_page,
     versioned,

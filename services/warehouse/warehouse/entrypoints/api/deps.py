@@ -17,6 +17,7 @@ from shared.openapi import Declared, Responses, raises
 from shared.pagination import encode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
+from shared.versions import etag, parse_if_match
 from warehouse.config import WarehouseSettings
 
 ALL_STAFF = (
@@ -68,23 +69,10 @@ def if_match(
         ),
     ] = None,
 ) -> int | None:
-    if value is None:
-        return None
-    cleaned = value.strip().strip('"').removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
-        from shared.errors import ValidationFailed
-
-        raise ValidationFailed("If-Match 必须是版本号 (If-Match must be a version number)")
-    return int(cleaned)
+    return parse_if_match(value)
 
 
 IfMatch = Annotated[int | None, Depends(if_match)]
-
-
-def etag(version: int) -> dict[str, str]:
-    """The ``ETag`` header of one versioned record: its version, quoted (``"3"``), the same as
-    the donation service's; sent back as ``If-Match`` it names the version read."""
-    return {"ETag": f'"{version}"'}
 
 
 # The OpenAPI of the ETag header: every answer that is one versioned record carries it.

@@ -20,6 +20,7 @@ from shared.openapi import Declared
 from shared.pagination import Cursor, Limit, decode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
+from shared.versions import etag
 from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
@@ -27,7 +28,6 @@ from warehouse.entrypoints.api.deps import (
     IfMatch,
     Reader,
     RuntimeDep,
-    etag,
     idempotent_post,
     read_page,
     settings_of,

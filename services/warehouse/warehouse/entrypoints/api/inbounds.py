@@ -19,6 +19,7 @@ from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
 from shared.pagination import Cursor, Limit, decode_cursor
 from shared.uow import SqlUnitOfWork
+from shared.versions import etag
 from warehouse.adapters.orm import inbounds, warehouses
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
@@ -26,7 +27,6 @@ from warehouse.entrypoints.api.deps import (
     Keeper,
     Reader,
     RuntimeDep,
-    etag,
     idempotent_post,
     read_page,
     versioned,
