@@ -3,6 +3,10 @@
 Within a version only additive changes are allowed. Breaking: a property removed, a property
 made required that was not, a property's type changed, an enum value removed.
 
+Some additive changes are still refused by a consumer built on the older schema: a new enum
+value, a type widened (null allowed, say), a length or range limit relaxed. They need the
+consumers deployed before the producer (:func:`consumers_first_changes` names them).
+
 ``python -m shared.contracts.compat --write DIR`` rewrites the committed snapshots.
 """
 
@@ -69,6 +73,57 @@ def breaking_changes(
             if _resolve(a, old_root).get("properties") or _resolve(b, new_root).get("properties"):
                 problems += breaking_changes(a, b, f"{path}<{index}>", roots=(old_root, new_root))
     return problems
+
+
+_RELAXED_WHEN_HIGHER = ("maxLength", "maximum", "exclusiveMaximum", "maxItems")
+_RELAXED_WHEN_LOWER = ("minLength", "minimum", "exclusiveMinimum", "minItems")
+
+
+def _relaxed_limits(old: dict[str, Any], new: dict[str, Any], path: str) -> list[str]:
+    found: list[str] = []
+    for key in (*_RELAXED_WHEN_HIGHER, *_RELAXED_WHEN_LOWER):
+        if key not in old:
+            continue
+        before, after = old[key], new.get(key)
+        higher = key in _RELAXED_WHEN_HIGHER
+        if after is None or (after > before if higher else after < before):
+            found.append(f"{path or '$'}: {key} relaxed {before} -> {after}")
+    return found
+
+
+def consumers_first_changes(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    path: str = "",
+    *,
+    roots: tuple[Any, Any] | None = None,
+) -> list[str]:
+    """Changes a consumer on the ``old`` schema would refuse in an event of the ``new`` one
+    (it would dead-letter it): deploy the consumers before the producer."""
+    old_root, new_root = roots or (old, new)
+    old, new = _resolve(old, old_root), _resolve(new, new_root)
+    found: list[str] = []
+    old_types, new_types = _types(old, old_root), _types(new, new_root)
+    if "any" not in old_types and new_types - old_types:
+        found.append(f"{path or '$'}: type widened {sorted(old_types)} -> {sorted(new_types)}")
+    if old.get("enum") is not None:
+        added = set(map(str, new.get("enum", []))) - set(map(str, old["enum"]))
+        if added or new.get("enum") is None:
+            found.append(f"{path or '$'}: enum values added {sorted(added) or 'any'}")
+    found += _relaxed_limits(old, new, path)
+    old_props, new_props = old.get("properties", {}), new.get("properties", {})
+    for name, sub in old_props.items():
+        if name in new_props:
+            found += consumers_first_changes(
+                sub, new_props[name], f"{path}.{name}", roots=(old_root, new_root)
+            )
+    if "items" in old and "items" in new:
+        found += consumers_first_changes(
+            old["items"], new["items"], f"{path}[]", roots=(old_root, new_root)
+        )
+    for index, (a, b) in enumerate(zip(old.get("anyOf", []), new.get("anyOf", []), strict=False)):
+        found += consumers_first_changes(a, b, f"{path}<{index}>", roots=(old_root, new_root))
+    return found
 
 
 def snapshot_name(event_type: str) -> str:

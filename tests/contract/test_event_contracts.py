@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shared.contracts import EVENT_TYPES
-from shared.contracts.compat import breaking_changes, snapshot_name
+from shared.contracts.compat import breaking_changes, consumers_first_changes, snapshot_name
 
 SNAPSHOTS = Path(__file__).parent / "schemas"
 
@@ -48,6 +48,12 @@ def test_schema_matches_snapshot(event_type: str) -> None:
     current = EVENT_TYPES[event_type].model.model_json_schema()
     problems = breaking_changes(committed, current)
     assert not problems, f"breaking change in {event_type}: {problems}; publish a new version"
+    consumers_first = consumers_first_changes(committed, current)
+    assert not consumers_first, (
+        f"{event_type}: {consumers_first} would be refused by consumers on the committed "
+        "schema: say in docs/events.md that the consumers deploy first, then refresh the "
+        "snapshot (see module docstring)"
+    )
     assert current == committed, "additive change: refresh the snapshot (see module docstring)"
 
 
@@ -90,3 +96,59 @@ def test_additive_change_is_not_breaking() -> None:
         {"a": {"type": "integer"}, "b": {"anyOf": [{"type": "string"}, {"type": "null"}]}}, ["a"]
     )
     assert breaking_changes(old, new) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            _schema({"a": {"enum": ["x"]}}, ["a"]),
+            _schema({"a": {"enum": ["x", "y"]}}, ["a"]),
+            "enum values added ['y']",
+        ),
+        (
+            _schema({"a": {"type": "string"}}, ["a"]),
+            _schema({"a": {"anyOf": [{"type": "string"}, {"type": "null"}]}}, ["a"]),
+            "type widened",
+        ),
+        (
+            _schema({"a": {"type": "string", "maxLength": 32}}, ["a"]),
+            _schema({"a": {"type": "string", "maxLength": 64}}, ["a"]),
+            "maxLength relaxed 32 -> 64",
+        ),
+        (
+            _schema({"a": {"type": "string", "maxLength": 32}}, ["a"]),
+            _schema({"a": {"type": "string"}}, ["a"]),
+            "maxLength relaxed 32 -> None",
+        ),
+        (
+            _schema({"a": {"type": "integer", "minimum": 1}}, ["a"]),
+            _schema({"a": {"type": "integer", "minimum": 0}}, ["a"]),
+            "minimum relaxed 1 -> 0",
+        ),
+        (
+            _schema({"a": {"type": "array", "items": {"enum": ["x"]}}}, ["a"]),
+            _schema({"a": {"type": "array", "items": {"enum": ["x", "z"]}}}, ["a"]),
+            ".a[]: enum values added ['z']",
+        ),
+    ],
+)
+def test_changes_old_consumers_would_refuse_are_named(
+    old: dict[str, Any], new: dict[str, Any], expected: str
+) -> None:
+    assert breaking_changes(old, new) == []  # additive for new consumers reading old events
+    found = consumers_first_changes(old, new)
+    assert any(expected in change for change in found), found
+
+
+def test_tightening_and_new_optional_fields_need_no_consumer_first() -> None:
+    old = _schema({"a": {"type": "string", "maxLength": 64}, "e": {"enum": ["x", "y"]}}, ["a"])
+    new = _schema(
+        {
+            "a": {"type": "string", "maxLength": 32},
+            "e": {"enum": ["x", "y"]},
+            "b": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        ["a"],
+    )
+    assert consumers_first_changes(old, new) == []
