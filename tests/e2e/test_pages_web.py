@@ -195,11 +195,14 @@ async def test_filters_narrow_the_feed_and_the_download_links(public_page: Page)
     await expect(page.locator("#dl-csv")).to_have_attribute(
         "href", "/api/v1/public/export.csv?kind=donation.received"
     )
+    # the links change at once, the list when the filtered page has arrived
+    await expect(page.locator("#feed[aria-busy='true']")).to_have_count(0, timeout=TIMEOUT_MS)
     titles = await page.locator("#feed li .title").all_inner_texts()
     assert titles
     assert all("捐" in t for t in titles), titles
     await page.click("#filters button[type=reset]")
     await expect(page.locator("#dl-csv")).to_have_attribute("href", "/api/v1/public/export.csv")
+    await expect(page.locator("#feed[aria-busy='true']")).to_have_count(0, timeout=TIMEOUT_MS)
 
 
 # --- donor tracking -----------------------------------------------------------------------

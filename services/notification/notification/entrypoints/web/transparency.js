@@ -92,15 +92,21 @@ function renderFeed() {
 
 async function loadFeed(append = false) {
   const extra = append && state.cursor ? { cursor: state.cursor } : {};
-  const page = await api(`${API}/feed${query({ limit: 20, ...extra })}`);
-  if (!append) state.shown = [];
-  for (const item of page.items) {
-    state.entries.set(item.id, item);
-    state.shown.push(item);
-    state.lastSeq = Math.max(state.lastSeq, item.seq);
+  const list = document.getElementById("feed");
+  list.setAttribute("aria-busy", "true"); // until the page asked for is shown
+  try {
+    const page = await api(`${API}/feed${query({ limit: 20, ...extra })}`);
+    if (!append) state.shown = [];
+    for (const item of page.items) {
+      state.entries.set(item.id, item);
+      state.shown.push(item);
+      state.lastSeq = Math.max(state.lastSeq, item.seq);
+    }
+    state.cursor = page.next_cursor;
+    renderFeed();
+  } finally {
+    list.removeAttribute("aria-busy");
   }
-  state.cursor = page.next_cursor;
-  renderFeed();
 }
 
 function matchesFilters(item) {
