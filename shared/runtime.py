@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,27 +16,23 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
 from shared.db import create_engine, create_session_factory, database_ready
-from shared.errors import PayloadTooLarge, error_body, install_error_handlers
+from shared.errors import install_error_handlers
 from shared.health import KafkaProbe, ReadinessCheck
 from shared.health import router as health_router
 from shared.logging import configure_logging
 from shared.messaging.consumer import ConsumerRunner, EventHandler
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.tracing import continue_trace
 from shared.metrics import install_metrics
 from shared.openapi import document_errors
+from shared.request_guard import RequestGuardMiddleware
 from shared.uow import SqlUnitOfWork
 
 log = logging.getLogger("sunshine.runtime")
-
-MAX_BODY_BYTES = 1_000_000
 
 
 @dataclass
@@ -150,7 +145,7 @@ def create_service_app(
     )
     install_error_handlers(app)
     install_metrics(app, settings.service_name)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestGuardMiddleware)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
@@ -185,80 +180,3 @@ def supervised(
                 await asyncio.sleep(pause_s)
 
     return asyncio.create_task(supervise(), name=name)
-
-
-# U+0000 written as a JSON escape (after an even number of backslashes, so not ``\\u0000``).
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-_FORM = b"application/x-www-form-urlencoded"
-
-
-def _nul_in(body: bytes, content_type: bytes) -> bool:
-    if content_type.startswith(_FORM):
-        return b"%00" in body or b"\x00" in body
-    return b"\x00" in body or _JSON_NUL.search(body) is not None
-
-
-class RequestContextMiddleware:
-    """Pure ASGI middleware: adopt or start the W3C trace; refuse oversize bodies early; refuse
-    text with the NUL character (U+0000) in the path, query or body, which PostgreSQL cannot
-    store or compare (it would fail deep inside a handler as a 500)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        traceparent = headers.get(b"traceparent")
-        continue_trace(traceparent.decode("latin-1") if traceparent else None)
-        length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            exc = PayloadTooLarge(f"请求体过大，上限 {MAX_BODY_BYTES} 字节 (body too large)")
-            response = JSONResponse(error_body(exc.code, exc.message), exc.status_code)
-            await response(scope, receive, send)
-            return
-        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
-            await _refuse_nul("query" if "\x00" not in scope["path"] else "path")(
-                scope, receive, send
-            )
-            return
-        if scope["method"] in ("POST", "PUT", "PATCH"):
-            body, receive = await _buffered(receive)
-            if _nul_in(body, headers.get(b"content-type", b"").lower()):
-                await _refuse_nul("body")(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
-    """Read the whole body (bounded by MAX_BODY_BYTES upstream) and a ``receive`` replaying it."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay
-
-
-def _refuse_nul(where: str) -> JSONResponse:
-    message = "文本不得包含 NUL 字符 (text must not contain the NUL character U+0000)"
-    problems = [{"field": where, "message": message, "type": "nul_character"}]
-    return JSONResponse(
-        error_body("validation_failed", f"请求数据无效 (invalid request): {message}", problems),
-        422,
-    )

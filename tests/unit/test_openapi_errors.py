@@ -72,7 +72,7 @@ NOT_FROM_A_ROUTE = {
     "shared.auth.TokenVerifier._verify": "through request.app.state (not followed); its 401 is "
     "the one current_staff raises on every secured route",
     "shared.auth.require_roles": "the 403 is raised by the dependency it returns (reached)",
-    "shared.runtime.RequestContextMiddleware.__call__": "middleware: the generic 413 and 422",
+    "shared.request_guard._too_large": "middleware: the generic 413",
 }
 
 
