@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from shared.config import ServiceSettings
+from shared.http_server import server_protocol
 from shared.migrations import upgrade
 
 
@@ -36,13 +37,21 @@ def run_cli(
             return
         asyncio.run(seed(settings))
     else:
-        uvicorn.run(
-            app_factory(settings),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
-            timeout_graceful_shutdown=10,
-            timeout_keep_alive=settings.http_keep_alive_s,
-        )
+        uvicorn.run(app_factory(settings), **server_options(settings))
+
+
+def server_options(settings: ServiceSettings) -> dict[str, Any]:
+    """How uvicorn serves a service: its address, limits and which proxies it believes."""
+    proxies = settings.forwarded_allow_ips.strip()
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        # X-Forwarded-For and -Proto only from the configured proxies (by default none)
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+        "timeout_graceful_shutdown": 10,
+        "timeout_keep_alive": settings.http_keep_alive_s,
+        **server_protocol(),
+    }

@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     http_keep_alive_s: int = 65
+    # The reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For
+    # and X-Forwarded-Proto are believed. Empty (the default): none, every client is the
+    # address that connected — a local process can not pose as another client.
+    forwarded_allow_ips: str = ""
 
     db_host: str = "127.0.0.1"
     db_port: int = 55432
