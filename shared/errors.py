@@ -54,6 +54,13 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+class TooManyRequests(AppError):
+    """A rate limit refused the request; ``details.retry_after_s`` becomes ``Retry-After``."""
+
+    status_code = 429
+    code = "rate_limited"
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "unavailable"
@@ -68,7 +75,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.details.get("retry_after_s", 60))}
     return JSONResponse(
         error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers
     )

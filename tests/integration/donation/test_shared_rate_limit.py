@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from donation.entrypoints.api.public import TRACK_LIMIT, limiter
 from donation.main import create_app
-from donation.service_layer.common import TooManyRequests
-from donation.service_layer.rate_limit import SharedRateLimiter
+from shared.errors import TooManyRequests
 from shared.ids import new_tracking_code
+from shared.rate_limit import SharedRateLimiter
 from shared.runtime import ServiceRuntime
 from tests.integration.donation.conftest import Api, unique
 
@@ -196,7 +196,7 @@ class Records(logging.Handler):
 
 @pytest.fixture
 def warnings_logged() -> Iterator[list[logging.LogRecord]]:
-    logger = logging.getLogger("sunshine.donation.rate_limit")
+    logger = logging.getLogger("sunshine.rate_limit")
     handler = Records()
     logger.addHandler(handler)
     yield handler.records

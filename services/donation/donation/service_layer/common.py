@@ -37,11 +37,6 @@ class PreconditionRequired(AppError):
     code = "precondition_required"
 
 
-class TooManyRequests(AppError):
-    status_code = 429
-    code = "rate_limited"
-
-
 Row = TypeVar("Row", bound=SQLModel)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -25,48 +23,15 @@ from donation.adapters.orm import (
     Project,
     Receipt,
 )
-from donation.service_layer.common import TooManyRequests, now, request_notice
+from donation.service_layer.common import now, request_notice
 from shared.contracts.donation import NoticeFactsV1
 from shared.errors import NotFound, ValidationFailed
-from shared.ids import normalize_tracking_code, uuid7
+from shared.ids import uuid7
 from shared.uow import SqlUnitOfWork
 
 NOT_FOUND = "未找到该查询码对应的捐赠 (no gift found for this code)"
 CODE_TTL = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
-
-
-def too_many(retry_after_s: int) -> TooManyRequests:
-    """The one answer of every public rate limit (``429`` with ``Retry-After``)."""
-    return TooManyRequests(
-        f"查询过于频繁，请 {retry_after_s} 秒后再试 (too many requests; retry in {retry_after_s}s)",
-        details={"retry_after_s": retry_after_s},
-    )
-
-
-class RateLimiter:
-    """A per-client sliding window (in process): ``limit`` requests per ``window_s``.
-
-    The public endpoints count in the database (``rate_limit.SharedRateLimiter``, shared by
-    every instance); this one is its fallback while the database cannot be reached.
-    """
-
-    def __init__(self, limit: int, window_s: float, max_clients: int = 10_000) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.max_clients = max_clients
-        self._hits: OrderedDict[str, list[float]] = OrderedDict()
-
-    def check(self, client: str) -> None:
-        t = time.monotonic()
-        hits = [h for h in self._hits.pop(client, []) if t - h < self.window_s]
-        if len(hits) >= self.limit:
-            self._hits[client] = hits
-            raise too_many(int(self.window_s - (t - hits[0])) + 1)
-        hits.append(t)
-        self._hits[client] = hits
-        while len(self._hits) > self.max_clients:
-            self._hits.popitem(last=False)
 
 
 async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any]:
@@ -237,10 +202,8 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
     }
 
 
-async def track(uow: SqlUnitOfWork, raw_code: str) -> dict[str, Any]:
-    code = normalize_tracking_code(raw_code)
-    if code is None:
-        raise NotFound(NOT_FOUND)
+async def track(uow: SqlUnitOfWork, code: str) -> dict[str, Any]:
+    """The timeline of the gift with this (canonical, ``shared.public_lookups``) code."""
     donation = await uow.session.scalar(select(Donation).where(col(Donation.tracking_code) == code))
     if donation is None:
         raise NotFound(NOT_FOUND)

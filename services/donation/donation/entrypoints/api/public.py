@@ -1,7 +1,7 @@
 """Public, no login: ``GET /api/v1/track/{code}`` and the donor's own look-up by contact.
 
-Unknown codes answer 404 with one fixed message whatever was typed; both endpoints are
-rate-limited per client, the counts shared by every instance (``rate_limit``).
+Unknown codes answer 404 with one fixed message whatever was typed; every endpoint is
+rate-limited per client, the counts shared by every instance (``shared.rate_limit``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse
 from donation.entrypoints.api.deps import IdempotencyKey, RuntimeDep
 from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
 from donation.service_layer import tracking
-from donation.service_layer.common import TooManyRequests
-from donation.service_layer.rate_limit import SharedRateLimiter
-from shared.errors import NotFound
+from shared.errors import NotFound, TooManyRequests
 from shared.idempotency import run_idempotent
+from shared.ids import normalize_tracking_code
 from shared.openapi import IDEMPOTENCY_CONFLICT, raises
+from shared.rate_limit import SharedRateLimiter
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -53,27 +53,18 @@ def lookup_secret(runtime: ServiceRuntime) -> str:
     return str(secret)
 
 
-def _limited(exc: TooManyRequests) -> JSONResponse:
-    retry = str(exc.details.get("retry_after_s", 60))
-    return JSONResponse(
-        {"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
-        429,
-        headers={"Retry-After": retry},
-    )
-
-
 @router.get(
     "/track/{tracking_code}",
     summary="捐赠查询 Follow a gift by its tracking code (public)",
     responses=raises((NotFound, "Unknown code"), (TooManyRequests, "Rate limited")),
 )
 async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> Any:
-    try:
-        await limiter(runtime, "track", TRACK_LIMIT).check(client_of(request))
-    except TooManyRequests as exc:
-        return _limited(exc)
+    await limiter(runtime, "track", TRACK_LIMIT).check(client_of(request))
+    code = normalize_tracking_code(tracking_code)
+    if code is None:
+        raise NotFound(tracking.NOT_FOUND)
     async with runtime.unit_of_work() as uow:
-        body = await tracking.track(uow, tracking_code[:64])
+        body = await tracking.track(uow, code)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -87,10 +78,7 @@ async def request_code(
     body: LookupRequest, request: Request, runtime: RuntimeDep, key: IdempotencyKey
 ) -> Any:
     client = client_of(request)
-    try:
-        await limiter(runtime, "lookup", LOOKUP_LIMIT).check(client)
-    except TooManyRequests as exc:
-        return _limited(exc)
+    await limiter(runtime, "lookup", LOOKUP_LIMIT).check(client)
     # The same answer whether or not the contact is known.
     answer: dict[str, Any] = {
         "message": "如该联系方式登记过捐赠，验证码已发送 "
@@ -120,10 +108,7 @@ async def request_code(
     responses=raises((NotFound, "Wrong or expired code"), (TooManyRequests, "Rate limited")),
 )
 async def verify_code(body: LookupVerify, request: Request, runtime: RuntimeDep) -> Any:
-    try:
-        await limiter(runtime, "verify", LOOKUP_LIMIT).check(client_of(request))
-    except TooManyRequests as exc:
-        return _limited(exc)
+    await limiter(runtime, "verify", LOOKUP_LIMIT).check(client_of(request))
     async with runtime.unit_of_work() as uow:
         gifts = await tracking.verify_lookup_code(
             uow, body.contact, body.code, secret=lookup_secret(runtime)
