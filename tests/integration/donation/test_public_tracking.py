@@ -74,12 +74,20 @@ async def test_tracking_shows_receipt_project_and_each_use(api: Api) -> None:
 
 async def test_unknown_codes_all_answer_the_same_404(api: Api) -> None:
     async with api.public_client("203.0.113.11") as public:
-        answers = [
-            await public.get(f"/api/v1/track/{code}")
-            for code in (new_tracking_code(), "NOT-A-CODE", "x" * 300, "1234")
-        ]
+        answers = [await public.get(f"/api/v1/track/{new_tracking_code()}") for _ in range(3)]
     assert {a.status_code for a in answers} == {404}
     assert len({a.text for a in answers}) == 1
+
+
+async def test_malformed_codes_all_answer_the_same_422(api: Api) -> None:
+    async with api.public_client("203.0.113.14") as public:
+        answers = [
+            await public.get(f"/api/v1/track/{code}")
+            for code in ("NOT-A-CODE", "x" * 300, "1234", new_tracking_code()[:-1] + "!")
+        ]
+    assert {a.status_code for a in answers} == {422}
+    assert len({a.text for a in answers}) == 1
+    assert answers[0].json()["error"]["code"] == "validation_failed"
 
 
 async def test_tracking_is_rate_limited_per_client(api: Api) -> None:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from shared.contracts import donation as d
+from shared.ids import new_tracking_code
 from tests.integration.feed.conftest import FeedStack
 from tests.integration.feed.facts import (
     PRIVATE_EMAILS,
@@ -176,8 +177,11 @@ async def test_filters_and_tracking_code(feed_stack: FeedStack, story: Story) ->
         "goods.delivered",
         "goods.dispatched",
     ]
-    missing = await feed_stack.http.get("/api/v1/public/track/NOPE-0000")
+    missing = await feed_stack.http.get(f"/api/v1/public/track/{new_tracking_code()}")
     assert missing.status_code == 404
+    malformed = await feed_stack.http.get("/api/v1/public/track/NOPE-0000")
+    assert malformed.status_code == 422
+    assert malformed.json()["error"]["code"] == "validation_failed"
 
 
 async def test_summary(feed_stack: FeedStack, story: Story) -> None:

@@ -40,10 +40,10 @@ from donation.entrypoints.api.schemas import (
 from donation.service_layer import gifts
 from donation.service_layer.common import PreconditionFailed, PreconditionRequired
 from donation.service_layer.handlers import load_donation, record_donation
+from shared import public_lookups
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.contracts.donation import Channel, DonationKind, GiftStatus
 from shared.errors import Conflict, NotFound
-from shared.ids import normalize_tracking_code
 from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
@@ -217,8 +217,8 @@ async def list_donations(
 ) -> DonationPage:
     query = select(Donation, Donor).join(Donor, col(Donor.id) == col(Donation.donor_id))
     if tracking_code is not None:
-        normalized = normalize_tracking_code(tracking_code) or tracking_code
-        query = query.where(col(Donation.tracking_code) == normalized)
+        code = public_lookups.tracking_code(tracking_code)  # 422 if malformed
+        query = query.where(col(Donation.tracking_code) == code)
     if receipt_no is not None:
         query = query.where(
             col(Donation.id).in_(

@@ -1,6 +1,7 @@
 """Public, no login: ``GET /api/v1/track/{code}`` and the donor's own look-up by contact.
 
-Unknown codes answer 404 with one fixed message whatever was typed; every endpoint is
+A code is read as everywhere (``shared.public_lookups``): a malformed one is a ``422``, an
+unknown one a ``404`` with one fixed message whatever was typed; every endpoint is
 rate-limited per client, the counts shared by every instance (``shared.rate_limit``).
 """
 
@@ -14,41 +15,32 @@ from fastapi.responses import JSONResponse
 from donation.entrypoints.api.deps import IdempotencyKey, RuntimeDep
 from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
 from donation.service_layer import tracking
+from shared import public_lookups
 from shared.errors import NotFound, TooManyRequests
 from shared.idempotency import run_idempotent
-from shared.ids import normalize_tracking_code
 from shared.openapi import IDEMPOTENCY_CONFLICT, raises
+from shared.public_lookups import TRACKING_LOOKUP_LIMIT, client_of, derived_secret, shared_limiter
 from shared.rate_limit import SharedRateLimiter
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
-TRACK_LIMIT = (30, 60.0)  # 30 look-ups a minute per client
+TRACK_LIMIT = TRACKING_LOOKUP_LIMIT  # 30 look-ups a minute per client, as on the public feed
 LOOKUP_LIMIT = (5, 600.0)  # 5 code requests or verifications per 10 minutes per client
 
 
 def limiter(runtime: ServiceRuntime, name: str, limit: tuple[int, float]) -> SharedRateLimiter:
-    found = runtime.extras.get(f"limiter:{name}")
-    if found is None:
-        found = SharedRateLimiter(runtime.engine, name, *limit, secret=lookup_secret(runtime))
-        runtime.extras[f"limiter:{name}"] = found
-    assert isinstance(found, SharedRateLimiter)
-    return found
-
-
-def client_of(request: Request) -> str:
-    # uvicorn resolves X-Forwarded-For from trusted proxies only (proxy_headers).
-    return request.client.host if request.client else "unknown"
+    return shared_limiter(runtime, name, limit, secret=lookup_secret(runtime))
 
 
 def lookup_secret(runtime: ServiceRuntime) -> str:
+    """Keys the hashes of look-up codes and of rate-limited clients: from the JWT signing key,
+    which every instance shares."""
     secret = runtime.extras.get("lookup_secret")
     if secret is None:
-        import hashlib
-
         path = getattr(runtime.settings, "jwt_private_key_file", None)
         material = path.read_bytes() if path is not None and path.exists() else b"sunshine"
-        secret = hashlib.sha256(b"lookup-codes\n" + material).hexdigest()
+        secret = derived_secret(material, "lookup-codes")
         runtime.extras["lookup_secret"] = secret
     return str(secret)
 
@@ -60,9 +52,7 @@ def lookup_secret(runtime: ServiceRuntime) -> str:
 )
 async def track(tracking_code: str, request: Request, runtime: RuntimeDep) -> Any:
     await limiter(runtime, "track", TRACK_LIMIT).check(client_of(request))
-    code = normalize_tracking_code(tracking_code)
-    if code is None:
-        raise NotFound(tracking.NOT_FOUND)
+    code = public_lookups.tracking_code(tracking_code)
     async with runtime.unit_of_work() as uow:
         body = await tracking.track(uow, code)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -31,12 +31,6 @@ const CORRECTIONS = new Set(["receipt_voided", "cancelled", "refunded", "written
 
 let current = null;
 
-// Keeps Crockford's check symbols (* ~ $ = U): about one code in nine ends in one of them.
-function normalise(code) {
-  const raw = code.toUpperCase().replace(/[^0-9A-Z*~$=]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
-  return raw.match(/.{1,4}/g)?.join("-") ?? "";
-}
-
 // Order: by Shanghai date, then time; a date-only event (a follow-up visit) ends its day.
 function sortKey(at) {
   if (/^\d{4}-\d{2}-\d{2}$/.test(at)) return `${at} 99:99`;
@@ -89,27 +83,35 @@ function render(data) {
   document.getElementById("result").classList.remove("hidden");
 }
 
+// The code goes to the service as typed: it alone reads it (case, dashes, spaces, O/I/L; the
+// same reading as the public feed's), answers 422 for a malformed one, and returns the
+// canonical form, which becomes the page's address.
 async function lookup(code) {
   const status = document.getElementById("status");
-  const normal = normalise(code);
-  if (normal.replace(/-/g, "").length < 8) {
-    notice(status, "bad", t("请输入完整的查询码。", "Please enter the full tracking code."));
+  const typed = code.trim();
+  if (!typed) {
+    notice(status, "bad", t("请输入查询码。", "Please enter the tracking code."));
     return;
   }
   notice(status, "info", t("正在查询…", "Searching…"));
   try {
-    current = await api(`/api/v1/track/${encodeURIComponent(normal)}`);
+    current = await api(`/api/v1/track/${encodeURIComponent(typed)}`);
     notice(status, "", "");
     render(current);
-    if (location.pathname !== `/track/${normal}`) history.replaceState(null, "", `/track/${normal}`);
+    const canonical = `/track/${current.tracking_code}`;
+    if (location.pathname !== canonical) history.replaceState(null, "", canonical);
     document.getElementById("result-h").focus?.();
   } catch (err) {
     document.getElementById("result").classList.add("hidden");
-    const text = err instanceof ApiError && err.status === 404
+    const answer = err instanceof ApiError ? err.status : 0;
+    const text = answer === 404
       ? t("没有找到这个查询码。请核对后重试（不区分大小写）。", "No gift with this code. Please check it and retry.")
-      : err instanceof ApiError && err.status === 429
-        ? t("查询过于频繁，请稍后再试。", "Too many lookups; please wait a moment.")
-        : t(`查询失败：${err.message}`, `Lookup failed: ${err.message}`);
+      : answer === 422
+        ? t("查询码格式不正确：共 21 位（5 组 4 位加 1 位校验符），请核对后重试。",
+          "This is not a complete tracking code: 21 characters (five groups of four and a check character). Please check it.")
+        : answer === 429
+          ? t("查询过于频繁，请稍后再试。", "Too many lookups; please wait a moment.")
+          : t(`查询失败：${err.message}`, `Lookup failed: ${err.message}`);
     notice(status, "bad", text);
   }
 }

@@ -1,6 +1,9 @@
 """Public API (no login): the 阳光红会 disclosure feed, its summary, open data and live stream.
 
-Every response is built from ``feed_entries`` only, which hold masked public facts.
+Every response is built from ``feed_entries`` only, which hold masked public facts. Look-ups
+by tracking code (``/track/{code}``, ``/feed?tracking_code=``) read the code as the donation
+service does and have its limit per client (``shared.public_lookups``), counted in this
+service's own database.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from notification.config import NotificationSettings
 from notification.log.store import ENTRY_COLUMNS, document_of, latest_head
 from notification.service_layer import open_data
 from notification.service_layer import timeliness as timeliness_report
@@ -26,9 +30,12 @@ from notification.service_layer.open_data import iati as iati
 from notification.service_layer.projections import tracking_hash
 from notification.service_layer.summary import SummaryCache
 from notification.service_layer.summary import build_summary as build_summary
-from shared.errors import NotFound, ValidationFailed
+from shared import public_lookups
+from shared.errors import NotFound, TooManyRequests, ValidationFailed
 from shared.openapi import raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.public_lookups import TRACKING_LOOKUP_LIMIT, client_of, derived_secret, shared_limiter
+from shared.rate_limit import SharedRateLimiter
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
@@ -90,6 +97,22 @@ def _runtime(request: Request) -> ServiceRuntime:
     return runtime
 
 
+def lookup_limiter(runtime: ServiceRuntime) -> SharedRateLimiter:
+    """The tracking look-ups' limiter (one count for both routes), keyed with a secret every
+    instance shares (derived from the webhook signing secret)."""
+    settings = runtime.settings
+    assert isinstance(settings, NotificationSettings)
+    secret = derived_secret(settings.webhook_secret.get_secret_value().encode(), "rate-limits")
+    return shared_limiter(runtime, "track", TRACKING_LOOKUP_LIMIT, secret=secret)
+
+
+async def tracked_code(request: Request, raw: str) -> str:
+    """Count one look-up of the client (``429`` over the limit), then the canonical code
+    (``422`` if malformed)."""
+    await lookup_limiter(_runtime(request)).check(client_of(request))
+    return public_lookups.tracking_code(raw)
+
+
 def parse_period(period: str) -> tuple[datetime, datetime]:
     """The half-open UTC interval of a period given in Shanghai dates."""
 
@@ -140,7 +163,7 @@ def _filters(
     if period:
         params["p_from"], params["p_to"] = parse_period(period)
         where.append("e.occurred_at >= :p_from AND e.occurred_at < :p_to")
-    if tracking_code:
+    if tracking_code:  # canonical (``tracked_code``)
         digest = tracking_hash(tracking_code)
         where.append(
             "(e.tracking_code_hash = :tch OR e.data @> CAST(:funded AS jsonb)"
@@ -193,7 +216,12 @@ def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-@router.get("/feed", response_model=FeedPage, summary="公示信息 The public feed, newest first")
+@router.get(
+    "/feed",
+    response_model=FeedPage,
+    summary="公示信息 The public feed, newest first",
+    responses=raises((TooManyRequests, "Rate limited (look-ups by tracking code)")),
+)
 async def feed(
     request: Request,
     limit: Limit = 20,
@@ -204,6 +232,8 @@ async def feed(
     period: Period = None,
     tracking_code: TrackingCode = None,
 ) -> Response:
+    if tracking_code:
+        tracking_code = await tracked_code(request, tracking_code)
     where, params = _filters(kind, project, town, period, tracking_code)
     if cursor is not None:
         (before,) = decode_cursor(cursor, 1)
@@ -242,13 +272,16 @@ async def one_entry(request: Request, entry_id: uuid.UUID) -> FeedEntryOut:
     "/track/{tracking_code}",
     response_model=FeedPage,
     summary="按查询码查看捐赠去向",
-    responses=raises((NotFound, "No public entry for this tracking code")),
+    responses=raises(
+        (NotFound, "No public entry for this tracking code"), (TooManyRequests, "Rate limited")
+    ),
 )
 async def track(request: Request, tracking_code: str) -> FeedPage:
     """A gift's public entries (received, receipted, used, corrected) by its tracking code.
 
     Entries store only the SHA-256 of the code, never the code itself."""
-    where, params = _filters(None, None, None, None, tracking_code)
+    code = await tracked_code(request, tracking_code)
+    where, params = _filters(None, None, None, None, code)
     rows = await _select(_runtime(request), where, params, "ORDER BY e.seq LIMIT 500")
     if not rows:
         raise NotFound("没有与该查询码对应的公示 (no public entry for this tracking code)")
