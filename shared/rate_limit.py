@@ -115,7 +115,7 @@ HIT = text(
 RELEASE = text(
     """
     UPDATE rate_limit_hits
-    SET hits = hits[:array_position(hits, CAST(:at AS timestamptz)) - 1]
+    SET hits = hits[1:array_position(hits, CAST(:at AS timestamptz)) - 1]
                || hits[array_position(hits, CAST(:at AS timestamptz)) + 1:]
     WHERE limiter = :limiter AND client_key = :client
       AND array_position(hits, CAST(:at AS timestamptz)) IS NOT NULL

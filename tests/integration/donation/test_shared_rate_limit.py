@@ -150,6 +150,25 @@ async def test_the_window_slides_and_refused_requests_do_not_count(api: Api) -> 
     assert await refused(one.check("other client")) is None  # every client its own window
 
 
+async def test_a_request_given_back_no_longer_counts(api: Api) -> None:
+    engine = runtime_of(api.app).engine
+    clock = FakeClock()  # every request at one instant: only one of them is given back
+    name = unique("rel-")[:32]
+    one, two = (SharedRateLimiter(engine, name, 2, 10, secret="s", clock=clock) for _ in "12")
+    first = await one.acquire("c")
+    second = await two.acquire("c")
+    assert not isinstance(first, int)
+    assert not isinstance(second, int)
+    assert await two.acquire("c") == 11  # full
+    await two.release(first)
+    assert (await rows(engine, name))[0].hits == [clock.at]
+    third = await one.acquire("c")
+    assert not isinstance(third, int)
+    assert isinstance(await one.acquire("c"), int)
+    await one.release(third)
+    assert len((await rows(engine, name))[0].hits) == 1
+
+
 async def test_the_database_clock_by_default(api: Api) -> None:
     engine = runtime_of(api.app).engine
     name = unique("clk-")[:32]
