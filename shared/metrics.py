@@ -34,6 +34,11 @@ CONSUMER_LAG = Gauge(
     "Records behind the partition's high watermark, per consumer group and partition",
     ["service", "consumer", "topic", "partition"],
 )
+LOGIN_FAILURES = Counter(
+    "sunshine_login_failures_total",
+    "Refused staff logins, by reason (wrong_password, unknown_user, inactive, throttled)",
+    ["service", "reason"],
+)
 DLQ_MESSAGES = Counter(
     "sunshine_dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"]
 )

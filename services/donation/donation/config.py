@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import DEMO_PASSWORD, LOCAL_STATE, ServiceSettings
@@ -20,6 +20,15 @@ class DonationSettings(ServiceSettings):
     token_ttl_minutes: int = 480
     demo_password: SecretStr = SecretStr(DEMO_PASSWORD)
     seed_demo_staff: bool = True
+
+    # Login throttle (docs/donation.md): failed logins per account (the user name as typed,
+    # case and surrounding spaces ignored) and per client address, each in a sliding window;
+    # at the limit every login of that account, or from that address, is refused with 429,
+    # the right password too, until the oldest failure leaves the window.
+    login_account_limit: int = Field(default=5, ge=1)
+    login_account_window_s: float = Field(default=900.0, gt=0)
+    login_client_limit: int = Field(default=20, ge=1)
+    login_client_window_s: float = Field(default=900.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_demo_credentials_in_production(self) -> DonationSettings:

@@ -1,18 +1,37 @@
-"""The staff directory: demo accounts and password login."""
+"""The staff directory: demo accounts and password login; failed logins in the audit log."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from donation.adapters.orm import StaffUser
+from donation.service_layer.common import audit
 from shared.auth import Role, StaffPrincipal, hash_password, verify_password
 from shared.errors import NotAuthenticated
+from shared.metrics import LOGIN_FAILURES
+
+log = logging.getLogger("sunshine.donation.login")
 
 _DUMMY_HASH = hash_password("not-a-real-password")
+WRONG_CREDENTIALS = "用户名或密码错误 (wrong user name or password)"
+
+FailureReason = Literal["wrong_password", "unknown_user", "inactive"]
+
+
+class LoginFailed(NotAuthenticated):
+    """A refused password login; the answer is the same whatever the reason."""
+
+    def __init__(self, reason: FailureReason, username: str | None) -> None:
+        super().__init__(WRONG_CREDENTIALS)
+        self.reason = reason
+        self.username = username  # the account's, when there is one; never what was typed
+
 
 DEMO_DISPLAY_NAMES = {
     Role.ADMIN: "系统管理员",
@@ -61,8 +80,39 @@ async def authenticate(
         user = await session.scalar(select(StaffUser).where(col(StaffUser.username) == username))
     # Verify against a dummy hash for unknown users too, so timing does not reveal who exists.
     password_hash = user.password_hash if user is not None else _DUMMY_HASH
-    if not verify_password(password_hash, password) or user is None or not user.active:
-        raise NotAuthenticated("用户名或密码错误 (wrong user name or password)")
+    matches = verify_password(password_hash, password)
+    if user is None:
+        raise LoginFailed("unknown_user", None)
+    if not matches:
+        raise LoginFailed("wrong_password", user.username)
+    if not user.active:
+        raise LoginFailed("inactive", user.username)
     return StaffPrincipal(
         username=user.username, roles=frozenset(user.roles), display_name=user.display_name
     )
+
+
+async def record_failed_login(
+    session_factory: async_sessionmaker[AsyncSession],
+    failure: LoginFailed,
+    *,
+    client: str,
+    service: str,
+) -> None:
+    """Write the failure to the audit log (``login_failed`` on the ``staff_user``; a name that
+    is no account is not recorded, it may be a password typed in the wrong field), count it
+    and log it. Never the password."""
+    LOGIN_FAILURES.labels(service, failure.reason).inc()
+    log.info(
+        "login failed",
+        extra={"reason": failure.reason, "username": failure.username, "client": client},
+    )
+    async with session_factory() as session, session.begin():
+        audit(
+            session,
+            actor="anonymous",
+            action="login_failed",
+            entity="staff_user",
+            entity_id=failure.username or "(unknown)",
+            after={"reason": failure.reason, "client": client[:64]},
+        )
