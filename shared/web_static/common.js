@@ -366,21 +366,6 @@ export function roleName(role) {
   return pair ? t(pair[0], pair[1]) : role;
 }
 
-/** Offer a CSV download of rows (array of objects) with a BOM for spreadsheet programs. */
-export function downloadCsv(filename, rows, columns) {
-  const cols = columns || Object.keys(rows[0] || {});
-  const esc = (v) => {
-    const s = v === null || v === undefined ? "" : String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const text = [cols.join(","), ...rows.map((r) => cols.map((c) => esc(r[c])).join(","))].join("\n");
-  const blob = new Blob(["\ufeff" + text], { type: "text/csv;charset=utf-8" });
-  const a = el("a", { href: URL.createObjectURL(blob), download: filename });
-  document.body.append(a);
-  a.click();
-  a.remove();
-}
-
 /** Load ECharts from our own server; null (and a visible note) when it is not installed. */
 let echartsPromise = null;
 export function loadECharts() {

@@ -13,7 +13,6 @@ So for every row and the total: ``received = allocated + unallocated`` and
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from sqlalchemy import case, func, literal, select
 from sqlmodel import col
 
 from donation.adapters.orm import Allocation, Disbursement, Donation
+from shared.csv_safe import SafeDictWriter
 from shared.uow import SqlUnitOfWork
 
 GroupBy = Literal["month", "project", "channel", "kind", "total"]
@@ -160,7 +160,7 @@ async def uses(
 
 def rows_to_csv(report: dict[str, Any], columns: tuple[str, ...]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer = SafeDictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in [*report["rows"], report["total"]]:
         writer.writerow({k: row[k] for k in columns})

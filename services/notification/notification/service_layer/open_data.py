@@ -8,14 +8,15 @@ JSONResponse encodes the JSON export, and the CSV with its byte-order mark).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 from notification.log.entry import iso
 from notification.service_layer.summary import encode
+from shared.csv_safe import SafeDictWriter
 
 EXPORT_FIELDS = (
     "leaf_index",
@@ -106,9 +107,19 @@ def json_export(batches: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
     return json_array_stream(JSON_HEAD, "entries", json_entries(batches))
 
 
+def csv_row(row: Any) -> dict[str, Any]:
+    """An entry as a CSV row: the JSON export's row, with the value in yuan (a string there,
+    ``"-88.00"``) handed to the writer as the number it is, so it is not read as text."""
+    cells = export_row(row)
+    if cells["iati_value_cny"] is not None:
+        cells["iati_value_cny"] = Decimal(cells["iati_value_cny"])
+    return cells
+
+
 def _csv_text(rows: list[dict[str, Any]], *, header: bool = False) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    # text cells that a spreadsheet would run (=, +, -, @, tab, CR first) get a leading '
+    writer = SafeDictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     if header:
         writer.writeheader()
     writer.writerows(rows)
@@ -118,4 +129,4 @@ def _csv_text(rows: list[dict[str, Any]], *, header: bool = False) -> str:
 async def csv_export(batches: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
     yield (BOM + _csv_text([], header=True)).encode()
     async for rows in batches:
-        yield _csv_text([export_row(row) for row in rows]).encode()
+        yield _csv_text([csv_row(row) for row in rows]).encode()

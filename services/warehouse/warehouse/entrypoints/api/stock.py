@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from datetime import date
@@ -13,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import and_, case, func, or_, select
 
 from shared.auth import StaffPrincipal
+from shared.csv_safe import SafeWriter
 from shared.errors import Conflict, NotFound
 from shared.openapi import raises
 from shared.pagination import Cursor, Limit, decode_cursor
@@ -133,22 +133,14 @@ async def list_stock(
 
 def _csv(header: list[str], rows: list[list[Any]], filename: str) -> Response:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # formula-like text cells neutralised (CSV injection)
     writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else _safe(v) for v in row])
+    writer.writerows(rows)
     return Response(
         "\ufeff" + buffer.getvalue(),  # BOM: Excel opens UTF-8 Chinese correctly
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def _safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 @router.get("/stock/export.csv", summary="导出库存 CSV", response_class=Response)
