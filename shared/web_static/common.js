@@ -331,6 +331,17 @@ export function claims() {
   return value ? decodeClaims(value) : null;
 }
 
+/** The comparison key of a staff subject, as the services compare them for the four-eyes
+ * rule (shared/subjects.py): NFKC, case folded (upper then lower case: ß is ss), trimmed. */
+const subjectKey = (subject) =>
+  String(subject).normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC").trim();
+
+/** Is `subject` (who entered or requested something) the signed-in person? */
+export function isMe(subject) {
+  const c = claims();
+  return Boolean(c && c.sub != null && subject != null && subjectKey(subject) === subjectKey(c.sub));
+}
+
 export function roles() {
   const c = claims();
   return new Set((c && c.roles) || []);

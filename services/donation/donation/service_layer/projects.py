@@ -50,6 +50,7 @@ from shared.contracts.donation import (
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.ids import uuid7
 from shared.messaging.topics import DONATION_EVENTS
+from shared.subjects import same_subject
 from shared.uow import SqlUnitOfWork
 
 
@@ -482,7 +483,7 @@ async def approve_disbursement(
             f"(cannot approve: disbursement is {disbursement.status})",
             details={"status": disbursement.status},
         )
-    if disbursement.entered_by == actor:
+    if same_subject(disbursement.entered_by, actor):
         raise Forbidden(
             "录入人不能审批自己录入的拨付（双人复核）(four eyes: the person who entered a "
             "disbursement cannot approve it)"
@@ -625,7 +626,7 @@ async def reject_disbursement(
             f"(cannot reject: disbursement is {disbursement.status})",
             details={"status": disbursement.status},
         )
-    if disbursement.entered_by == actor:
+    if same_subject(disbursement.entered_by, actor):
         raise Forbidden("录入人不能审批自己录入的拨付 (four eyes: not your own disbursement)")
     disbursement.status = "rejected"
     disbursement.reject_reason = reason

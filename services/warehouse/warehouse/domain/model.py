@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict
+from shared.subjects import same_subject
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -100,7 +101,7 @@ def holds_reservation(status: str) -> bool:
 def check_approver(requested_by: str, approver: str) -> None:
     from shared.errors import Forbidden
 
-    if requested_by == approver:
+    if same_subject(requested_by, approver):  # Alice and alice: one account (OIDC)
         raise Forbidden(
             "审批人不能是申请人本人 "
             "(a dispatch must be approved by someone other than the requester)"

@@ -1,14 +1,13 @@
 // Donation console: record gifts, receipts (printable, with QR), projects, disbursements with
 // four-eyes approval, follow-ups, reports (chart + CSV), audit log. Role-aware menus.
 import {
-  ApiError, api, chartsUnavailable, claims, clear, day, el, explain, loadECharts, may, newKey, notice,
+  ApiError, api, chartsUnavailable, clear, day, el, explain, isMe, loadECharts, may, newKey, notice,
   onSubmitOnce, t, token, when, yuan,
 } from "/assets/common/common.js";
 import { clean, fen, fillTowns, startConsole, table, today } from "/assets/common/console-kit.js";
 
 const V1 = "/api/v1";
 const auth = () => ({ token: token() });
-const me = () => (claims() || {}).sub;
 
 const STATUS = {
   pledged: ["已认捐", "Pledged", "info"], received: ["已到账", "Received", "info"],
@@ -233,11 +232,11 @@ async function renderDisbursements() {
     { label: ["受助方", "Recipient"], value: (d) => d.recipient_display || d.recipient_name },
     { label: ["录入/审批", "Entered/approved"], value: (d) => `${d.entered_by}${d.approved_by ? ` / ${d.approved_by}` : ""}` },
     { label: ["状态", "Status"], value: (d) => badge(d.status) },
-    { label: ["操作", "Actions"], value: (d) => (d.status === "pending" && canApprove && d.entered_by !== me()
+    { label: ["操作", "Actions"], value: (d) => (d.status === "pending" && canApprove && !isMe(d.entered_by)
       ? el("div", { class: "actions" },
         el("button", { type: "button", class: "approve", onclick: (e) => decide(d, "approve", e.target) }, t("批准", "Approve")),
         el("button", { type: "button", class: "secondary", onclick: (e) => decide(d, "reject", e.target) }, t("驳回", "Reject")))
-      : d.status === "pending" && d.entered_by === me() ? el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver")) : "") },
+      : d.status === "pending" && isMe(d.entered_by) ? el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver")) : "") },
   ], page.items));
   document.getElementById("disb-new").classList.toggle("hidden", !may("finance"));
 }

@@ -2,13 +2,12 @@
 // stock count, dispatch (request, approve — never by the requester —, FEFO pick list, ship,
 // sign-off), audit log. Usable on a phone in a warehouse aisle.
 import {
-  api, claims, clear, day, el, explain, may, newKey, notice, onSubmitOnce, t, token, when,
+  api, clear, day, el, explain, isMe, may, newKey, notice, onSubmitOnce, t, token, when,
 } from "/assets/common/common.js";
 import { clean, fillTowns, startConsole, table, today } from "/assets/common/console-kit.js";
 
 const V1 = "/api/v1";
 const auth = () => ({ token: token() });
-const me = () => (claims() || {}).sub;
 
 const DISPATCH = {
   requested: ["待审批", "Awaiting approval", "warn"], approved: ["已批准", "Approved", "info"],
@@ -235,11 +234,11 @@ async function renderDispatches() {
   const actions = (d) => {
     const out = [];
     const btn = (label, cls, fn) => el("button", { type: "button", class: cls, "data-action": label[1].toLowerCase(), onclick: (e) => fn(d, e.target) }, t(label[0], label[1]));
-    if (d.status === "requested" && may("approver") && d.requested_by !== me()) {
+    if (d.status === "requested" && may("approver") && !isMe(d.requested_by)) {
       out.push(btn(["批准", "Approve"], "", (x, b) => act(x, "approve", {}, b)));
       out.push(btn(["驳回", "Reject"], "secondary", (x, b) => reasonAct(x, "reject", b)));
     }
-    if (d.status === "requested" && d.requested_by === me()) out.push(el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver")));
+    if (d.status === "requested" && isMe(d.requested_by)) out.push(el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver")));
     if (d.status === "approved" && may("warehouse")) out.push(btn(["拣货", "Pick"], "", (x, b) => act(x, "pick", {}, b)));
     if (["picked", "shipped", "delivered"].includes(d.status)) out.push(btn(["拣货单", "Pick list"], "secondary", (x) => showPickList(x)));
     if (d.status === "picked" && may("warehouse")) out.push(btn(["发运", "Ship"], "", (x) => openDialog("ship", x)));
