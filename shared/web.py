@@ -143,13 +143,20 @@ def assets_router(settings: WebSettings, own_dir: Path) -> APIRouter:
 
 
 _HOP_HEADERS = {"authorization", "content-type", "idempotency-key", "accept", "if-match"}
+_ANSWER_HEADERS = ("www-authenticate", "retry-after")
 
 
 async def forward(request: Request, base_url: str, path: str) -> Response:
     """Forward one request to another service (same-origin proxy for a console).
 
-    Only the headers an API call needs go along; the answer comes back as it is (JSON)."""
+    Only the headers an API call needs go along, and ``X-Forwarded-For`` names the client as
+    this service resolved it (a chain the client sent is replaced, never passed on): the other
+    service believes it only if this one is among its ``FORWARDED_ALLOW_IPS``, and otherwise
+    sees this service as the client. The answer comes back as it is (JSON), with the headers
+    a client acts on (``WWW-Authenticate``, ``Retry-After``)."""
     headers = {k: v for k, v in request.headers.items() if k.lower() in _HOP_HEADERS}
+    if request.client is not None:
+        headers["x-forwarded-for"] = request.client.host
     body = await request.body()
     client: httpx.AsyncClient = request.app.state.runtime.http  # pooled, per app
     try:
@@ -165,9 +172,9 @@ async def forward(request: Request, base_url: str, path: str) -> Response:
             error_body("unavailable", "相关服务暂不可用，请稍后再试 (service unavailable)"), 503
         )
         return _secure(response, cache="no-store")
-    out_headers: dict[str, Any] = {}
-    if "www-authenticate" in upstream.headers:
-        out_headers["WWW-Authenticate"] = upstream.headers["www-authenticate"]
+    out_headers: dict[str, Any] = {
+        name: upstream.headers[name] for name in _ANSWER_HEADERS if name in upstream.headers
+    }
     response = Response(
         upstream.content,
         status_code=upstream.status_code,
