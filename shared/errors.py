@@ -49,6 +49,20 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class PreconditionFailed(AppError):
+    """412: the version the client read (If-Match or the body's) is no longer current."""
+
+    status_code = 412
+    code = "precondition_failed"
+
+
+class PreconditionRequired(AppError):
+    """428: a change that must name the version it read did not."""
+
+    status_code = 428
+    code = "precondition_required"
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import ValidationFailed
 
@@ -50,3 +51,15 @@ def decode_cursor(cursor: str, arity: int, *types: Callable[[Any], Any]) -> list
     if not all(v in _BIGINT for v in converted if isinstance(v, int)):
         raise ValidationFailed("无效的分页游标 (invalid cursor)")
     return converted
+
+
+async def read_page(
+    session: AsyncSession, query: Any, limit: int, cursor_of: Callable[[Any], Sequence[Any]]
+) -> tuple[Sequence[Any], str | None]:
+    """One page of a keyset listing: the first ``limit`` rows of ``query`` (ordered by its
+    keyset, after the caller's cursor) and the cursor of the next page, made of
+    ``cursor_of(last row)``, or ``None`` on the last page (one row more than the page is read
+    to know)."""
+    rows = (await session.execute(query.limit(limit + 1))).all()
+    page = rows[:limit]
+    return page, encode_cursor(*cursor_of(page[-1])) if len(rows) > limit else None

@@ -30,11 +30,17 @@ from pydantic import BaseModel
 
 from donation.config import DonationSettings
 from donation.main import create_app as donation_app
-from donation.service_layer.common import PreconditionRequired
 from notification.config import NotificationSettings
 from notification.main import create_app as notification_app
 from shared.auth import CurrentStaff, Role, StaffPrincipal, require_roles
-from shared.errors import AppError, Conflict, Forbidden, NotAuthenticated, NotFound
+from shared.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    PreconditionRequired,
+)
 from shared.openapi import (
     DESCRIPTIONS,
     IDEMPOTENCY_CONFLICT,

@@ -19,22 +19,12 @@ from shared.contracts.donation import (
     NoticeRecipientV1,
     NoticeRequestedV1,
 )
-from shared.errors import AppError, NotFound
+from shared.errors import NotFound, PreconditionFailed, PreconditionRequired
 from shared.messaging.topics import DONATION_PRIVATE
 from shared.uow import SqlUnitOfWork
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 NOTICE_NAMESPACE = uuid.UUID("6f1d3a52-3c1e-4b7e-9a57-6b2b8f0c1d01")
-
-
-class PreconditionFailed(AppError):
-    status_code = 412
-    code = "precondition_failed"
-
-
-class PreconditionRequired(AppError):
-    status_code = 428
-    code = "precondition_required"
 
 
 Row = TypeVar("Row", bound=SQLModel)

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from donation.config import DonationSettings
-from donation.entrypoints.api.deps import RuntimeDep
 from donation.entrypoints.api.public import lookup_secret
 from donation.entrypoints.api.schemas import StaffOut, TokenOut
 from donation.service_layer.login_throttle import LoginThrottle
 from donation.service_layer.staff import LoginFailed, authenticate, record_failed_login
 from shared.auth import CurrentStaff, TokenIssuer
 from shared.errors import NotAuthenticated, TooManyRequests
+from shared.http_commands import RuntimeDep
 from shared.openapi import raises
 from shared.public_lookups import client_of, shared_limiter
 from shared.runtime import ServiceRuntime

@@ -15,16 +15,7 @@ from sqlmodel import col, select
 
 from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
 from donation.domain.commands import DonorDetails, GoodsLine, RecordDonation
-from donation.entrypoints.api.deps import (
-    Change,
-    IdempotencyKey,
-    IfMatch,
-    RuntimeDep,
-    act_on_row,
-    edit_row,
-    idempotent,
-    read_row,
-)
+from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.schemas import (
     DonationCreate,
     DonationItemOut,
@@ -38,12 +29,20 @@ from donation.entrypoints.api.schemas import (
     ReceiveIn,
 )
 from donation.service_layer import gifts
-from donation.service_layer.common import PreconditionFailed, PreconditionRequired
 from donation.service_layer.handlers import load_donation, record_donation
 from shared import public_lookups
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.contracts.donation import Channel, DonationKind, GiftStatus
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from shared.http_commands import (
+    Change,
+    IdempotencyKey,
+    RuntimeDep,
+    act_on_row,
+    edit_row,
+    idempotent,
+    read_row,
+)
 from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork

@@ -11,19 +11,13 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from donation.adapters.orm import Donor
-from donation.entrypoints.api.deps import (
-    IdempotencyKey,
-    IfMatch,
-    RuntimeDep,
-    edit_row,
-    idempotent,
-    read_row,
-)
+from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.schemas import DonorCreate, DonorOut, DonorPage, DonorPatch
 from donation.service_layer import gifts
-from donation.service_layer.common import PreconditionFailed, PreconditionRequired, audit, now
+from donation.service_layer.common import audit, now
 from shared.auth import Role, StaffPrincipal, require_roles
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from shared.http_commands import IdempotencyKey, RuntimeDep, edit_row, idempotent, read_row
 from shared.ids import uuid7
 from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
@@ -157,7 +151,10 @@ async def get_donor(
     response_model=DonorOut,
     summary="修改捐赠人 Edit a donor (If-Match: version)",
     responses=raises(
-        NO_DONOR, (PreconditionFailed, "Version mismatch"), (PreconditionRequired, "No version")
+        NO_DONOR,
+        (PreconditionFailed, "Version mismatch"),
+        (PreconditionRequired, "No version"),
+        (Conflict, "A concurrent change (retry)"),
     ),
 )
 async def patch_donor(

@@ -14,16 +14,7 @@ from sqlmodel import col, select
 
 from donation.adapters.orm import Allocation, Disbursement, Donation, FollowUp, Project
 from donation.adapters.orm import RemainderDecision as RemainderRow
-from donation.entrypoints.api.deps import (
-    Change,
-    IdempotencyKey,
-    IfMatch,
-    RuntimeDep,
-    act_on_row,
-    edit_row,
-    idempotent,
-    read_row,
-)
+from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.schemas import (
     AllocationOut,
     CloseIn,
@@ -44,18 +35,28 @@ from donation.entrypoints.api.schemas import (
     RemainderOut,
 )
 from donation.service_layer import projects as svc
-from donation.service_layer.common import (
+from donation.service_layer.common import local_date, now
+from shared.auth import Role, StaffPrincipal, require_roles
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
     PreconditionFailed,
     PreconditionRequired,
-    local_date,
-    now,
+    ValidationFailed,
 )
-from shared.auth import Role, StaffPrincipal, require_roles
-from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from shared.http_commands import (
+    Change,
+    IdempotencyKey,
+    RuntimeDep,
+    act_on_row,
+    edit_row,
+    idempotent,
+    read_row,
+)
 from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
-from shared.versions import parse_if_match
 
 router = APIRouter(tags=["projects"])
 
@@ -223,9 +224,9 @@ async def patch_project(
 async def close_project(
     code: str,
     runtime: RuntimeDep,
+    if_match: IfMatch,  # before the key: the OpenAPI lists If-Match first, as it always has
     key: IdempotencyKey,
     body: CloseIn | None = None,
-    if_match: IfMatch = None,
     staff: StaffPrincipal = Manager,
 ) -> JSONResponse:
     body = body or CloseIn()
@@ -239,7 +240,7 @@ async def close_project(
             code,
             actor=staff.username,
             closed_on=body.closed_on or project.ends_on or local_date(now()),
-            expected_version=parse_if_match(if_match, body.version),
+            expected_version=if_match if if_match is not None else body.version,
         )
 
     return await _act_on_project(runtime, staff, key, code, "close", body, change)

@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from donation.entrypoints.api.deps import IdempotencyKey, RuntimeDep
 from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
 from donation.service_layer import tracking
 from shared import public_lookups
 from shared.errors import NotFound, TooManyRequests
+from shared.http_commands import IdempotencyKey, RuntimeDep
 from shared.idempotency import run_idempotent
 from shared.openapi import IDEMPOTENCY_CONFLICT, raises
 from shared.public_lookups import TRACKING_LOOKUP_LIMIT, client_of, derived_secret, shared_limiter

@@ -11,11 +11,11 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from donation.adapters.orm import AuditEntry, Receipt
-from donation.entrypoints.api.deps import RuntimeDep
 from donation.entrypoints.api.schemas import AuditOut, AuditPage, ReceiptOut, ReceiptPage
 from donation.service_layer import reports
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import ValidationFailed
+from shared.http_commands import RuntimeDep
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])

@@ -10,18 +10,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from shared.auth import Role, StaffPrincipal, require_roles
+from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
 from shared.openapi import raises
-from shared.pagination import Cursor, Limit, decode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor, read_page
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import audit_log
 from warehouse.domain.model import local_today
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
-    IdempotencyKey,
     Keeper,
-    RuntimeDep,
-    idempotent_post,
-    read_page,
     settings_of,
 )
 from warehouse.entrypoints.api.schemas import AuditOut, AuditPage, ScanOut
@@ -96,6 +93,11 @@ async def run_expiry_scan(
         )
         return 200, out.model_dump(mode="json")
 
-    return await idempotent_post(
-        runtime, staff, key, "/api/v1/expiry-scans", {"scan_date": day.isoformat()}, action
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/expiry-scans",
+        payload={"scan_date": day.isoformat()},
+        action=action,
     )

@@ -13,20 +13,17 @@ from sqlalchemy import Table, select
 
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
 from shared.openapi import Declared, raises
-from shared.pagination import Cursor, Limit, decode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor, read_page
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from shared.versions import etag
 from warehouse.adapters.orm import items, warehouses
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
-    IdempotencyKey,
     Keeper,
     Reader,
-    RuntimeDep,
-    idempotent_post,
-    read_page,
     versioned,
 )
 from warehouse.entrypoints.api.schemas import (
@@ -140,8 +137,13 @@ async def create_warehouse(
         await catalogue.create_warehouse(uow, body.model_dump(), actor=staff.username)
         return await _created(uow, WAREHOUSES, body.code)
 
-    return await idempotent_post(
-        runtime, staff, key, "/api/v1/warehouses", body.model_dump(mode="json"), action
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/warehouses",
+        payload=body.model_dump(mode="json"),
+        action=action,
     )
 
 
@@ -217,8 +219,13 @@ async def create_item(
         await catalogue.create_item(uow, body.model_dump(), actor=staff.username)
         return await _created(uow, ITEMS, body.code)
 
-    return await idempotent_post(
-        runtime, staff, key, "/api/v1/items", body.model_dump(mode="json"), action
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/items",
+        payload=body.model_dump(mode="json"),
+        action=action,
     )
 
 
@@ -292,6 +299,11 @@ async def set_safety_stock(
         )
         return 200, body.model_dump(mode="json")
 
-    return await idempotent_post(
-        runtime, staff, key, "/api/v1/safety-stocks", body.model_dump(mode="json"), action
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/safety-stocks",
+        payload=body.model_dump(mode="json"),
+        action=action,
     )

@@ -16,20 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, NotFound
+from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
 from shared.openapi import Declared
-from shared.pagination import Cursor, Limit, decode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor, read_page
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from shared.versions import etag
 from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
-    IdempotencyKey,
     IfMatch,
     Reader,
-    RuntimeDep,
-    idempotent_post,
-    read_page,
     settings_of,
     versioned,
 )
@@ -192,8 +189,13 @@ async def request_dispatch(
         out = await to_out(uow.session, done.row, allocs=done.allocations, codes=done.codes)
         return 201, out.model_dump(mode="json")
 
-    return await idempotent_post(
-        runtime, staff, key, "/api/v1/dispatches", body.model_dump(mode="json"), action
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/dispatches",
+        payload=body.model_dump(mode="json"),
+        action=action,
     )
 
 
@@ -247,7 +249,14 @@ async def _step(
 
     payload = (body.model_dump(mode="json") if body is not None else {}) | {"version": step.version}
     path = f"/api/v1/dispatches/{step.dispatch_id}/{name}"
-    return await idempotent_post(step.runtime, staff, step.key, path, payload, action)
+    return await idempotent(
+        step.runtime,
+        staff=staff,
+        key=step.key,
+        route=f"POST {path}",
+        payload=payload,
+        action=action,
+    )
 
 
 async def _reject_or_cancel(

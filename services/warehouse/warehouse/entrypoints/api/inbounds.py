@@ -17,18 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
-from shared.pagination import Cursor, Limit, decode_cursor
+from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
+from shared.pagination import Cursor, Limit, decode_cursor, read_page
 from shared.uow import SqlUnitOfWork
 from shared.versions import etag
 from warehouse.adapters.orm import inbounds, warehouses
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
-    IdempotencyKey,
     Keeper,
     Reader,
-    RuntimeDep,
-    idempotent_post,
-    read_page,
     versioned,
 )
 from warehouse.entrypoints.api.schemas import InboundConfirm, InboundCreate, InboundOut, InboundPage
@@ -84,8 +81,13 @@ async def create_inbound(
         )
         return 201, (await load_inbound(uow.session, inbound_id)).model_dump(mode="json")
 
-    return await idempotent_post(
-        runtime, staff, key, "/api/v1/inbounds", body.model_dump(mode="json"), action
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/inbounds",
+        payload=body.model_dump(mode="json"),
+        action=action,
     )
 
 
@@ -119,13 +121,13 @@ async def confirm(
         await confirm_inbound(uow, command)
         return 200, (await load_inbound(uow.session, inbound_id)).model_dump(mode="json")
 
-    return await idempotent_post(
+    return await idempotent(
         runtime,
-        staff,
-        key,
-        f"/api/v1/inbounds/{inbound_id}/confirm",
-        body.model_dump(mode="json"),
-        action,
+        staff=staff,
+        key=key,
+        route=f"POST /api/v1/inbounds/{inbound_id}/confirm",
+        payload=body.model_dump(mode="json"),
+        action=action,
     )
 
 

@@ -14,8 +14,9 @@ from sqlalchemy import and_, case, func, or_, select
 from shared.auth import StaffPrincipal
 from shared.csv_safe import SafeWriter
 from shared.errors import Conflict, NotFound
+from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
 from shared.openapi import raises
-from shared.pagination import Cursor, Limit, decode_cursor
+from shared.pagination import Cursor, Limit, decode_cursor, read_page
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import (
     items,
@@ -29,12 +30,8 @@ from warehouse.adapters.orm import (
 from warehouse.domain.model import local_today
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
-    IdempotencyKey,
     Keeper,
     Reader,
-    RuntimeDep,
-    idempotent_post,
-    read_page,
 )
 from warehouse.entrypoints.api.schemas import (
     LotOut,
@@ -350,8 +347,13 @@ async def create_stock_count(
         out = await _count_out(uow.session, row)
         return 201, out.model_dump(mode="json")
 
-    return await idempotent_post(
-        runtime, staff, key, "/api/v1/stock-counts", body.model_dump(mode="json"), action
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route="POST /api/v1/stock-counts",
+        payload=body.model_dump(mode="json"),
+        action=action,
     )
 
 
