@@ -18,6 +18,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.api_docs import api_docs_router
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
 from shared.db import create_engine, create_session_factory, database_ready
@@ -136,7 +137,9 @@ def create_service_app(
         version="1.0.0",
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/docs",
+        # /api/docs is ours (shared/api_docs.py): Swagger UI from node_modules, under the CSP
+        docs_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         redoc_url=None,
         # We export Prometheus metrics and carry W3C trace context in our own middleware and
         # logs; FastAPI's native OpenTelemetry would otherwise look up the global providers
@@ -147,6 +150,7 @@ def create_service_app(
     install_metrics(app, settings.service_name)
     app.add_middleware(RequestGuardMiddleware)
     app.include_router(health_router)
+    app.include_router(api_docs_router(settings))
     for router in routers:
         app.include_router(router)
     document_errors(app)

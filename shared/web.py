@@ -2,10 +2,11 @@
 
 Pages are static HTML + CSS + plain JavaScript (ES modules, no build step) kept in each
 service's ``entrypoints/web/`` package; the common stylesheet and scripts live in
-``shared/web_static/``. Front-end packages (Apache ECharts, a QR code generator) come from npm
-into ``<repo>/node_modules`` (``scripts/bootstrap.sh`` runs ``npm ci``) and are served from
-``/assets/vendor/<name>`` — only the files listed in ``VENDOR_FILES``, never the whole tree. When
-the folder is missing, those URLs answer 404 and the pages say charts are unavailable.
+``shared/web_static/``. Front-end packages (Apache ECharts, a QR code generator, Swagger UI for
+the API docs) come from npm into ``<repo>/node_modules`` (``scripts/bootstrap.sh`` runs
+``npm ci``) and are served from ``/assets/vendor/<name>`` — only the files listed in
+``VENDOR_FILES``, never the whole tree. When the folder is missing, those URLs answer 404 and the
+pages say charts (or the API docs) are unavailable.
 
 Every response carries a strict Content-Security-Policy (``default-src 'self'``): nothing is
 loaded from another origin, so the pages work with no internet access. ``style-src`` allows
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.config import REPO_ROOT
@@ -28,10 +29,14 @@ from shared.errors import error_body
 
 COMMON_DIR = Path(__file__).resolve().parent / "web_static"
 
-# URL name under /assets/vendor/ → path inside node_modules (an allow-list).
+# URL name under /assets/vendor/ → path inside node_modules (an allow-list). The content type
+# follows the name's extension (``.js``/``.mjs`` → text/javascript, ``.css`` → text/css).
 VENDOR_FILES: dict[str, str] = {
     "echarts.esm.min.mjs": "echarts/dist/echarts.esm.min.mjs",
     "qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",
+    # the interactive API docs (/api/docs, shared/api_docs.py)
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
 }
 
 CSP = (
@@ -50,6 +55,7 @@ SECURITY_HEADERS = {
 
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("text/css", ".css")
 
 
 class WebSettings(BaseSettings):
@@ -86,6 +92,11 @@ def page(path: Path) -> Response:
     return _secure(FileResponse(path, media_type="text/html; charset=utf-8"), cache="no-cache")
 
 
+def html_page(body: str) -> Response:
+    """An HTML page built in code, with the same headers (and caching) as ``page``."""
+    return _secure(HTMLResponse(body), cache="no-cache")
+
+
 def not_found() -> Response:
     response = JSONResponse(error_body("not_found", "资源不存在 (not found)"), 404)
     return _secure(response, cache="no-store")
@@ -104,12 +115,17 @@ def static_file(directory: Path, name: str) -> Response:
     return _secure(FileResponse(path, media_type=media_type), cache="no-cache")
 
 
-def vendor_file(assets_dir: Path, name: str) -> Response:
+def vendor_available(assets_dir: Path, name: str) -> bool:
     relative = VENDOR_FILES.get(name)
-    if relative is None or not (assets_dir / relative).is_file():
+    return relative is not None and (assets_dir / relative).is_file()
+
+
+def vendor_file(assets_dir: Path, name: str) -> Response:
+    if not vendor_available(assets_dir, name):
         return not_found()
+    media_type = "text/css" if name.endswith(".css") else "text/javascript"
     return _secure(
-        FileResponse(assets_dir / relative, media_type="text/javascript; charset=utf-8"),
+        FileResponse(assets_dir / VENDOR_FILES[name], media_type=f"{media_type}; charset=utf-8"),
         cache="public, max-age=86400",
     )
 

@@ -56,7 +56,6 @@ EVERY_ROLE: Final = staff(FINANCE, WAREHOUSE, DISPATCHER, APPROVER, AUDITOR)
 _COMMON: dict[str, Access] = {
     "GET /api/v1/openapi.json": PUBLIC,
     "GET /api/docs": PUBLIC,
-    "GET /docs/oauth2-redirect": PUBLIC,
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,
     "GET /metrics": PUBLIC,  # scraped by Prometheus (README, Observability)
