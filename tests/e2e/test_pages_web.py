@@ -8,6 +8,7 @@ three services running as processes (the ``stack`` fixture).
 - a warehouse keeper receives goods, the dispatch goes request → approval (the button is hidden
   for the requester) → FEFO pick list → ship → sign-off, and the public page shows it;
 - the verify panel reports success, then failure after an entry is tampered with in the database.
+- the API docs (Swagger UI) render with nothing loaded from another origin and no CSP violation.
 
 Screenshots of the main pages go to ``.local/screenshots/`` (git-ignored).
 """
@@ -30,7 +31,7 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from notification.log.entry import document_leaf_hash
 from notification.log.jcs import canonicalize
@@ -716,6 +717,75 @@ def test_only_allow_listed_assets_are_served(web: Stack) -> None:
     assert page.status_code == 200
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert json.loads(httpx.get(base + "/web-config.json").text)["public_url"]
+
+
+# --- API docs -----------------------------------------------------------------------------
+
+CSP_WATCH = """window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});"""
+
+
+async def test_api_docs_render_swagger_ui_from_our_own_origin(web: Stack, browser: Browser) -> None:
+    """/api/docs of the donation service (the origin that issues staff tokens): Swagger UI
+    renders the operations with every request kept on the service's own origin — one to any
+    other origin is recorded and refused — and the CSP reports no violation."""
+    base = web.url("donation")
+    context = await browser.new_context(locale="zh-CN")
+    foreign: list[str] = []
+
+    async def refuse(route: Route) -> None:
+        foreign.append(route.request.url)
+        await route.abort()
+
+    await context.route(lambda url: not url.startswith(base + "/"), refuse)
+    await context.add_init_script(CSP_WATCH)
+    page = await context.new_page()
+    requested: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" or "Content Security Policy" in m.text
+            else None
+        ),
+    )
+    try:
+        await page.goto(base + "/api/docs", wait_until="networkidle")
+        assert not foreign, f"requests to other origins: {foreign}"
+        await expect(page.locator("body[data-ready='1']")).to_have_count(1, timeout=TIMEOUT_MS)
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Donation service")
+        operations = page.locator(".swagger-ui .opblock")
+        await expect(operations.first).to_be_visible(timeout=TIMEOUT_MS)
+        assert await operations.count() > 10
+        await expect(page.locator(".swagger-ui")).to_contain_text("/api/v1/auth/token")
+        # an operation opens, and its details (parameters, responses) show
+        await page.locator(".opblock-summary", has_text="/api/v1/auth/token").first.click()
+        await expect(page.locator(".opblock.is-open .responses-wrapper")).to_be_visible()
+        await shot(page, "api-docs")
+        # "Try it out" calls the service from the page (connect-src 'self')
+        health = page.locator(
+            ".opblock", has=page.locator(".opblock-summary-path", has_text="/healthz")
+        )
+        await health.locator(".opblock-summary").click()
+        await health.locator("button.try-out__btn").click()
+        await health.locator("button.execute").click()
+        await expect(
+            health.locator(".live-responses-table td.response-col_status:not(.col_header)")
+        ).to_contain_text("200", timeout=TIMEOUT_MS)
+        violations = await page.evaluate("window.__cspViolations")
+    finally:
+        await context.close()
+    assert not foreign, f"requests to other origins: {foreign}"
+    elsewhere = [u for u in requested if not u.startswith((base + "/", "data:", "blob:"))]
+    assert not elsewhere, elsewhere
+    assert base + "/api/v1/openapi.json" in requested
+    assert not violations, f"CSP violations: {violations}"
+    assert not problems, problems
 
 
 # --- tracking codes -----------------------------------------------------------------------
