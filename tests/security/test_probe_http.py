@@ -16,12 +16,14 @@ from tests.security.raw_http import chunked_flood, request
 
 pytestmark = pytest.mark.e2e
 
+# A record that does not exist: fixed, so every xdist worker collects the same test ids.
+NO_SUCH = "00000000-0000-4000-8000-000000000013"
 # One route with a JSON body per service; unauthenticated where the service has one.
 BODY_ROUTES = [
     ("donation", "POST", "/api/v1/donor-lookup/code"),
-    ("donation", "PATCH", f"/api/v1/donations/{uuid.uuid4()}"),
+    ("donation", "PATCH", f"/api/v1/donations/{NO_SUCH}"),
     ("warehouse", "POST", "/api/v1/items"),
-    ("notification", "POST", f"/api/v1/alerts/{uuid.uuid4()}/acknowledge"),
+    ("notification", "POST", f"/api/v1/alerts/{NO_SUCH}/acknowledge"),
 ]
 
 
