@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.errors import Conflict
 from shared.subjects import same_subject
+from warehouse.domain.errors import InsufficientStock, SelfApproval, TransitionNotAllowed
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -82,10 +82,11 @@ STATUS_ZH = {
 
 
 def next_status(current: str, action: str) -> str:
-    """The status after ``action``; a Conflict if the dispatch is not in a state that allows it."""
+    """The status after ``action``; :class:`TransitionNotAllowed` if the dispatch is not in a
+    state that allows it."""
     allowed, target = TRANSITIONS[action]
     if current not in allowed:
-        raise Conflict(
+        raise TransitionNotAllowed(
             f"调拨单当前状态为「{STATUS_ZH.get(current, current)}」，不能执行该操作 "
             f"(cannot {action} a dispatch in status {current})",
             details={"status": current, "action": action},
@@ -99,10 +100,9 @@ def holds_reservation(status: str) -> bool:
 
 
 def check_approver(requested_by: str, approver: str) -> None:
-    from shared.errors import Forbidden
-
+    """:class:`SelfApproval` if ``approver`` is the requester."""
     if same_subject(requested_by, approver):  # Alice and alice: one account (OIDC)
-        raise Forbidden(
+        raise SelfApproval(
             "审批人不能是申请人本人 "
             "(a dispatch must be approved by someone other than the requester)"
         )
@@ -123,10 +123,6 @@ class LotStock:
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
-
-
-class InsufficientStock(Conflict):
-    code = "insufficient_stock"
 
 
 def is_expired(expiry: date | None, today: date) -> bool:

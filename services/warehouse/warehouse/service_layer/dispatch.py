@@ -49,13 +49,11 @@ from warehouse.domain.model import (
     TOWNS,
     LotStock,
     allocate_returns,
-    check_approver,
     holds_reservation,
     local_today,
     mask_person_name,
-    next_status,
-    pick_fefo,
 )
+from warehouse.service_layer.errors import approver_allowed, pick_lots, transition
 from warehouse.service_layer.inbound import next_receipt_no
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
@@ -382,7 +380,7 @@ async def _transition(
         raise NotFound(f"调拨单不存在 (dispatch {dispatch_id} not found)")
     _check_version(row, expected_version)
     head = _head(row, row.source_code, row.source_name, row.target_code)
-    return row, next_status(row.status, action), head
+    return row, transition(row.status, action), head
 
 
 async def _save(
@@ -404,7 +402,7 @@ async def approve(
 ) -> Outcome:
     at = datetime.now(UTC)
     row, status, head = await _transition(tx.session, dispatch_id, "approve", expected_version)
-    check_approver(row.requested_by, actor)
+    approver_allowed(row.requested_by, actor)
     row = await _save(tx.session, row, status, at, approved_by=actor, approved_at=at)
     _publish(
         tx,
@@ -454,7 +452,7 @@ async def reject_or_cancel(
     at = datetime.now(UTC)
     row, status, head = await _transition(tx.session, dispatch_id, action, expected_version)
     if action == "reject":
-        check_approver(row.requested_by, actor)
+        approver_allowed(row.requested_by, actor)
     book = StockBook(tx, actor=actor, at=at)
     released = await _release(book, row)
     before = row
@@ -524,7 +522,7 @@ async def pick(
                 .with_for_update()
             )
         ).all()
-        chosen = pick_fefo(
+        chosen = pick_lots(
             [
                 LotStock(c.id, c.lot_no, c.expiry_date, c.on_hand, c.reserved, c.received_at)
                 for c in candidates
