@@ -25,7 +25,7 @@ from donation.config import DonationSettings
 from donation.domain.allocation import InsufficientFunds
 from donation.domain.commands import DonorDetails, GoodsLine, RecordDonation
 from donation.service_layer import gifts, projects
-from donation.service_layer.handlers import record_donation
+from donation.service_layer.intake import record_donation
 from donation.service_layer.staff import seed_demo_staff
 from shared.db import create_engine, create_session_factory
 from shared.errors import AppError

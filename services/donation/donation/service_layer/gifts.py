@@ -18,11 +18,7 @@ from donation.domain.lifecycle import (
 )
 from donation.domain.model import DonationStatus as S
 from donation.service_layer.common import audit, check_version, local_date, lock_row, now
-from donation.service_layer.handlers import (
-    announce_received,
-    check_project_open,
-    get_donation_for_update,
-)
+from donation.service_layer.intake import announce_received, check_project_open
 from shared.contracts.donation import (
     DESIGNATION_CHANGED,
     DONATION_CANCELLED,
@@ -49,6 +45,12 @@ ALLOCATION_LOCK = 7_202_611_280
 
 async def lock_allocations(uow: SqlUnitOfWork) -> None:
     await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ALLOCATION_LOCK})
+
+
+async def get_donation_for_update(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> Donation:
+    return await lock_row(
+        uow, Donation, donation_id, f"捐赠记录不存在 (donation {donation_id} not found)"
+    )
 
 
 def _conflict(exc: IllegalTransition) -> Conflict:

@@ -29,7 +29,7 @@ from donation.entrypoints.api.schemas import (
     ReceiveIn,
 )
 from donation.service_layer import gifts
-from donation.service_layer.handlers import load_donation, record_donation
+from donation.service_layer.intake import load_donation, record_donation
 from shared import public_lookups
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.contracts.donation import Channel, DonationKind, GiftStatus

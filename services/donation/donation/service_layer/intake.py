@@ -1,4 +1,7 @@
-"""Donation command handlers: change rows and stage events through the unit of work."""
+"""Gift intake: record a received or pledged gift and announce its arrival.
+
+What happens to a gift afterwards (receipt, cancel, refund, edits) is ``gifts``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from donation.adapters.gift_rows import insert_gift
 from donation.adapters.orm import Donation, DonationItem, Donor, Project
 from donation.domain.commands import RecordDonation
 from donation.domain.model import DonationStatus, display_name
-from donation.service_layer.common import audit_entry, lock_row, now, request_notice
+from donation.service_layer.common import audit_entry, now, request_notice
 from shared.contracts.donation import (
     DONATION_PLEDGED,
     DONATION_RECEIVED,
@@ -223,9 +226,3 @@ async def load_donation(
         ).all()
     )
     return donation, donor, items
-
-
-async def get_donation_for_update(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> Donation:
-    return await lock_row(
-        uow, Donation, donation_id, f"捐赠记录不存在 (donation {donation_id} not found)"
-    )
