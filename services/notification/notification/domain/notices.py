@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notification.domain.text import shanghai, yuan
+from notification.domain.text import shanghai, yuan_with_symbol
 from shared.contracts.donation import NoticeRequestedV1
 
 SIGNATURE = "宁波市奉化区红十字会"
@@ -20,7 +20,7 @@ def _gift(notice: NoticeRequestedV1) -> str:
     if facts.items:
         return "物资（" + "、".join(facts.items) + "）"
     if facts.amount_fen is not None:
-        return f"善款 {yuan(facts.amount_fen)}"
+        return f"善款 {yuan_with_symbol(facts.amount_fen)}"
     return "捐赠"
 
 
@@ -48,7 +48,7 @@ def render(notice: NoticeRequestedV1) -> tuple[str, str]:
             line += f"公益事业捐赠票据号：{facts.receipt_no}。\n"
     elif milestone == "first_use":
         line = "您的捐赠"
-        line += f"中 {yuan(facts.used_fen)} " if facts.used_fen is not None else ""
+        line += f"中 {yuan_with_symbol(facts.used_fen)} " if facts.used_fen is not None else ""
         line += f"已于 {facts.disbursed_on.isoformat()} " if facts.disbursed_on else "已"
         line += f"拨付用于{project or '救助'}项目"
         line += f"：{facts.purpose}。\n" if facts.purpose else "。\n"

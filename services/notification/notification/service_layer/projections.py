@@ -4,7 +4,8 @@ Deterministic (a rebuild from offset zero gives the same hashed entries): the en
 derived from the event id, every time comes from the payload or the event, and nothing
 depends on the wall clock except ``published_at``, which is outside the hashed content.
 Only masked names reach an entry; free text from producers is passed through
-``scrub_text``, which removes anything shaped like a phone number, e-mail or ID number.
+``scrub_text``, which removes anything shaped like a phone number, e-mail or ID number (the
+text rules are ``notification.domain.text``).
 
 Entries are staged on the session and written in one multi-row INSERT when the transaction
 commits (the consumer applies a whole poll in one transaction), or earlier when a projection
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from notification.domain.text import mask_person, public_donor, scrub_text, yuan_plain
 from notification.log.entry import entry_id_text
 from notification.service_layer.feed_metrics import observe_disclosure
 from shared.contracts import donation as d
@@ -46,42 +47,6 @@ REMAINDER_TEXT = {
     "return_to_donors": "退还捐赠人",
     "other": "其他处理",
 }
-
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-
-
-def scrub_text(value: str) -> str:
-    """Remove contact details and ID numbers from producer free text (belt and braces)."""
-    value = _ID.sub("[已隐去]", value)
-    value = _PHONE.sub("[已隐去]", value)
-    return _EMAIL.sub("[已隐去]", value)
-
-
-def mask_person(name: str) -> str:
-    """A private person's name as the public sees it: surname plus ``*``."""
-    name = name.strip()
-    if not name or "*" in name or "某" in name:
-        return name
-    return name[0] + "*"
-
-
-def public_donor(display: str, display_name: str, donor_type: str) -> str:
-    """The donor as the public sees it. The producer masks already; this is a second line of
-    defence: a private person who chose "surname only" never appears with a full name."""
-    name = display_name.strip()
-    if display == "surname" and donor_type == "individual" and "某" not in name:
-        return (name[:1] or "爱心人士") + "某"
-    if display == "anonymous" and not name:
-        return "匿名"
-    return name
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
 
 
 def tracking_hash(code: str) -> str:
@@ -218,7 +183,7 @@ async def on_donation_received(session: AsyncSession, event: CloudEvent) -> None
     gift = d.DonationReceivedV1.model_validate(event.data)
     donor = public_donor(gift.display, gift.display_name, gift.donor_type)
     if gift.kind == "money":
-        title = f"{donor} 捐款 ¥{yuan(gift.amount_fen)}"
+        title = f"{donor} 捐款 ¥{yuan_plain(gift.amount_fen)}"
     else:
         goods = "、".join(f"{i.name}{i.quantity}{i.unit}" for i in gift.items)
         title = f"{donor} 捐赠物资：{goods}"
@@ -295,7 +260,7 @@ async def on_donation_cancelled(session: AsyncSession, event: CloudEvent) -> Non
         event,
         kind="correction",
         subject_id=str(c.donation_id),
-        title=f"更正：捐赠 ¥{yuan(c.amount_fen)} 已取消（{scrub_text(c.reason)}）",
+        title=f"更正：捐赠 ¥{yuan_plain(c.amount_fen)} 已取消（{scrub_text(c.reason)}）",
         data={
             "donation_id": str(c.donation_id),
             "correction": "cancelled",
@@ -340,7 +305,7 @@ async def on_donation_refunded(session: AsyncSession, event: CloudEvent) -> None
         event,
         kind="donation.refunded",
         subject_id=str(r.donation_id),
-        title=f"捐赠未使用部分 ¥{yuan(r.amount_fen)} 已退还捐赠人（{scrub_text(r.reason)}）",
+        title=f"捐赠未使用部分 ¥{yuan_plain(r.amount_fen)} 已退还捐赠人（{scrub_text(r.reason)}）",
         data={
             "donation_id": str(r.donation_id),
             "amount_fen": r.amount_fen,
@@ -376,7 +341,7 @@ async def on_funds_disbursed(session: AsyncSession, event: CloudEvent) -> None:
         event,
         kind="funds.disbursed",
         subject_id=str(f.disbursement_id),
-        title=f"{f.project_name} 拨付 ¥{yuan(f.amount_fen)}：{scrub_text(f.purpose)}",
+        title=f"{f.project_name} 拨付 ¥{yuan_plain(f.amount_fen)}：{scrub_text(f.purpose)}",
         data={
             "disbursement_id": str(f.disbursement_id),
             "project_code": f.project_code,
@@ -429,8 +394,8 @@ async def on_project_closed(session: AsyncSession, event: CloudEvent) -> None:
         kind="project.closed",
         subject_id=p.project_code,
         title=(
-            f"项目结项：{p.name}，收入 ¥{yuan(p.received_fen)}，使用 ¥{yuan(p.used_fen)}，"
-            f"结余 ¥{yuan(p.remainder_fen)}"
+            f"项目结项：{p.name}，收入 ¥{yuan_plain(p.received_fen)}，"
+            f"使用 ¥{yuan_plain(p.used_fen)}，结余 ¥{yuan_plain(p.remainder_fen)}"
         ),
         data={
             "project_code": p.project_code,
@@ -455,7 +420,7 @@ async def on_remainder_decided(session: AsyncSession, event: CloudEvent) -> None
         kind="project.remainder",
         subject_id=r.project_code,
         title=(
-            f"项目结余 ¥{yuan(r.remainder_fen)} 处理："
+            f"项目结余 ¥{yuan_plain(r.remainder_fen)} 处理："
             f"{REMAINDER_TEXT.get(r.decision, r.decision)}{target}"
         ),
         data={
