@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import KAFKA, PG_PORT, fresh_database, keys
 from notification.config import NotificationSettings
-from notification.entrypoints.consumers import FEED_HANDLERS
 from notification.main import MIGRATIONS
+from notification.service_layer.projections import FEED_HANDLERS
 from shared.contracts.donation import DONATION_RECEIVED, DonationReceivedV1
 from shared.db import create_engine, create_session_factory
 from shared.ids import new_tracking_code, uuid7
