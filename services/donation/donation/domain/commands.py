@@ -42,3 +42,24 @@ class RecordDonation:
     items: tuple[GoodsLine, ...] = field(default_factory=tuple)
     pledged: bool = False
     donor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class RegisterDonor:
+    donor_type: str
+    name: str
+    phone: str | None
+    email: str | None
+    display: str
+    notify: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class UpdateDonor:
+    """Change the fields in ``changes``; ``expected_version`` is the version the caller read."""
+
+    donor_id: uuid.UUID
+    actor: str
+    expected_version: int | None
+    changes: dict[str, object]

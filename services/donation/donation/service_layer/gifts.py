@@ -33,7 +33,7 @@ from shared.contracts.donation import (
     DonationRefundedV1,
     DonationStatusChangedV1,
 )
-from shared.errors import Conflict, ValidationFailed
+from shared.errors import Conflict
 from shared.ids import uuid7
 from shared.messaging.topics import DONATION_EVENTS
 from shared.uow import SqlUnitOfWork
@@ -437,35 +437,3 @@ async def update_donation(
         after=dict(changes) | ({"reason": reason} if reason else {}),
     )
     return donation
-
-
-async def update_donor(
-    uow: SqlUnitOfWork,
-    donor_id: uuid.UUID,
-    *,
-    actor: str,
-    expected_version: int | None,
-    changes: dict[str, object],
-) -> Donor:
-    donor = await lock_row(uow, Donor, donor_id, f"捐赠人不存在 (donor {donor_id} not found)")
-    check_version(donor.version, expected_version)
-    if "name" in changes and not str(changes["name"]).strip():
-        raise ValidationFailed("姓名不能为空 (name must not be empty)")
-    before = {k: getattr(donor, k) for k in changes if k not in ("phone", "email")}
-    for key, value in changes.items():
-        setattr(donor, key, value)
-    donor.version += 1
-    donor.updated_at = now()
-    # Personal data stays out of the audit log's values: record which fields changed.
-    audit(
-        uow.session,
-        actor=actor,
-        action="donor.update",
-        entity="donor",
-        entity_id=str(donor.id),
-        before=before,
-        after={k: ("(changed)" if k in ("phone", "email") else v) for k, v in changes.items()},
-    )
-    # Published gifts keep their masked name (nothing published is edited in place); gifts
-    # recorded from now on use the new details.
-    return donor
