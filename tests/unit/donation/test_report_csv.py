@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from donation.service_layer.reports import USE_COLUMNS, rows_to_csv
+from donation.service_layer.queries.reports import USE_COLUMNS, rows_to_csv
 
 
 def test_a_formula_like_key_is_quoted_and_the_amounts_stay_numbers() -> None:

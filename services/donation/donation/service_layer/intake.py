@@ -5,7 +5,6 @@ What happens to a gift afterwards (receipt, cancel, refund, edits) is ``gifts``.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -205,24 +204,3 @@ def announce_received(
             items=[f"{i.name} {i.quantity}{i.unit}" for i in items],
         ),
     )
-
-
-async def load_donation(
-    uow: SqlUnitOfWork, donation_id: uuid.UUID
-) -> tuple[Donation, Donor, list[DonationItem]] | None:
-    session = uow.session
-    donation = await session.get(Donation, donation_id)
-    if donation is None:
-        return None
-    donor = await session.get(Donor, donation.donor_id)
-    assert donor is not None
-    items = list(
-        (
-            await session.scalars(
-                select(DonationItem)
-                .where(col(DonationItem.donation_id) == donation_id)
-                .order_by(col(DonationItem.line_no))
-            )
-        ).all()
-    )
-    return donation, donor, items

@@ -10,27 +10,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import and_, or_
-from sqlmodel import col, select
 
-from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
 from donation.domain.commands import DonorDetails, GoodsLine, RecordDonation
 from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.schemas import (
     DonationCreate,
-    DonationItemOut,
     DonationOut,
     DonationPage,
     DonationPatch,
-    DonorOut,
     ReasonIn,
     ReceiptIn,
     ReceiptOut,
     ReceiveIn,
 )
 from donation.service_layer import gifts
-from donation.service_layer.intake import load_donation, record_donation
-from shared import public_lookups
+from donation.service_layer.intake import record_donation
+from donation.service_layer.queries.donations import (
+    GiftFilters,
+    donation_body,
+    donation_out,
+    donation_page,
+)
+from donation.service_layer.queries.receipts import gift_receipts, receipt_out
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.contracts.donation import Channel, DonationKind, GiftStatus
 from shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
@@ -44,7 +45,7 @@ from shared.http_commands import (
     read_row,
 )
 from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit
 from shared.uow import SqlUnitOfWork
 
 router = APIRouter(prefix="/api/v1/donations", tags=["donations"])
@@ -55,56 +56,33 @@ Reader = require_roles(Role.FINANCE, Role.APPROVER, Role.AUDITOR)
 NO_GIFT: Declared = (NotFound, "No such gift")
 
 
-def to_out(
-    donation: Donation, donor: Donor, items: list[DonationItem], receipt_no: str | None = None
-) -> DonationOut:
-    return DonationOut(
-        id=donation.id,
-        tracking_code=donation.tracking_code,
-        kind=donation.kind,
-        status=donation.status,
-        amount_fen=donation.amount_fen,
-        channel=donation.channel,
-        external_ref=donation.external_ref,
-        project_code=donation.project_code,
-        display=donation.display,
-        display_name=donation.display_name,
-        donor=DonorOut(
-            id=donor.id,
-            donor_type=donor.donor_type,
-            name=donor.name,
-            phone=donor.phone,
-            email=donor.email,
-            display=donor.display,
-            notify=donor.notify,
-            version=donor.version,
-            created_at=donor.created_at,
+def record_command(body: DonationCreate, actor: str) -> RecordDonation:
+    """The gift a request records: the amount of goods defaults to their lines' value, the
+    time received to now; a gift from a known donor (``donor_id``) carries no details."""
+    donor = body.donor
+    return RecordDonation(
+        kind=body.kind,
+        amount_fen=body.amount_fen
+        if body.amount_fen is not None
+        else sum(i.value_fen for i in body.items),
+        channel=body.channel,
+        display=body.display,
+        donor=DonorDetails(
+            donor_type=donor.donor_type if donor else "individual",
+            name=donor.name if donor else "",
+            phone=donor.phone if donor else None,
+            email=donor.email if donor else None,
+            notify=donor.notify if donor else "all",
         ),
-        items=[DonationItemOut.model_validate(i, from_attributes=True) for i in items],
-        note=donation.note,
-        received_at=donation.received_at,
-        created_at=donation.created_at,
-        created_by=donation.created_by,
-        version=donation.version,
-        used_fen=donation.used_fen,
-        refunded_fen=donation.refunded_fen,
-        remaining_fen=donation.amount_fen - donation.used_fen - donation.refunded_fen,
-        status_reason=donation.status_reason,
-        receipt_no=receipt_no,
-        updated_at=donation.updated_at,
+        received_at=body.received_at or datetime.now(UTC),
+        actor=actor,
+        external_ref=body.external_ref,
+        project_code=body.project_code,
+        note=body.note,
+        items=tuple(GoodsLine(**item.model_dump()) for item in body.items),
+        pledged=body.pledged,
+        donor_id=body.donor_id,
     )
-
-
-async def donation_body(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> dict[str, Any]:
-    loaded = await load_donation(uow, donation_id)
-    if loaded is None:
-        raise NotFound(f"捐赠记录不存在 (donation {donation_id} not found)")
-    receipt_no = await uow.session.scalar(
-        select(col(Receipt.receipt_no)).where(
-            col(Receipt.donation_id) == donation_id, col(Receipt.voided_at).is_(None)
-        )
-    )
-    return to_out(*loaded, receipt_no=receipt_no).model_dump(mode="json")
 
 
 async def _act_on_gift(
@@ -145,34 +123,11 @@ async def create_donation(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
-    donor = body.donor
-    command = RecordDonation(
-        kind=body.kind,
-        amount_fen=body.amount_fen
-        if body.amount_fen is not None
-        else sum(i.value_fen for i in body.items),
-        channel=body.channel,
-        display=body.display,
-        donor=DonorDetails(
-            donor_type=donor.donor_type if donor else "individual",
-            name=donor.name if donor else "",
-            phone=donor.phone if donor else None,
-            email=donor.email if donor else None,
-            notify=donor.notify if donor else "all",
-        ),
-        received_at=body.received_at or datetime.now(UTC),
-        actor=staff.username,
-        external_ref=body.external_ref,
-        project_code=body.project_code,
-        note=body.note,
-        items=tuple(GoodsLine(**item.model_dump()) for item in body.items),
-        pledged=body.pledged,
-        donor_id=body.donor_id,
-    )
+    command = record_command(body, staff.username)
 
     async def record(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         gift = await record_donation(uow, command)
-        return 201, to_out(gift.donation, gift.donor, gift.items).model_dump(mode="json")
+        return 201, donation_out(gift.donation, gift.donor, gift.items).model_dump(mode="json")
 
     return await idempotent(
         runtime,
@@ -214,84 +169,20 @@ async def list_donations(
     receipt_no: Annotated[str | None, Query(max_length=20, description="票据号")] = None,
     donor_name: Annotated[str | None, Query(max_length=100, description="捐赠人姓名包含")] = None,
 ) -> DonationPage:
-    query = select(Donation, Donor).join(Donor, col(Donor.id) == col(Donation.donor_id))
-    if tracking_code is not None:
-        code = public_lookups.tracking_code(tracking_code)  # 422 if malformed
-        query = query.where(col(Donation.tracking_code) == code)
-    if receipt_no is not None:
-        query = query.where(
-            col(Donation.id).in_(
-                select(col(Receipt.donation_id)).where(col(Receipt.receipt_no) == receipt_no)
-            )
-        )
-    if donor_name:
-        query = query.where(col(Donor.name).contains(donor_name))
-    if status is not None:
-        query = query.where(col(Donation.status) == status)
-    if kind is not None:
-        query = query.where(col(Donation.kind) == kind)
-    if channel is not None:
-        query = query.where(col(Donation.channel) == channel)
-    if project_code is not None:
-        query = query.where(col(Donation.project_code) == project_code)
-    if unrestricted is not None:
-        query = query.where(
-            col(Donation.project_code).is_(None)
-            if unrestricted
-            else col(Donation.project_code).is_not(None)
-        )
-    if donor_id is not None:
-        query = query.where(col(Donation.donor_id) == donor_id)
-    if received_from is not None:
-        query = query.where(col(Donation.received_at) >= received_from)
-    if received_to is not None:
-        query = query.where(col(Donation.received_at) < received_to)
-    if cursor is not None:
-        at_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            at, last_id = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
-        except ValueError as exc:
-            from shared.errors import ValidationFailed
-
-            raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
-        query = query.where(
-            or_(
-                col(Donation.received_at) < at,
-                and_(col(Donation.received_at) == at, col(Donation.id) < last_id),
-            )
-        )
-    query = query.order_by(col(Donation.received_at).desc(), col(Donation.id).desc()).limit(
-        limit + 1
+    filters = GiftFilters(
+        status=status,
+        kind=kind,
+        channel=channel,
+        project_code=project_code,
+        unrestricted=unrestricted,
+        donor_id=donor_id,
+        received_from=received_from,
+        received_to=received_to,
+        tracking_code=tracking_code,
+        receipt_no=receipt_no,
+        donor_name=donor_name,
     )
-    async with runtime.unit_of_work() as uow:
-        rows = (await uow.session.execute(query)).all()
-        page = rows[:limit]
-        ids = [d.id for d, _ in page]
-        items_by_donation: dict[uuid.UUID, list[DonationItem]] = {i: [] for i in ids}
-        receipts: dict[uuid.UUID, str] = {}
-        if ids:
-            for item in await uow.session.scalars(
-                select(DonationItem)
-                .where(col(DonationItem.donation_id).in_(ids))
-                .order_by(col(DonationItem.line_no))
-            ):
-                items_by_donation[item.donation_id].append(item)
-            for r in await uow.session.scalars(
-                select(Receipt).where(
-                    col(Receipt.donation_id).in_(ids), col(Receipt.voided_at).is_(None)
-                )
-            ):
-                receipts[r.donation_id] = r.receipt_no
-        next_cursor = None
-        if len(rows) > limit:
-            last = page[-1][0]
-            next_cursor = encode_cursor(last.received_at.isoformat(), str(last.id))
-        return DonationPage(
-            items=[
-                to_out(d, donor, items_by_donation[d.id], receipts.get(d.id)) for d, donor in page
-            ],
-            next_cursor=next_cursor,
-        )
+    return await donation_page(runtime, filters, limit=limit, cursor=cursor)
 
 
 @router.patch(
@@ -384,7 +275,7 @@ async def issue_receipt(
             declined=body.declined,
             payer_name=body.payer_name,
         )
-        return 201, ReceiptOut.model_validate(receipt, from_attributes=True).model_dump(mode="json")
+        return 201, receipt_out(receipt).model_dump(mode="json")
 
     return await idempotent(
         runtime,
@@ -413,7 +304,7 @@ async def void_receipt(
         receipt = await gifts.void_receipt(
             uow, donation_id, actor=staff.username, reason=body.reason
         )
-        return 200, ReceiptOut.model_validate(receipt, from_attributes=True).model_dump(mode="json")
+        return 200, receipt_out(receipt).model_dump(mode="json")
 
     return await idempotent(
         runtime,
@@ -429,13 +320,7 @@ async def void_receipt(
 async def list_gift_receipts(
     donation_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> list[ReceiptOut]:
-    async with runtime.unit_of_work() as uow:
-        rows = await uow.session.scalars(
-            select(Receipt)
-            .where(col(Receipt.donation_id) == donation_id)
-            .order_by(col(Receipt.issued_at))
-        )
-        return [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+    return await gift_receipts(runtime, donation_id)
 
 
 @_action_route("/{donation_id}/cancel", "取消捐赠 Cancel (pledged or received, unused)")

@@ -7,16 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import and_, or_
-from sqlmodel import col, select
 
-from donation.adapters.orm import AuditEntry, Receipt
-from donation.entrypoints.api.schemas import AuditOut, AuditPage, ReceiptOut, ReceiptPage
-from donation.service_layer import reports
+from donation.entrypoints.api.schemas import AuditPage, ReceiptPage
+from donation.service_layer.queries import reports
+from donation.service_layer.queries.audit import AuditFilters, audit_page
+from donation.service_layer.queries.receipts import register_page
 from shared.auth import Role, StaffPrincipal, require_roles
-from shared.errors import ValidationFailed
 from shared.http_commands import RuntimeDep
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -103,24 +101,7 @@ async def list_receipts(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ReceiptPage:
-    query = select(Receipt)
-    if year is not None:
-        query = query.where(col(Receipt.year) == year)
-    if cursor is not None:
-        y, s = decode_cursor(cursor, 2)
-        if not isinstance(y, int) or not isinstance(s, int):
-            raise ValidationFailed("无效的分页游标 (invalid cursor)")
-        query = query.where(
-            or_(col(Receipt.year) < y, and_(col(Receipt.year) == y, col(Receipt.seq) < s))
-        )
-    query = query.order_by(col(Receipt.year).desc(), col(Receipt.seq).desc()).limit(limit + 1)
-    async with runtime.unit_of_work() as uow:
-        rows = list(await uow.session.scalars(query))
-        page = rows[:limit]
-        return ReceiptPage(
-            items=[ReceiptOut.model_validate(r, from_attributes=True) for r in page],
-            next_cursor=encode_cursor(page[-1].year, page[-1].seq) if len(rows) > limit else None,
-        )
+    return await register_page(runtime, year, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -136,25 +117,5 @@ async def audit_log(
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AuditPage:
-    query = select(AuditEntry)
-    if entity:
-        query = query.where(col(AuditEntry.entity) == entity)
-    if entity_id:
-        query = query.where(col(AuditEntry.entity_id) == entity_id)
-    if actor:
-        query = query.where(col(AuditEntry.actor) == actor)
-    if action:
-        query = query.where(col(AuditEntry.action) == action)
-    if cursor is not None:
-        (last,) = decode_cursor(cursor, 1)
-        if not isinstance(last, int):
-            raise ValidationFailed("无效的分页游标 (invalid cursor)")
-        query = query.where(col(AuditEntry.id) < last)
-    query = query.order_by(col(AuditEntry.id).desc()).limit(limit + 1)
-    async with runtime.unit_of_work() as uow:
-        rows = list(await uow.session.scalars(query))
-        page = rows[:limit]
-        return AuditPage(
-            items=[AuditOut.model_validate(a, from_attributes=True) for a in page],
-            next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
-        )
+    filters = AuditFilters(entity=entity, entity_id=entity_id, actor=actor, action=action)
+    return await audit_page(runtime, filters, limit=limit, cursor=cursor)

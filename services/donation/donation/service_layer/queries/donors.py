@@ -6,8 +6,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func
+from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from donation.adapters.orm import Donor
 from donation.entrypoints.api.schemas import DonorOut, DonorPage
@@ -49,7 +50,7 @@ async def donor_body(uow: SqlUnitOfWork, donor_id: uuid.UUID) -> dict[str, Any]:
     return donor_out(donor).model_dump(mode="json")
 
 
-def donors_query(filters: DonorFilters, *, limit: int, cursor: str | None) -> Select[Any]:
+def donors_query(filters: DonorFilters, *, limit: int, cursor: str | None) -> SelectOfScalar[Donor]:
     """Donors newest first (by id, a UUIDv7), after ``cursor``, one more than ``limit`` (to
     tell whether a next page exists); a malformed cursor is a ``422``."""
     query = select(Donor)
