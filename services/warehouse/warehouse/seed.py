@@ -18,15 +18,25 @@ from shared.db import create_engine, create_session_factory
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import dispatches, warehouses
 from warehouse.config import WarehouseSettings
-from warehouse.domain.model import TOWNS
-from warehouse.service_layer import catalogue, dispatch
-from warehouse.service_layer.inbound import (
+from warehouse.domain.commands import (
+    ApproveDispatch,
     ConfirmInbound,
     ConfirmLine,
+    CreateItem,
+    CreateWarehouse,
+    DeliverDispatch,
+    Destination,
     ExpectedLine,
-    confirm_inbound,
-    create_procurement,
+    PickDispatch,
+    RegisterProcurement,
+    RequestDispatch,
+    ReturnLine,
+    SetSafetyStock,
+    ShipDispatch,
 )
+from warehouse.domain.model import TOWNS
+from warehouse.service_layer import catalogue, delivery, dispatch, picking
+from warehouse.service_layer.inbound import confirm_inbound, register_procurement
 
 DISTRICT = "WH-DISTRICT"
 ACTOR = "demo-seed"
@@ -87,52 +97,48 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
     async with _uow(factory, settings) as uow:
         await catalogue.create_warehouse(
             uow,
-            {
-                "code": DISTRICT,
-                "name": "区备灾救灾中心仓库",
-                "kind": "district",
-                "town": "岳林街道",
-                "address": "奉化区岳林街道（演示地址）",
-                "active": True,
-            },
-            actor=ACTOR,
+            CreateWarehouse(
+                code=DISTRICT,
+                name="区备灾救灾中心仓库",
+                kind="district",
+                town="岳林街道",
+                address="奉化区岳林街道（演示地址）",
+                actor=ACTOR,
+            ),
         )
         for town in TOWNS:
             await catalogue.create_warehouse(
                 uow,
-                {
-                    "code": f"ST-{TOWN_CODES[town]}",
-                    "name": f"{town}救灾物资储备点",
-                    "kind": "station",
-                    "town": town,
-                    "address": f"{town}（演示地址）",
-                    "active": True,
-                },
-                actor=ACTOR,
+                CreateWarehouse(
+                    code=f"ST-{TOWN_CODES[town]}",
+                    name=f"{town}救灾物资储备点",
+                    kind="station",
+                    town=town,
+                    address=f"{town}（演示地址）",
+                    actor=ACTOR,
+                ),
             )
         for code, name, category, unit, tracked, value, _ in CATALOGUE:
             await catalogue.create_item(
                 uow,
-                {
-                    "code": code,
-                    "name": name,
-                    "category": category,
-                    "unit": unit,
-                    "lot_tracked": tracked,
-                    "unit_value_fen": value,
-                    "default_safety_stock": 0,
-                    "active": True,
-                },
-                actor=ACTOR,
+                CreateItem(
+                    code=code,
+                    name=name,
+                    category=category,
+                    unit=unit,
+                    actor=ACTOR,
+                    lot_tracked=tracked,
+                    unit_value_fen=value,
+                ),
             )
         await uow.commit()
     async with _uow(factory, settings) as uow:
         for code, *_, safety in CATALOGUE:
-            await catalogue.set_safety_stock(uow, DISTRICT, code, safety, actor=ACTOR)
+            await catalogue.set_safety_stock(uow, SetSafetyStock(DISTRICT, code, safety, ACTOR))
         for town in ("溪口镇", "大堰镇", "莼湖街道"):
             for code in ("QUILT", "WATER-550", "RAINCOAT"):
                 await catalogue.set_safety_stock(
-                    uow, f"ST-{TOWN_CODES[town]}", code, 20, actor=ACTOR
+                    uow, SetSafetyStock(f"ST-{TOWN_CODES[town]}", code, 20, ACTOR)
                 )
         await uow.commit()
 
@@ -181,33 +187,31 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
     await _past_dispatch(
         factory,
         settings,
-        destination=dispatch.Destination(
-            kind="shelter", name="溪口镇中心小学临时安置点", town="溪口镇"
-        ),
+        destination=Destination(kind="shelter", name="溪口镇中心小学临时安置点", town="溪口镇"),
         lines=[("QUILT", 80), ("WATER-550", 60), ("NOODLES", 30), ("FIRSTAID", 20)],
         incident=typhoon,
         recipient=("陈国平", "溪口镇人民政府"),
-        returns=[],
+        returns=(),
         days_ago=60,
     )
     await _past_dispatch(
         factory,
         settings,
-        destination=dispatch.Destination(kind="site", name="松岙镇海沿村避灾点", town="松岙镇"),
+        destination=Destination(kind="site", name="松岙镇海沿村避灾点", town="松岙镇"),
         lines=[("TENT", 6), ("COT", 40), ("RAINCOAT", 100), ("FLASHLIGHT", 30)],
         incident=typhoon,
         recipient=("林海", "松岙镇应急办"),
-        returns=[dispatch.ReturnLine("COT", 5)],  # partial: five cots came back
+        returns=(ReturnLine("COT", 5),),  # partial: five cots came back
         days_ago=59,
     )
     await _past_dispatch(
         factory,
         settings,
-        destination=dispatch.Destination(kind="station", warehouse_code="ST-DY"),
+        destination=Destination(kind="station", warehouse_code="ST-DY"),
         lines=[("LIFEJACKET", 30), ("RAINCOAT", 60), ("WATER-550", 40)],
         incident=flood,
         recipient=("王秀英", "大堰镇救灾物资储备点"),
-        returns=[],
+        returns=(),
         days_ago=120,
     )
 
@@ -221,23 +225,25 @@ async def _receive(
     expired_reason: str | None = None,
 ) -> None:
     async with _uow(factory, settings) as uow:
-        inbound_id = await create_procurement(
+        inbound_id = await register_procurement(
             uow,
-            warehouse_code=warehouse_code,
-            procurement_order=order,
-            supplier="区应急管理局统一采购（演示）",
-            lines=[
-                ExpectedLine(code, qty, None, lot_no, expiry) for code, qty, expiry, lot_no in lots
-            ],
-            note=None,
-            actor=ACTOR,
+            RegisterProcurement(
+                warehouse_code=warehouse_code,
+                procurement_order=order,
+                lines=tuple(
+                    ExpectedLine(code, qty, None, lot_no, expiry)
+                    for code, qty, expiry, lot_no in lots
+                ),
+                actor=ACTOR,
+                supplier="区应急管理局统一采购（演示）",
+            ),
         )
         await confirm_inbound(
             uow,
             ConfirmInbound(
                 inbound_id=inbound_id,
                 warehouse_code=None,
-                lines=[
+                lines=tuple(
                     ConfirmLine(
                         line_no=n,
                         item_code=None,
@@ -247,7 +253,7 @@ async def _receive(
                         expired_reason=expired_reason,
                     )
                     for n, (_, qty, expiry, lot_no) in enumerate(lots, start=1)
-                ],
+                ),
                 actor=ACTOR,
             ),
         )
@@ -258,40 +264,43 @@ async def _past_dispatch(
     factory: async_sessionmaker[AsyncSession],
     settings: WarehouseSettings,
     *,
-    destination: dispatch.Destination,
+    destination: Destination,
     lines: list[tuple[str, int]],
     incident: dict[str, Any],
     recipient: tuple[str, str],
-    returns: list[dispatch.ReturnLine],
+    returns: tuple[ReturnLine, ...],
     days_ago: int,
 ) -> None:
     async with _uow(factory, settings) as uow:
-        dispatch_id = await dispatch.request_dispatch(
+        requested = await dispatch.request_dispatch(
             uow,
-            dispatch.RequestDispatch(
+            RequestDispatch(
                 from_warehouse_code=DISTRICT,
                 destination=destination,
-                lines=lines,
+                lines=tuple(lines),
                 actor="dispatcher",
                 urgency="urgent",
                 **incident,
             ),
         )
-        await dispatch.approve(uow, dispatch_id, actor="approver")
-        await dispatch.pick(
-            uow, dispatch_id, actor="warehouse", min_days=settings.pick_min_days_to_expiry
+        dispatch_id = requested.row.id
+        await dispatch.approve_dispatch(uow, ApproveDispatch(dispatch_id, "approver"))
+        await picking.pick_dispatch(
+            uow, PickDispatch(dispatch_id, "warehouse", settings.pick_min_days_to_expiry)
         )
-        await dispatch.ship(
+        await dispatch.ship_dispatch(
             uow,
-            dispatch_id,
-            actor="warehouse",
-            waybill_no=f"ZY-{str(dispatch_id)[-8:]}",
-            carrier="区红十字会自有车辆",
+            ShipDispatch(
+                dispatch_id,
+                "warehouse",
+                waybill_no=f"ZY-{str(dispatch_id)[-8:]}",
+                carrier="区红十字会自有车辆",
+            ),
         )
-        await dispatch.deliver(
+        await delivery.deliver_dispatch(
             uow,
-            dispatch_id,
-            dispatch.Deliver(
+            DeliverDispatch(
+                dispatch_id,
                 recipient_name=recipient[0],
                 recipient_org=recipient[1],
                 actor="dispatcher",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from shared.errors import Conflict, ValidationFailed
 from shared.ids import uuid7
 from warehouse.adapters.orm import items, stock_levels, warehouses
+from warehouse.domain.commands import (
+    CreateItem,
+    CreateWarehouse,
+    SetSafetyStock,
+    UpdateItem,
+    UpdateWarehouse,
+)
 from warehouse.domain.model import CATEGORIES, TOWNS, local_today
 from warehouse.service_layer.stock import (
     audit,
@@ -28,7 +36,21 @@ def _check_town(town: str | None) -> None:
         raise ValidationFailed(f"未知的镇（街道）：{town} (unknown town; one of Fenghua's 12)")
 
 
-async def create_warehouse(tx: Tx, values: dict[str, Any], *, actor: str) -> uuid.UUID:
+def _nothing_to_change(changes: Mapping[str, Any]) -> None:
+    if not changes:
+        raise ValidationFailed("没有要修改的字段 (nothing to change)")
+
+
+async def create_warehouse(tx: Tx, command: CreateWarehouse) -> uuid.UUID:
+    actor = command.actor
+    values: dict[str, Any] = {
+        "code": command.code,
+        "name": command.name,
+        "kind": command.kind,
+        "town": command.town,
+        "address": command.address,
+        "active": command.active,
+    }
     _check_town(values.get("town"))
     if values.get("kind") == "station" and not values.get("town"):
         raise ValidationFailed("镇级救灾站必须填写所在镇街 town (a station needs its town)")
@@ -56,9 +78,11 @@ async def create_warehouse(tx: Tx, values: dict[str, Any], *, actor: str) -> uui
     return warehouse_id
 
 
-async def update_warehouse(
-    tx: Tx, code: str, changes: dict[str, Any], *, version: int, actor: str
-) -> None:
+async def update_warehouse(tx: Tx, command: UpdateWarehouse) -> None:
+    """Change the fields sent (at least one), if the warehouse is still at ``version``."""
+    code, version, actor = command.code, command.version, command.actor
+    changes = dict(command.changes)
+    _nothing_to_change(changes)
     _check_town(changes.get("town"))
     now = datetime.now(UTC)
     result = await tx.session.execute(
@@ -84,7 +108,18 @@ async def update_warehouse(
     )
 
 
-async def create_item(tx: Tx, values: dict[str, Any], *, actor: str) -> uuid.UUID:
+async def create_item(tx: Tx, command: CreateItem) -> uuid.UUID:
+    actor = command.actor
+    values: dict[str, Any] = {
+        "code": command.code,
+        "name": command.name,
+        "category": command.category,
+        "unit": command.unit,
+        "lot_tracked": command.lot_tracked,
+        "unit_value_fen": command.unit_value_fen,
+        "default_safety_stock": command.default_safety_stock,
+        "active": command.active,
+    }
     if values["category"] not in CATEGORIES:
         raise ValidationFailed(f"未知的物资类别：{values['category']} (unknown category)")
     exists = await tx.session.execute(select(items.c.id).where(items.c.code == values["code"]))
@@ -107,9 +142,11 @@ async def create_item(tx: Tx, values: dict[str, Any], *, actor: str) -> uuid.UUI
     return item_id
 
 
-async def update_item(
-    tx: Tx, code: str, changes: dict[str, Any], *, version: int, actor: str
-) -> None:
+async def update_item(tx: Tx, command: UpdateItem) -> None:
+    """Change the fields sent (at least one), if the item is still at ``version``."""
+    code, version, actor = command.code, command.version, command.actor
+    changes = dict(command.changes)
+    _nothing_to_change(changes)
     now = datetime.now(UTC)
     result = await tx.session.execute(
         update(items)
@@ -134,10 +171,10 @@ async def update_item(
     )
 
 
-async def set_safety_stock(
-    tx: Tx, warehouse_code: str, item_code: str, quantity: int, *, actor: str
-) -> None:
+async def set_safety_stock(tx: Tx, command: SetSafetyStock) -> None:
     """Set the safety stock of an item in one warehouse; publishes the level (alerts)."""
+    warehouse_code, item_code = command.warehouse_code, command.item_code
+    quantity, actor = command.safety_stock, command.actor
     if quantity < 0:
         raise ValidationFailed("安全库存不能为负 (safety stock must be >= 0)")
     now = datetime.now(UTC)

@@ -7,8 +7,6 @@ A count can also record goods found that belong to no lot (a new lot, reason ``f
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 
 from sqlalchemy import insert, select
 
@@ -16,6 +14,7 @@ from shared.contracts.warehouse import STOCK_ADJUSTED, TOPIC, StockAdjustedV1
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import uuid7
 from warehouse.adapters.orm import items, lots, stock_adjustments, stock_counts
+from warehouse.domain.commands import RecordStockCount
 from warehouse.domain.model import ADJUSTMENT_REASONS
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
@@ -24,28 +23,7 @@ DECREASE = {"lost", "damaged", "expired", "correction"}
 INCREASE = {"found", "correction"}
 
 
-@dataclass(frozen=True)
-class CountLine:
-    counted_quantity: int
-    reason: str | None = None
-    lot_id: uuid.UUID | None = None
-    # for goods found outside any lot:
-    item_code: str | None = None
-    lot_no: str | None = None
-    expiry_date: date | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class StockCount:
-    warehouse_code: str
-    lines: list[CountLine]
-    actor: str
-    note: str | None = None
-    counted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-async def record_count(tx: Tx, command: StockCount) -> tuple[uuid.UUID, list[uuid.UUID]]:
+async def record_count(tx: Tx, command: RecordStockCount) -> tuple[uuid.UUID, list[uuid.UUID]]:
     session = tx.session
     place = await warehouse_by_code(session, command.warehouse_code)
     if not command.lines:

@@ -34,8 +34,9 @@ from shared.contracts.warehouse import (
 )
 from shared.runtime import ServiceRuntime
 from warehouse.adapters.orm import expiry_notices, items, lots, stock_levels, warehouses
+from warehouse.domain.commands import RunExpiryScan
 from warehouse.domain.model import SHANGHAI, local_today
-from warehouse.service_layer.stock import Pair, StockBook, expired_units_by_level
+from warehouse.service_layer.stock import Pair, StockBook, audit, expired_units_by_level
 from warehouse.service_layer.tx import Tx
 
 log = logging.getLogger("sunshine.warehouse.expiry")
@@ -116,6 +117,21 @@ async def scan(tx: Tx, *, scan_date: date, window_days: int) -> ScanResult:
                 payload=LotNearExpiryV1(**common, window_days=window_days),
             )
     return ScanResult(scan_date, near, expired)
+
+
+async def run_expiry_scan(tx: Tx, command: RunExpiryScan) -> ScanResult:
+    """The scan run on demand by a staff member: :func:`scan`, and its audit-log entry."""
+    result = await scan(tx, scan_date=command.scan_date, window_days=command.window_days)
+    await audit(
+        tx.session,
+        actor=command.actor,
+        action="expiry_scan.run",
+        entity_type="expiry_scan",
+        entity_id=command.scan_date.isoformat(),
+        at=datetime.now(UTC),
+        detail={"near_expiry": result.near_expiry, "expired": result.expired},
+    )
+    return result
 
 
 async def run_scan(runtime: ServiceRuntime, *, scan_date: date | None = None) -> ScanResult:

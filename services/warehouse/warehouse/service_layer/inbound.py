@@ -9,7 +9,6 @@ publishes ``stock.received`` and one ``stock.level_changed`` per item.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import uuid7
 from shared.messaging.envelope import CloudEvent
 from warehouse.adapters.orm import inbounds, items, warehouses
+from warehouse.domain.commands import ConfirmInbound, ConfirmLine, RegisterProcurement
 from warehouse.domain.model import is_expired, local_today
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
@@ -88,25 +88,11 @@ async def on_donation_cancelled(session: AsyncSession, event: CloudEvent) -> Non
 # --------------------------------------------------------------------------- procurement
 
 
-@dataclass(frozen=True)
-class ExpectedLine:
-    item_code: str
-    quantity: int
-    unit_value_fen: int | None = None
-    lot_no: str | None = None
-    expiry_date: date | None = None
-
-
-async def create_procurement(
-    tx: Tx,
-    *,
-    warehouse_code: str,
-    procurement_order: str,
-    supplier: str | None,
-    lines: list[ExpectedLine],
-    note: str | None,
-    actor: str,
-) -> uuid.UUID:
+async def register_procurement(tx: Tx, command: RegisterProcurement) -> uuid.UUID:
+    """An expected inbound for a procurement delivery; its id."""
+    warehouse_code, procurement_order = command.warehouse_code, command.procurement_order
+    supplier, note, actor = command.supplier, command.note, command.actor
+    lines = command.lines
     now = datetime.now(UTC)
     place = await warehouse_by_code(tx.session, warehouse_code)
     stored = []
@@ -155,31 +141,6 @@ async def create_procurement(
 
 
 # --------------------------------------------------------------------------- confirmation
-
-
-@dataclass(frozen=True)
-class ConfirmLine:
-    line_no: int | None  # 1-based index into the expected lines; None for an unannounced line
-    item_code: str | None
-    received_quantity: int
-    damaged_quantity: int = 0
-    damage_reason: str | None = None
-    lot_no: str | None = None
-    expiry_date: date | None = None
-    expired_reason: str | None = None
-    unit_value_fen: int | None = None
-
-
-@dataclass
-class ConfirmInbound:
-    inbound_id: uuid.UUID
-    warehouse_code: str | None
-    lines: list[ConfirmLine]
-    actor: str
-    note: str | None = None
-    expected_version: int | None = None
-    today: date | None = None
-    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 async def next_receipt_no(session: AsyncSession, at: datetime) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -11,18 +11,26 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, NotFound
 from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
 from shared.openapi import Declared
-from shared.pagination import Cursor, Limit, decode_cursor, read_page
+from shared.pagination import Cursor, Limit
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
 from shared.versions import etag
-from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
+from warehouse.domain.commands import (
+    ApproveDispatch,
+    CancelDispatch,
+    DeliverDispatch,
+    Destination,
+    PickDispatch,
+    RejectDispatch,
+    RequestDispatch,
+    ReturnLine,
+    ShipDispatch,
+)
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
     IfMatch,
@@ -31,7 +39,6 @@ from warehouse.entrypoints.api.deps import (
     versioned,
 )
 from warehouse.entrypoints.api.schemas import (
-    AllocationOut,
     DeliverIn,
     DispatchCreate,
     DispatchOut,
@@ -39,7 +46,10 @@ from warehouse.entrypoints.api.schemas import (
     ReasonIn,
     ShipIn,
 )
-from warehouse.service_layer import dispatch as flow
+from warehouse.service_layer import delivery, picking
+from warehouse.service_layer import dispatch as lifecycle
+from warehouse.service_layer.dispatch_steps import Outcome
+from warehouse.service_layer.queries import dispatches as queries
 
 router = APIRouter(prefix="/api/v1/dispatches", tags=["dispatch 调拨/出库"])
 
@@ -57,102 +67,6 @@ Picker = require_roles(Role.WAREHOUSE)
 Closer = require_roles(Role.DISPATCHER, Role.WAREHOUSE)
 
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
-
-
-async def _warehouse_codes(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(warehouses.c.id, warehouses.c.code).where(warehouses.c.id.in_(ids))
-    )
-    return {r.id: r.code for r in rows}
-
-
-# Lots are allocated by picking: a dispatch still requested or approved has none.
-_UNPICKED = frozenset({"requested", "approved"})
-
-
-async def to_out(
-    session: AsyncSession,
-    row: Any,
-    *,
-    allocs: Sequence[Any] | None = None,
-    codes: dict[uuid.UUID, str] | None = None,
-) -> DispatchOut:
-    """The API view of a dispatch; ``allocs`` and ``codes`` when the caller has them already."""
-    if codes is None:
-        codes = await _warehouse_codes(
-            session,
-            {
-                row.from_warehouse_id,
-                *([row.destination_warehouse_id] if row.destination_warehouse_id else []),
-            },
-        )
-    if allocs is None:
-        allocs = [] if row.status in _UNPICKED else await flow.allocations_of(session, row.id)
-    return DispatchOut(
-        id=row.id,
-        dispatch_no=row.dispatch_no,
-        kind=row.kind,
-        status=row.status,
-        from_warehouse_code=codes[row.from_warehouse_id],
-        destination={
-            "kind": row.destination_kind,
-            "name": row.destination_name,
-            "town": row.destination_town,
-            "address": row.destination_address,
-            "warehouse_code": codes.get(row.destination_warehouse_id)
-            if row.destination_warehouse_id
-            else None,
-        },
-        incident_code=row.incident_code,
-        incident_name=row.incident_name,
-        urgency=row.urgency,
-        lines=[{k: v for k, v in line.items() if k != "item_id"} for line in row.lines],
-        allocations=[
-            AllocationOut(
-                lot_id=a.lot_id,
-                lot_no=a.lot_no,
-                item_code=a.item_code,
-                quantity=a.quantity,
-                expiry_date=a.expiry_date,
-                source_kind=a.source_kind,
-                donation_id=a.donation_id,
-                tracking_code=a.tracking_code,
-                delivered_quantity=a.delivered_quantity,
-                returned_quantity=a.returned_quantity,
-            )
-            for a in allocs
-        ],
-        note=row.note,
-        requested_by=row.requested_by,
-        requested_at=row.requested_at,
-        approved_by=row.approved_by,
-        approved_at=row.approved_at,
-        decided_reason=row.decided_reason,
-        picked_by=row.picked_by,
-        picked_at=row.picked_at,
-        waybill_no=row.waybill_no,
-        carrier=row.carrier,
-        shipped_by=row.shipped_by,
-        shipped_at=row.shipped_at,
-        recipient_name=row.recipient_name,
-        recipient_phone=row.recipient_phone,
-        recipient_org=row.recipient_org,
-        delivery_note=row.delivery_note,
-        delivered_by=row.delivered_by,
-        delivered_at=row.delivered_at,
-        closed_by=row.closed_by,
-        closed_at=row.closed_at,
-        version=row.version,
-    )
-
-
-async def _respond(
-    uow: SqlUnitOfWork, dispatch_id: uuid.UUID, status: int = 200
-) -> tuple[int, dict[str, Any]]:
-    row = await flow.load_dispatch(uow.session, dispatch_id)
-    return status, (await to_out(uow.session, row)).model_dump(mode="json")
 
 
 @router.post(
@@ -173,10 +87,10 @@ async def request_dispatch(
     key: IdempotencyKey,
     staff: StaffPrincipal = Requester,
 ) -> JSONResponse:
-    command = flow.RequestDispatch(
+    command = RequestDispatch(
         from_warehouse_code=body.from_warehouse_code,
-        destination=flow.Destination(**body.destination.model_dump()),
-        lines=[(line.item_code, line.quantity) for line in body.lines],
+        destination=Destination(**body.destination.model_dump()),
+        lines=tuple((line.item_code, line.quantity) for line in body.lines),
         actor=staff.username,
         urgency=body.urgency,
         incident_code=body.incident_code,
@@ -185,9 +99,8 @@ async def request_dispatch(
     )
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        done = await flow.request(uow, command)
-        out = await to_out(uow.session, done.row, allocs=done.allocations, codes=done.codes)
-        return 201, out.model_dump(mode="json")
+        done = await lifecycle.request_dispatch(uow, command)
+        return 201, await queries.step_body(uow.session, done.row.id, done)
 
     return await idempotent(
         runtime,
@@ -234,7 +147,7 @@ async def _step(
     staff: StaffPrincipal,
     name: str,
     body: BaseModel | None,
-    run: Callable[[SqlUnitOfWork], Awaitable[flow.Outcome | None]],
+    run: Callable[[SqlUnitOfWork], Awaitable[Outcome | None]],
 ) -> JSONResponse:
     """Run the step ``run`` of a dispatch in one unit of work, once per Idempotency-Key (the
     request is the body and the If-Match version); answer 200 with the dispatch after it, its
@@ -242,10 +155,7 @@ async def _step(
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         done = await run(uow)
-        if done is None:
-            return await _respond(uow, step.dispatch_id)
-        out = await to_out(uow.session, done.row, allocs=done.allocations, codes=done.codes)
-        return 200, out.model_dump(mode="json")
+        return 200, await queries.step_body(uow.session, step.dispatch_id, done)
 
     payload = (body.model_dump(mode="json") if body is not None else {}) | {"version": step.version}
     path = f"/api/v1/dispatches/{step.dispatch_id}/{name}"
@@ -259,47 +169,28 @@ async def _step(
     )
 
 
-async def _reject_or_cancel(
-    step: StepRequest, staff: StaffPrincipal, action: str, body: ReasonIn
-) -> JSONResponse:
-    """Reject or cancel (``action``) with the body's reason: the reservations are released."""
-    return await _step(
-        step,
-        staff,
-        action,
-        body,
-        lambda uow: flow.reject_or_cancel(
-            uow,
-            step.dispatch_id,
-            action=action,
-            actor=staff.username,
-            reason=body.reason,
-            expected_version=step.version,
-        ),
-    )
-
-
 @_step_route("approve", "审批通过（审批人，非申请人）")
 async def approve(step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
+    command = ApproveDispatch(step.dispatch_id, staff.username, step.version)
     return await _step(
-        step,
-        staff,
-        "approve",
-        None,
-        lambda uow: flow.approve(
-            uow, step.dispatch_id, actor=staff.username, expected_version=step.version
-        ),
+        step, staff, "approve", None, lambda uow: lifecycle.approve_dispatch(uow, command)
     )
 
 
 @_step_route("reject", "驳回（审批人，释放占用）")
 async def reject(body: ReasonIn, step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
-    return await _reject_or_cancel(step, staff, "reject", body)
+    command = RejectDispatch(step.dispatch_id, staff.username, body.reason, step.version)
+    return await _step(
+        step, staff, "reject", body, lambda uow: lifecycle.reject_dispatch(uow, command)
+    )
 
 
 @_step_route("cancel", "取消（发运前，释放占用）")
 async def cancel(body: ReasonIn, step: Step, staff: StaffPrincipal = Closer) -> JSONResponse:
-    return await _reject_or_cancel(step, staff, "cancel", body)
+    command = CancelDispatch(step.dispatch_id, staff.username, body.reason, step.version)
+    return await _step(
+        step, staff, "cancel", body, lambda uow: lifecycle.cancel_dispatch(uow, command)
+    )
 
 
 @_step_route(
@@ -308,57 +199,38 @@ async def cancel(body: ReasonIn, step: Step, staff: StaffPrincipal = Closer) -> 
     (Conflict, "Not enough stock eligible (FEFO, shelf life left)"),
 )
 async def pick(step: Step, staff: StaffPrincipal = Picker) -> JSONResponse:
-    min_days = settings_of(step.runtime).pick_min_days_to_expiry
-    return await _step(
-        step,
-        staff,
-        "pick",
-        None,
-        lambda uow: flow.pick(
-            uow,
-            step.dispatch_id,
-            actor=staff.username,
-            min_days=min_days,
-            expected_version=step.version,
-        ),
+    command = PickDispatch(
+        step.dispatch_id,
+        staff.username,
+        min_days=settings_of(step.runtime).pick_min_days_to_expiry,
+        expected_version=step.version,
     )
+    return await _step(step, staff, "pick", None, lambda uow: picking.pick_dispatch(uow, command))
 
 
 @_step_route("ship", "发运（运单号）")
 async def ship(body: ShipIn, step: Step, staff: StaffPrincipal = Picker) -> JSONResponse:
-    return await _step(
-        step,
-        staff,
-        "ship",
-        body,
-        lambda uow: flow.ship(
-            uow,
-            step.dispatch_id,
-            actor=staff.username,
-            waybill_no=body.waybill_no,
-            carrier=body.carrier,
-            expected_version=step.version,
-        ),
+    command = ShipDispatch(
+        step.dispatch_id, staff.username, body.waybill_no, body.carrier, step.version
     )
+    return await _step(step, staff, "ship", body, lambda uow: lifecycle.ship_dispatch(uow, command))
 
 
 @_step_route("deliver", "签收（可部分签收、退回）")
 async def deliver(body: DeliverIn, step: Step, staff: StaffPrincipal = Closer) -> JSONResponse:
-    command = flow.Deliver(
+    command = DeliverDispatch(
+        dispatch_id=step.dispatch_id,
         recipient_name=body.recipient_name,
         actor=staff.username,
         recipient_phone=body.recipient_phone,
         recipient_org=body.recipient_org,
         note=body.note,
-        returns=[flow.ReturnLine(**r.model_dump()) for r in body.returns],
+        returns=tuple(ReturnLine(**r.model_dump()) for r in body.returns),
         delivered_at=body.delivered_at.astimezone(UTC) if body.delivered_at else datetime.now(UTC),
+        expected_version=step.version,
     )
     return await _step(
-        step,
-        staff,
-        "deliver",
-        body,
-        lambda uow: flow.deliver(uow, step.dispatch_id, command, expected_version=step.version),
+        step, staff, "deliver", body, lambda uow: delivery.deliver_dispatch(uow, command)
     )
 
 
@@ -377,44 +249,18 @@ async def list_dispatches(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> DispatchPage:
-    query = select(dispatches)
-    if status:
-        query = query.where(dispatches.c.status == status)
-    if kind:
-        query = query.where(dispatches.c.kind == kind)
-    if from_warehouse_code:
-        query = query.where(
-            dispatches.c.from_warehouse_id
-            == select(warehouses.c.id)
-            .where(warehouses.c.code == from_warehouse_code)
-            .scalar_subquery()
-        )
-    if town:
-        query = query.where(dispatches.c.destination_town == town)
-    if incident_code:
-        query = query.where(dispatches.c.incident_code == incident_code)
-    if donation_id:
-        query = query.where(
-            exists()
-            .where(dispatch_allocations.c.dispatch_id == dispatches.c.id)
-            .where(lots.c.id == dispatch_allocations.c.lot_id)
-            .where(lots.c.donation_id == donation_id)
-        )
-    if cursor:
-        at, last = decode_cursor(cursor, 2, datetime.fromisoformat, uuid.UUID)
-        query = query.where(
-            or_(
-                dispatches.c.requested_at < at,
-                and_(dispatches.c.requested_at == at, dispatches.c.id < last),
-            )
-        )
-    query = query.order_by(dispatches.c.requested_at.desc(), dispatches.c.id.desc())
     async with runtime.session_factory() as session:
-        page, next_cursor = await read_page(
-            session, query, limit, lambda r: [r.requested_at.isoformat(), str(r.id)]
+        return await queries.list_dispatches(
+            session,
+            status=status,
+            kind=kind,
+            from_warehouse_code=from_warehouse_code,
+            town=town,
+            incident_code=incident_code,
+            donation_id=donation_id,
+            limit=limit,
+            cursor=cursor,
         )
-        out = [await to_out(session, r) for r in page]
-    return DispatchPage(items=out, next_cursor=next_cursor)
 
 
 @router.get(
@@ -427,7 +273,6 @@ async def get_dispatch(
     dispatch_id: uuid.UUID, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
 ) -> DispatchOut:
     async with runtime.session_factory() as session:
-        row = await flow.load_dispatch(session, dispatch_id)
-        out = await to_out(session, row)
+        out = await queries.get_dispatch(session, dispatch_id)
     response.headers.update(etag(out.version))
     return out

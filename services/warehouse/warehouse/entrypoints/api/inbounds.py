@@ -6,55 +6,40 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
 from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
-from shared.pagination import Cursor, Limit, decode_cursor, read_page
+from shared.pagination import Cursor, Limit
 from shared.uow import SqlUnitOfWork
 from shared.versions import etag
-from warehouse.adapters.orm import inbounds, warehouses
+from warehouse.domain.commands import (
+    ConfirmInbound,
+    ConfirmLine,
+    ExpectedLine,
+    RegisterProcurement,
+)
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
     Keeper,
     Reader,
     versioned,
 )
-from warehouse.entrypoints.api.schemas import InboundConfirm, InboundCreate, InboundOut, InboundPage
-from warehouse.service_layer.inbound import (
-    ConfirmInbound,
-    ConfirmLine,
-    ExpectedLine,
-    confirm_inbound,
-    create_procurement,
+from warehouse.entrypoints.api.schemas import (
+    ExpectedInboundOut,
+    InboundConfirm,
+    InboundCreate,
+    InboundOut,
+    InboundPage,
 )
+from warehouse.service_layer.inbound import confirm_inbound, register_procurement
+from warehouse.service_layer.queries import inbounds as queries
 
 router = APIRouter(prefix="/api/v1", tags=["inbound 入库"])
-
-
-def _query() -> Any:
-    return select(inbounds, warehouses.c.code.label("warehouse_code")).outerjoin(
-        warehouses, warehouses.c.id == inbounds.c.warehouse_id
-    )
-
-
-def _out(row: Any) -> InboundOut:
-    return InboundOut.model_validate(row, from_attributes=True)
-
-
-async def load_inbound(session: AsyncSession, inbound_id: uuid.UUID) -> InboundOut:
-    row = (await session.execute(_query().where(inbounds.c.id == inbound_id))).first()
-    if row is None:
-        raise NotFound(f"入库单不存在 (inbound {inbound_id} not found)")
-    return _out(row)
 
 
 @router.post(
@@ -69,17 +54,18 @@ async def load_inbound(session: AsyncSession, inbound_id: uuid.UUID) -> InboundO
 async def create_inbound(
     body: InboundCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
 ) -> JSONResponse:
+    command = RegisterProcurement(
+        warehouse_code=body.warehouse_code,
+        procurement_order=body.procurement_order,
+        lines=tuple(ExpectedLine(**line.model_dump()) for line in body.lines),
+        actor=staff.username,
+        supplier=body.supplier,
+        note=body.note,
+    )
+
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        inbound_id = await create_procurement(
-            uow,
-            warehouse_code=body.warehouse_code,
-            procurement_order=body.procurement_order,
-            supplier=body.supplier,
-            lines=[ExpectedLine(**line.model_dump()) for line in body.lines],
-            note=body.note,
-            actor=staff.username,
-        )
-        return 201, (await load_inbound(uow.session, inbound_id)).model_dump(mode="json")
+        inbound_id = await register_procurement(uow, command)
+        return 201, (await queries.get_inbound(uow.session, inbound_id)).model_dump(mode="json")
 
     return await idempotent(
         runtime,
@@ -111,7 +97,7 @@ async def confirm(
     command = ConfirmInbound(
         inbound_id=inbound_id,
         warehouse_code=body.warehouse_code,
-        lines=[ConfirmLine(**line.model_dump()) for line in body.lines],
+        lines=tuple(ConfirmLine(**line.model_dump()) for line in body.lines),
         actor=staff.username,
         note=body.note,
         expected_version=body.version,
@@ -119,7 +105,7 @@ async def confirm(
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         await confirm_inbound(uow, command)
-        return 200, (await load_inbound(uow.session, inbound_id)).model_dump(mode="json")
+        return 200, (await queries.get_inbound(uow.session, inbound_id)).model_dump(mode="json")
 
     return await idempotent(
         runtime,
@@ -142,29 +128,16 @@ async def list_inbounds(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> InboundPage:
-    query = _query()
-    if status:
-        query = query.where(inbounds.c.status == status)
-    if source_kind:
-        query = query.where(inbounds.c.source_kind == source_kind)
-    if warehouse_code:
-        query = query.where(warehouses.c.code == warehouse_code)
-    if donation_id:
-        query = query.where(inbounds.c.donation_id == donation_id)
-    if cursor:
-        at, last = decode_cursor(cursor, 2, datetime.fromisoformat, uuid.UUID)
-        query = query.where(
-            or_(
-                inbounds.c.announced_at < at,
-                and_(inbounds.c.announced_at == at, inbounds.c.id < last),
-            )
-        )
-    query = query.order_by(inbounds.c.announced_at.desc(), inbounds.c.id.desc())
     async with runtime.session_factory() as session:
-        page, next_cursor = await read_page(
-            session, query, limit, lambda r: [r.announced_at.isoformat(), str(r.id)]
+        return await queries.list_inbounds(
+            session,
+            status=status,
+            source_kind=source_kind,
+            warehouse_code=warehouse_code,
+            donation_id=donation_id,
+            limit=limit,
+            cursor=cursor,
         )
-    return InboundPage(items=[_out(r) for r in page], next_cursor=next_cursor)
 
 
 @router.get(
@@ -177,19 +150,9 @@ async def get_inbound(
     inbound_id: uuid.UUID, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
 ) -> InboundOut:
     async with runtime.session_factory() as session:
-        out = await load_inbound(session, inbound_id)
+        out = await queries.get_inbound(session, inbound_id)
     response.headers.update(etag(out.version))
     return out
-
-
-class ExpectedInboundOut(BaseModel):
-    id: uuid.UUID
-    donation_id: uuid.UUID | None
-    tracking_code: str | None
-    donor_display_name: str | None
-    lines: list[dict[str, Any]]
-    status: str
-    announced_at: datetime
 
 
 @router.get(
@@ -202,12 +165,5 @@ async def list_expected(
     _: StaffPrincipal = Reader,  # the same rows any staff role reads at /inbounds
     limit: Limit = 50,
 ) -> list[ExpectedInboundOut]:
-    query = (
-        select(inbounds)
-        .where(inbounds.c.status == "expected", inbounds.c.source_kind == "donation")
-        .order_by(inbounds.c.announced_at.desc())
-        .limit(limit)
-    )
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    return [ExpectedInboundOut.model_validate(r, from_attributes=True) for r in rows]
+        return await queries.list_expected(session, limit)

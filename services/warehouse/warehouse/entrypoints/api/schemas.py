@@ -316,6 +316,16 @@ class InboundPage(BaseModel):
     next_cursor: str | None
 
 
+class ExpectedInboundOut(BaseModel):
+    id: uuid.UUID
+    donation_id: uuid.UUID | None
+    tracking_code: str | None
+    donor_display_name: str | None
+    lines: list[dict[str, Any]]
+    status: str
+    announced_at: datetime
+
+
 # --------------------------------------------------------------------------- dispatch
 
 

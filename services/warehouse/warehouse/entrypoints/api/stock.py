@@ -9,93 +9,32 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import and_, case, func, or_, select
 
 from shared.auth import StaffPrincipal
 from shared.csv_safe import SafeWriter
 from shared.errors import Conflict, NotFound
 from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
 from shared.openapi import raises
-from shared.pagination import Cursor, Limit, decode_cursor, read_page
+from shared.pagination import Cursor, Limit
 from shared.uow import SqlUnitOfWork
-from warehouse.adapters.orm import (
-    items,
-    lots,
-    stock_adjustments,
-    stock_counts,
-    stock_levels,
-    stock_movements,
-    warehouses,
-)
-from warehouse.domain.model import local_today
+from warehouse.domain.commands import CountLine, RecordStockCount
 from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
     Keeper,
     Reader,
 )
 from warehouse.entrypoints.api.schemas import (
-    LotOut,
     LotPage,
-    MovementOut,
     MovementPage,
     StockCountCreate,
     StockCountOut,
     StockCountPage,
-    StockLevelOut,
     StockPage,
 )
-from warehouse.service_layer.counts import CountLine, StockCount, record_count
-from warehouse.service_layer.stock import expired_lot, expired_units_by_level
+from warehouse.service_layer.counts import record_count
+from warehouse.service_layer.queries import stock as queries
 
 router = APIRouter(prefix="/api/v1", tags=["stock 库存"])
-
-CSV_MAX_ROWS = 100_000
-
-
-def _level_query(
-    warehouse_code: str | None, item_code: str | None, category: str | None, below: bool | None
-) -> Any:
-    """Levels as of now: units in lots past their expiry date today (Asia/Shanghai) are on hand
-    but not available, whether or not the level was re-published since they expired."""
-    current = expired_units_by_level(local_today())
-    expired = func.coalesce(current.c.expired, 0)
-    # warehouse.domain.model.available_stock, in SQL
-    available = stock_levels.c.on_hand - stock_levels.c.reserved - expired
-    query = (
-        select(
-            warehouses.c.code.label("warehouse_code"),
-            warehouses.c.name.label("warehouse_name"),
-            items.c.code.label("item_code"),
-            items.c.name.label("item_name"),
-            items.c.category,
-            items.c.unit,
-            stock_levels.c.on_hand,
-            stock_levels.c.reserved,
-            expired.label("expired"),
-            available.label("available"),
-            stock_levels.c.safety_stock,
-            (available < stock_levels.c.safety_stock).label("below_safety_stock"),
-            stock_levels.c.version,
-        )
-        .join(warehouses, warehouses.c.id == stock_levels.c.warehouse_id)
-        .join(items, items.c.id == stock_levels.c.item_id)
-        .outerjoin(
-            current,
-            and_(
-                current.c.warehouse_id == stock_levels.c.warehouse_id,
-                current.c.item_id == stock_levels.c.item_id,
-            ),
-        )
-    )
-    if warehouse_code:
-        query = query.where(warehouses.c.code == warehouse_code)
-    if item_code:
-        query = query.where(items.c.code == item_code)
-    if category:
-        query = query.where(items.c.category == category)
-    if below is not None:
-        query = query.where((available < stock_levels.c.safety_stock) == below)
-    return query.order_by(warehouses.c.code, items.c.code)
 
 
 @router.get("/stock", response_model=StockPage, summary="库存（按仓库+物资）")
@@ -109,23 +48,16 @@ async def list_stock(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> StockPage:
-    query = _level_query(warehouse_code, item_code, category, below_safety_stock)
-    if cursor:
-        wh, it = decode_cursor(cursor, 2)
-        query = query.where(
-            or_(
-                warehouses.c.code > str(wh),
-                and_(warehouses.c.code == str(wh), items.c.code > str(it)),
-            )
-        )
     async with runtime.session_factory() as session:
-        page, next_cursor = await read_page(
-            session, query, limit, lambda r: [r.warehouse_code, r.item_code]
+        return await queries.list_stock(
+            session,
+            warehouse_code=warehouse_code,
+            item_code=item_code,
+            category=category,
+            below_safety_stock=below_safety_stock,
+            limit=limit,
+            cursor=cursor,
         )
-    return StockPage(
-        items=[StockLevelOut.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=next_cursor,
-    )
 
 
 def _csv(header: list[str], rows: list[list[Any]], filename: str) -> Response:
@@ -149,45 +81,15 @@ async def export_stock(
     category: str | None = Query(None, max_length=20),
     below_safety_stock: bool | None = None,
 ) -> Response:
-    query = _level_query(warehouse_code, item_code, category, below_safety_stock).limit(
-        CSV_MAX_ROWS
-    )
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    header = [
-        "warehouse_code",
-        "warehouse_name",
-        "item_code",
-        "item_name",
-        "category",
-        "unit",
-        "on_hand",
-        "reserved",
-        "available",
-        "safety_stock",
-        "below_safety_stock",
-        "expired",  # added last: existing columns keep their positions
-    ]
-    return _csv(header, [[getattr(r, h) for h in header] for r in rows], "stock.csv")
-
-
-def _lot_query() -> Any:
-    """Lots as of now: an expired lot (Asia/Shanghai day) has nothing available."""
-    expired = expired_lot(local_today())
-    unreserved = lots.c.on_hand - lots.c.reserved
-    return (
-        select(
-            lots,
-            items.c.code.label("item_code"),
-            items.c.name.label("item_name"),
-            items.c.unit,
-            warehouses.c.code.label("warehouse_code"),
-            func.coalesce(expired, False).label("expired"),
-            case((expired, 0), else_=unreserved).label("available"),
+        rows = await queries.stock_csv_rows(
+            session,
+            warehouse_code=warehouse_code,
+            item_code=item_code,
+            category=category,
+            below_safety_stock=below_safety_stock,
         )
-        .join(items, items.c.id == lots.c.item_id)
-        .join(warehouses, warehouses.c.id == lots.c.warehouse_id)
-    )
+    return _csv(queries.STOCK_CSV_COLUMNS, rows, "stock.csv")
 
 
 @router.get("/lots", response_model=LotPage, summary="批次列表（按效期先后）")
@@ -202,56 +104,17 @@ async def list_lots(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> LotPage:
-    query = _lot_query()
-    if warehouse_code:
-        query = query.where(warehouses.c.code == warehouse_code)
-    if item_code:
-        query = query.where(items.c.code == item_code)
-    if donation_id:
-        query = query.where(lots.c.donation_id == donation_id)
-    if expiring_before:
-        query = query.where(lots.c.expiry_date <= expiring_before)
-    if in_stock:
-        query = query.where(lots.c.on_hand > 0)
-    # keyset on (expiry, id) with lots without expiry last: map null to a far date
-    far = date(9999, 12, 31)
-    expiry_key = func.coalesce(lots.c.expiry_date, far)
-    if cursor:
-        exp, last = decode_cursor(cursor, 2, date.fromisoformat, uuid.UUID)
-        query = query.where(or_(expiry_key > exp, and_(expiry_key == exp, lots.c.id > last)))
-    query = query.order_by(expiry_key, lots.c.id)
     async with runtime.session_factory() as session:
-        page, next_cursor = await read_page(
-            session, query, limit, lambda r: [(r.expiry_date or far).isoformat(), str(r.id)]
+        return await queries.list_lots(
+            session,
+            warehouse_code=warehouse_code,
+            item_code=item_code,
+            donation_id=donation_id,
+            expiring_before=expiring_before,
+            in_stock=in_stock,
+            limit=limit,
+            cursor=cursor,
         )
-    return LotPage(
-        items=[LotOut.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=next_cursor,
-    )
-
-
-def _movement_query(
-    warehouse_code: str | None, item_code: str | None, lot_id: uuid.UUID | None
-) -> Any:
-    query = (
-        select(
-            stock_movements,
-            warehouses.c.code.label("warehouse_code"),
-            items.c.code.label("item_code"),
-            lots.c.lot_no,
-            stock_movements.c.on_hand_after.label("balance"),
-        )
-        .join(warehouses, warehouses.c.id == stock_movements.c.warehouse_id)
-        .join(items, items.c.id == stock_movements.c.item_id)
-        .outerjoin(lots, lots.c.id == stock_movements.c.lot_id)
-    )
-    if warehouse_code:
-        query = query.where(warehouses.c.code == warehouse_code)
-    if item_code:
-        query = query.where(items.c.code == item_code)
-    if lot_id:
-        query = query.where(stock_movements.c.lot_id == lot_id)
-    return query
 
 
 @router.get(
@@ -273,17 +136,15 @@ async def list_movements(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> MovementPage:
-    query = _movement_query(warehouse_code, item_code, lot_id)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1, int)
-        query = query.where(stock_movements.c.seq > after)
-    query = query.order_by(stock_movements.c.seq)
     async with runtime.session_factory() as session:
-        page, next_cursor = await read_page(session, query, limit, lambda r: [r.seq])
-    return MovementPage(
-        items=[MovementOut.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=next_cursor,
-    )
+        return await queries.list_movements(
+            session,
+            warehouse_code=warehouse_code,
+            item_code=item_code,
+            lot_id=lot_id,
+            limit=limit,
+            cursor=cursor,
+        )
 
 
 @router.get("/stock/movements/export.csv", summary="导出库存流水 CSV", response_class=Response)
@@ -294,30 +155,11 @@ async def export_movements(
     item_code: str | None = Query(None, max_length=64),
     lot_id: uuid.UUID | None = None,
 ) -> Response:
-    query = (
-        _movement_query(warehouse_code, item_code, lot_id)
-        .order_by(stock_movements.c.seq)
-        .limit(CSV_MAX_ROWS)
-    )
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    header = [
-        "seq",
-        "at",
-        "warehouse_code",
-        "item_code",
-        "lot_no",
-        "movement",
-        "on_hand_delta",
-        "reserved_delta",
-        "balance",
-        "reserved_after",
-        "reference_type",
-        "reference_no",
-        "note",
-        "actor",
-    ]
-    return _csv(header, [[getattr(r, h) for h in header] for r in rows], "stock-movements.csv")
+        rows = await queries.movement_csv_rows(
+            session, warehouse_code=warehouse_code, item_code=item_code, lot_id=lot_id
+        )
+    return _csv(queries.MOVEMENT_CSV_COLUMNS, rows, "stock-movements.csv")
 
 
 @router.post(
@@ -334,18 +176,16 @@ async def export_movements(
 async def create_stock_count(
     body: StockCountCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
 ) -> JSONResponse:
-    command = StockCount(
+    command = RecordStockCount(
         warehouse_code=body.warehouse_code,
-        lines=[CountLine(**line.model_dump()) for line in body.lines],
+        lines=tuple(CountLine(**line.model_dump()) for line in body.lines),
         actor=staff.username,
         note=body.note,
     )
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         count_id, _ = await record_count(uow, command)
-        row = (await uow.session.execute(_count_query().where(stock_counts.c.id == count_id))).one()
-        out = await _count_out(uow.session, row)
-        return 201, out.model_dump(mode="json")
+        return 201, await queries.recorded_count(uow.session, count_id)
 
     return await idempotent(
         runtime,
@@ -357,44 +197,6 @@ async def create_stock_count(
     )
 
 
-async def _count_out(session: Any, count: Any) -> StockCountOut:
-    adjustments = (
-        await session.execute(
-            select(stock_adjustments, lots.c.lot_no, items.c.code.label("item_code"))
-            .join(lots, lots.c.id == stock_adjustments.c.lot_id)
-            .join(items, items.c.id == lots.c.item_id)
-            .where(stock_adjustments.c.stock_count_id == count.id)
-            .order_by(stock_adjustments.c.at, stock_adjustments.c.id)
-        )
-    ).all()
-    return StockCountOut(
-        id=count.id,
-        warehouse_code=count.warehouse_code,
-        counted_by=count.counted_by,
-        counted_at=count.counted_at,
-        adjustments=[
-            {
-                "id": str(a.id),
-                "lot_id": str(a.lot_id),
-                "lot_no": a.lot_no,
-                "item_code": a.item_code,
-                "reason": a.reason,
-                "quantity_before": a.quantity_before,
-                "quantity_after": a.quantity_after,
-                "delta": a.quantity_after - a.quantity_before,
-                "note": a.note,
-            }
-            for a in adjustments
-        ],
-    )
-
-
-def _count_query() -> Any:
-    return select(stock_counts, warehouses.c.code.label("warehouse_code")).join(
-        warehouses, warehouses.c.id == stock_counts.c.warehouse_id
-    )
-
-
 @router.get("/stock-counts", response_model=StockCountPage, summary="盘点记录（最新在前）")
 async def list_stock_counts(
     runtime: RuntimeDep,
@@ -403,17 +205,10 @@ async def list_stock_counts(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> StockCountPage:
-    query = _count_query()
-    if warehouse_code:
-        query = query.where(warehouses.c.code == warehouse_code)
-    if cursor:
-        (before,) = decode_cursor(cursor, 1, uuid.UUID)
-        query = query.where(stock_counts.c.id < before)
-    query = query.order_by(stock_counts.c.id.desc())
     async with runtime.session_factory() as session:
-        page, next_cursor = await read_page(session, query, limit, lambda r: [str(r.id)])
-        out = [await _count_out(session, r) for r in page]
-    return StockCountPage(items=out, next_cursor=next_cursor)
+        return await queries.list_stock_counts(
+            session, warehouse_code=warehouse_code, limit=limit, cursor=cursor
+        )
 
 
 @router.get(
@@ -426,7 +221,4 @@ async def get_stock_count(
     count_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> StockCountOut:
     async with runtime.session_factory() as session:
-        row = (await session.execute(_count_query().where(stock_counts.c.id == count_id))).first()
-        if row is None:
-            raise NotFound(f"盘点记录不存在 (stock count {count_id} not found)")
-        return await _count_out(session, row)
+        return await queries.get_stock_count(session, count_id)
