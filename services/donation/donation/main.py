@@ -9,7 +9,16 @@ from fastapi import FastAPI
 
 from donation.config import DonationSettings
 from donation.entrypoints import web
-from donation.entrypoints.api import auth, donations, donors, projects, public, reports
+from donation.entrypoints.api import (
+    auth,
+    disbursements,
+    donations,
+    donors,
+    follow_ups,
+    projects,
+    public,
+    reports,
+)
 from donation.entrypoints.consumers import build_consumers
 from donation.service_layer.projects import announce_unannounced_projects
 from donation.service_layer.staff import seed_demo_staff
@@ -45,7 +54,10 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             auth.router,
             donations.router,
             donors.router,
+            # these three in this order: the OpenAPI paths keep the order they had as one router
             projects.router,
+            disbursements.router,
+            follow_ups.router,
             public.router,
             reports.router,
             web.router,

@@ -23,8 +23,18 @@ from sqlmodel import col, select
 from donation.adapters.orm import Donation, Project
 from donation.config import DonationSettings
 from donation.domain.allocation import InsufficientFunds
-from donation.domain.commands import DonorDetails, GoodsLine, RecordDonation
-from donation.service_layer import gifts, projects
+from donation.domain.commands import (
+    ApproveDisbursement,
+    CloseProject,
+    DecideRemainder,
+    DonorDetails,
+    EnterDisbursement,
+    GoodsLine,
+    OpenProject,
+    RecordDonation,
+    RecordFollowUp,
+)
+from donation.service_layer import disbursements, follow_ups, funds, gifts, projects
 from donation.service_layer.intake import record_donation
 from donation.service_layer.staff import seed_demo_staff
 from shared.db import create_engine, create_session_factory
@@ -127,7 +137,7 @@ async def seed(
                 factory, source="/sunshine/donation", topic_prefix=settings.topic_prefix
             )
 
-        await _emergency_project(uow, now)
+        await _emergency_project(uow)
         ids = []
         missing = max(gifts_count - seeded, 0)
         for n in range(missing):
@@ -235,13 +245,13 @@ async def _seed_gift(make: MakeUow, rng: random.Random, at: datetime) -> tuple[u
     return donation.id, receipted
 
 
-async def _emergency_project(factory: MakeUow, now: datetime) -> None:
+async def _emergency_project(factory: MakeUow) -> None:
     async with factory() as uow:
         if await uow.session.get(Project, "YJJZ-2026-TY") is not None:
             return
-        await projects.create_project(
+        await projects.open_project(
             uow,
-            Project(
+            OpenProject(
                 code="YJJZ-2026-TY",
                 name="应急救灾（台风“贝碧嘉”）",
                 category="emergency",
@@ -249,10 +259,8 @@ async def _emergency_project(factory: MakeUow, now: datetime) -> None:
                 starts_on=date(2026, 9, 1),
                 ends_on=date(2026, 10, 31),
                 budget_fen=50_000_000,
-                created_at=now,
-                created_by="finance",
+                actor="finance",
             ),
-            actor="finance",
         )
         await uow.commit()
 
@@ -265,7 +273,7 @@ async def _seed_disbursements(
     for code, purposes in USES.items():
         for month_back in range(2 * rounds, 0, -2):
             async with factory() as uow:
-                figures = await projects.project_figures(uow, code)
+                figures = await funds.project_figures(uow, code)
             room = figures.remaining_fen
             if code == "YJJZ" or code.startswith("BOAI-JY"):
                 room = max(room, 0) + 100_000  # may draw on unrestricted funds
@@ -280,43 +288,49 @@ async def _seed_disbursements(
             organization = rng.random() < 0.7
             try:
                 async with factory() as uow:
-                    entered = await projects.enter_disbursement(
+                    entered = await disbursements.enter_disbursement(
                         uow,
-                        code,
-                        actor="finance",
-                        amount_fen=amount,
-                        purpose=rng.choice(purposes),
-                        recipient_type="organization" if organization else "person",
-                        recipient_name=f"{town}人民政府" if organization else _person(rng),
-                        town=town,
-                        voucher_no=f"FH-DEMO-{voucher:04d}",
-                        disbursed_on=on,
+                        EnterDisbursement(
+                            project_code=code,
+                            actor="finance",
+                            amount_fen=amount,
+                            purpose=rng.choice(purposes),
+                            recipient_type="organization" if organization else "person",
+                            recipient_name=f"{town}人民政府" if organization else _person(rng),
+                            town=town,
+                            voucher_no=f"FH-DEMO-{voucher:04d}",
+                            disbursed_on=on,
+                        ),
                     )
                     await uow.commit()
                 async with factory() as uow:
-                    await projects.approve_disbursement(uow, entered.id, actor=APPROVER)
+                    await disbursements.approve_disbursement(
+                        uow, ApproveDisbursement(disbursement_id=entered.id, actor=APPROVER)
+                    )
                     await uow.commit()
             except (AppError, InsufficientFunds):
                 continue
             count += 1
             if rng.random() < 0.6:
                 async with factory() as uow:
-                    await projects.record_follow_up(
+                    await follow_ups.record_follow_up(
                         uow,
-                        actor="approver",
-                        disbursement_id=entered.id,
-                        donation_id=None,
-                        visited_on=min(on + timedelta(days=rng.randint(7, 30)), now.date()),
-                        summary=rng.choice(
-                            [
-                                "款物已按计划发放到户，受助群众表示感谢",
-                                "回访受助家庭 5 户，生活困难已有缓解",
-                                "培训已完成，参训人员考核合格",
-                                "项目执行情况良好，票据凭证齐全",
-                            ]
+                        RecordFollowUp(
+                            actor="approver",
+                            disbursement_id=entered.id,
+                            donation_id=None,
+                            visited_on=min(on + timedelta(days=rng.randint(7, 30)), now.date()),
+                            summary=rng.choice(
+                                [
+                                    "款物已按计划发放到户，受助群众表示感谢",
+                                    "回访受助家庭 5 户，生活困难已有缓解",
+                                    "培训已完成，参训人员考核合格",
+                                    "项目执行情况良好，票据凭证齐全",
+                                ]
+                            ),
+                            town=town,
+                            visitor=rng.choice(["周主任", "吴监事", "志愿者 小林"]),
                         ),
-                        town=town,
-                        visitor=rng.choice(["周主任", "吴监事", "志愿者 小林"]),
                     )
                     await uow.commit()
     return count
@@ -328,20 +342,18 @@ async def _close_emergency_project(factory: MakeUow, now: datetime) -> None:
         if project is None or project.status != "open" or now.date() <= date(2026, 10, 31):
             return
         await projects.close_project(
-            uow,
-            "YJJZ-2026-TY",
-            actor="finance",
-            closed_on=date(2026, 10, 31),
-            expected_version=None,
+            uow, CloseProject(code="YJJZ-2026-TY", actor="finance", closed_on=date(2026, 10, 31))
         )
         await uow.commit()
     async with factory() as uow:
         await projects.decide_remainder(
             uow,
-            "YJJZ-2026-TY",
-            actor="finance",
-            decision="transfer",
-            target_project_code="YJJZ",
-            note="经理事会决议，台风救灾结余转入应急救灾项目，用于备灾物资补充",
+            DecideRemainder(
+                code="YJJZ-2026-TY",
+                actor="finance",
+                decision="transfer",
+                target_project_code="YJJZ",
+                note="经理事会决议，台风救灾结余转入应急救灾项目，用于备灾物资补充",
+            ),
         )
         await uow.commit()

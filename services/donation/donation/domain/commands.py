@@ -45,6 +45,98 @@ class RecordDonation:
 
 
 @dataclass(frozen=True)
+class OpenProject:
+    code: str
+    name: str
+    category: str
+    starts_on: date
+    actor: str
+    town: str | None = None
+    description: str = ""
+    ends_on: date | None = None
+    budget_fen: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateProject:
+    """Change the fields in ``changes``; ``expected_version`` is the version the caller read."""
+
+    code: str
+    actor: str
+    expected_version: int | None
+    changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class CloseProject:
+    """Close a project on ``closed_on`` (default: its planned end, else today); the version is
+    checked only when one is sent."""
+
+    code: str
+    actor: str
+    closed_on: date | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class DecideRemainder:
+    code: str
+    actor: str
+    decision: str
+    note: str
+    target_project_code: str | None = None
+
+
+@dataclass(frozen=True)
+class EnterDisbursement:
+    project_code: str
+    actor: str
+    amount_fen: int
+    purpose: str
+    recipient_type: str
+    recipient_name: str
+    town: str | None
+    voucher_no: str
+    disbursed_on: date
+
+
+@dataclass(frozen=True)
+class UpdateDisbursement:
+    """Correct a pending disbursement: the fields in ``changes``, at the version read."""
+
+    disbursement_id: uuid.UUID
+    actor: str
+    expected_version: int | None
+    changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class ApproveDisbursement:
+    disbursement_id: uuid.UUID
+    actor: str
+
+
+@dataclass(frozen=True)
+class RejectDisbursement:
+    disbursement_id: uuid.UUID
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordFollowUp:
+    """A visit on exactly one of a disbursement or a gift."""
+
+    actor: str
+    visited_on: date
+    summary: str
+    visitor: str
+    disbursement_id: uuid.UUID | None = None
+    donation_id: uuid.UUID | None = None
+    town: str | None = None
+
+
+@dataclass(frozen=True)
 class RegisterDonor:
     donor_type: str
     name: str

@@ -1,0 +1,76 @@
+"""Reading disbursements: one with its allocation to gifts, and pages of them (newest first)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
+
+from donation.adapters.orm import Allocation, Disbursement, Donation
+from donation.entrypoints.api.schemas import AllocationOut, DisbursementOut, DisbursementPage
+from shared.errors import NotFound, ValidationFailed
+from shared.pagination import decode_cursor, encode_cursor
+from shared.uow import SqlUnitOfWork
+
+
+async def disbursement_body(uow: SqlUnitOfWork, disbursement_id: uuid.UUID) -> dict[str, Any]:
+    """The disbursement as ``DisbursementOut`` JSON, with each gift's share of it."""
+    d = await uow.session.get(Disbursement, disbursement_id)
+    if d is None:
+        raise NotFound(f"拨付记录不存在 (disbursement {disbursement_id} not found)")
+    rows = (
+        await uow.session.execute(
+            select(Allocation, col(Donation.tracking_code))
+            .join(Donation, col(Donation.id) == col(Allocation.donation_id))
+            .where(col(Allocation.disbursement_id) == d.id)
+            .order_by(col(Allocation.id))
+        )
+    ).all()
+    return DisbursementOut(
+        **d.model_dump(exclude={"updated_at"}),
+        allocations=[
+            AllocationOut(donation_id=a.donation_id, tracking_code=code, amount_fen=a.amount_fen)
+            for a, code in rows
+        ],
+    ).model_dump(mode="json")
+
+
+async def list_disbursements(
+    uow: SqlUnitOfWork,
+    *,
+    project_code: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> DisbursementPage:
+    """A page of disbursements, newest first, of one project and/or in one status."""
+    query = select(col(Disbursement.id), col(Disbursement.created_at))
+    if project_code:
+        query = query.where(col(Disbursement.project_code) == project_code)
+    if status:
+        query = query.where(col(Disbursement.status) == status)
+    if cursor is not None:
+        at_raw, id_raw = decode_cursor(cursor, 2)
+        try:
+            at, last = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
+        except ValueError as exc:
+            raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
+        query = query.where(
+            or_(
+                col(Disbursement.created_at) < at,
+                and_(col(Disbursement.created_at) == at, col(Disbursement.id) < last),
+            )
+        )
+    query = query.order_by(col(Disbursement.created_at).desc(), col(Disbursement.id).desc())
+    rows = (await uow.session.execute(query.limit(limit + 1))).all()
+    page = rows[:limit]
+    items = [DisbursementOut(**await disbursement_body(uow, i)) for i, _ in page]
+    return DisbursementPage(
+        items=items,
+        next_cursor=encode_cursor(page[-1][1].isoformat(), str(page[-1][0]))
+        if len(rows) > limit
+        else None,
+    )
