@@ -151,6 +151,45 @@ async def test_four_eyes_allocation_and_funds_disbursed(api: Api, event_log: Eve
     assert figures["remaining_fen"] == 40_000
 
 
+@pytest.mark.parametrize(
+    "same_account",
+    ["Finance", "FINANCE", " finance", "finance\t"],
+    ids=["capitalised", "upper-case", "leading-space", "trailing-tab"],
+)
+async def test_four_eyes_sees_one_account_however_the_token_spells_it(
+    api: Api, same_account: str
+) -> None:
+    """The account that entered a disbursement cannot approve or reject it under another
+    spelling of its subject (an OIDC provider may send ``Finance`` or `` finance``): the
+    service compares subjects as accounts (shared.subjects.same_subject), not as strings."""
+    project = await new_project(api)
+    code = project["code"]
+    await api.ok("POST", "/api/v1/donations", json=gift(project_code=code, amount_fen=1_000))
+    entered = await api.ok(
+        "POST", f"/api/v1/projects/{code}/disbursements", json=disbursement(1_000)
+    )
+    assert entered["entered_by"] == "finance"
+    path = f"/api/v1/disbursements/{entered['id']}"
+    # the approver role, so only the four-eyes rule can refuse
+    approve = await api.call("POST", f"{path}/approve", same_account, "approver")
+    assert approve.status_code == 403, approve.text
+    assert "four eyes" in approve.json()["error"]["message"]
+    reject = await api.call(
+        "POST", f"{path}/reject", same_account, "approver", json={"reason": "凭证不全"}
+    )
+    assert reject.status_code == 403, reject.text
+    assert "four eyes" in reject.json()["error"]["message"]
+    unchanged = await api.ok("GET", path)
+    assert (unchanged["status"], unchanged["approved_by"], unchanged["allocations"]) == (
+        "pending",
+        None,
+        [],
+    )
+    # another account may (and uses the designated gift up, leaving no money for later tests)
+    approved = await api.ok("POST", f"{path}/approve", "approver")
+    assert approved["status"] == "approved"
+
+
 async def test_beyond_available_is_409_and_nothing_changes(api: Api) -> None:
     project = await new_project(api)
     code = project["code"]
