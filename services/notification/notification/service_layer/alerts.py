@@ -41,6 +41,7 @@ from notification.domain.alerts import (
     raised_message,
     stock_condition,
 )
+from notification.domain.commands import AcknowledgeAlert
 from notification.metrics import ALERT_TRANSITIONS, ALERTS_OPEN
 from notification.service_layer.notices import Routing, create_notice
 from shared.contracts.warehouse import (
@@ -58,6 +59,7 @@ from shared.errors import Conflict, NotFound
 from shared.ids import uuid7
 from shared.messaging.consumer import EventHandler
 from shared.messaging.envelope import CloudEvent
+from shared.uow import SqlUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -526,12 +528,15 @@ def alert_handlers(settings: NotificationSettings) -> dict[str, EventHandler]:
 # --------------------------------------------------------------------------- staff actions
 
 
-async def acknowledge(session: AsyncSession, alert_id: uuid.UUID, *, actor: str, note: str) -> Any:
+async def acknowledge(uow: SqlUnitOfWork, cmd: AcknowledgeAlert) -> None:
+    """An open alert becomes acknowledged, with who took it on and their note (``404`` if
+    there is no such alert, ``409`` if it is acknowledged or resolved already)."""
+    session = uow.session
     row = (
-        await session.execute(select(alerts).where(alerts.c.id == alert_id).with_for_update())
+        await session.execute(select(alerts).where(alerts.c.id == cmd.alert_id).with_for_update())
     ).first()
     if row is None:
-        raise NotFound(f"预警不存在 (alert {alert_id} not found)")
+        raise NotFound(f"预警不存在 (alert {cmd.alert_id} not found)")
     if row.status == "resolved":
         raise Conflict("预警已自动解除，无需确认 (the alert is already resolved)")
     if row.status == "acknowledged":
@@ -541,18 +546,17 @@ async def acknowledge(session: AsyncSession, alert_id: uuid.UUID, *, actor: str,
     now = datetime.now(UTC)
     await session.execute(
         update(alerts)
-        .where(alerts.c.id == alert_id)
+        .where(alerts.c.id == cmd.alert_id)
         .values(
             status="acknowledged",
             acknowledged_at=now,
-            acknowledged_by=actor,
-            acknowledge_note=note,
+            acknowledged_by=cmd.actor,
+            acknowledge_note=cmd.note,
             updated_at=now,
         )
     )
     ALERT_TRANSITIONS.labels(row.kind, "acknowledged").inc()
     await wake_monitor(session)
-    return (await session.execute(select(alerts).where(alerts.c.id == alert_id))).one()
 
 
 # --------------------------------------------------------------------------- background

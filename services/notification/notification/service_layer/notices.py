@@ -4,7 +4,7 @@ A notice is one row with a unique ``notice_key`` (the donation service's ``notic
 donor, ``alert:<id>:<event>`` for staff) and one delivery row per channel and address. The
 insert is ``ON CONFLICT DO NOTHING``: a redelivered or re-published request changes nothing,
 so each notice is sent once. The delivery worker sends them after the transaction commits
-(woken by ``NOTIFY``).
+(woken by ``NOTIFY``); an admin can queue a dead-lettered delivery again.
 """
 
 from __future__ import annotations
@@ -15,17 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification.adapters.alert_tables import NOTICES_CHANNEL, deliveries, notices
 from notification.config import NotificationSettings
+from notification.domain.commands import RetryDelivery
 from notification.domain.notices import render
 from shared.contracts.donation import NoticeRequestedV1
+from shared.errors import Conflict, NotFound
 from shared.ids import uuid7
 from shared.messaging.consumer import EventHandler
 from shared.messaging.envelope import CloudEvent
+from shared.uow import SqlUnitOfWork
 
 # The donation contract's channel names, and which contact detail each one uses.
 DONOR_CONTACTS: dict[str, str] = {"email": "email", "sms": "phone"}
@@ -87,6 +90,38 @@ class Routing:
 async def wake_delivery(session: AsyncSession) -> None:
     """Delivered by PostgreSQL when the transaction commits."""
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTICES_CHANNEL})
+
+
+async def retry_delivery(uow: SqlUnitOfWork, cmd: RetryDelivery) -> None:
+    """A dead-lettered delivery is pending again, its attempts from zero, and so is its
+    notice; the worker is woken when this commits. ``404`` if there is no such delivery,
+    ``409`` if it is not dead or its contact details were erased."""
+    session = uow.session
+    row = (
+        await session.execute(
+            select(deliveries).where(deliveries.c.id == cmd.delivery_id).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"投递记录不存在 (delivery {cmd.delivery_id} not found)")
+    if row.status != "dead":
+        raise Conflict(f"只能重投死信 (only a dead delivery can be retried: {row.status})")
+    if row.address is None:
+        raise Conflict(
+            "联系方式已按规定删除，无法重投 (the contact details were erased; cannot retry)"
+        )
+    now = datetime.now(UTC)
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.id == cmd.delivery_id)
+        .values(status="pending", attempts=0, next_attempt_at=now, dead_at=None)
+    )
+    await session.execute(
+        update(notices)
+        .where(notices.c.id == row.notice_id)
+        .values(status="pending", completed_at=None)
+    )
+    await wake_delivery(session)
 
 
 async def create_notice(
