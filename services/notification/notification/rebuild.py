@@ -29,11 +29,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from notification.config import NotificationSettings
-from notification.entrypoints.api.public import build_summary
 from notification.log import store
 from notification.log.jcs import canonicalize
 from notification.service_layer.feed_runtime import signer_for
 from notification.service_layer.projections import FEED_HANDLERS
+from notification.service_layer.summary import build_summary
 from shared.db import create_engine, create_session_factory
 from shared.messaging.consumer import ConsumerRunner
 from shared.messaging.topics import DONATION_EVENTS, WAREHOUSE_EVENTS

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from notification.entrypoints.api.public import build_summary
 from notification.log import store
 from notification.log.jcs import canonicalize
 from notification.log.signing import LogSigner
 from notification.main import MIGRATIONS
 from notification.service_layer.projections import FEED_HANDLERS
+from notification.service_layer.summary import build_summary
 from shared.db import create_engine, create_session_factory
 from shared.messaging.envelope import CloudEvent
 from tests.conftest import PORT_BASE, TOPIC_PREFIX, _reset_database

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from notification.entrypoints.api.public import build_summary
 from notification.log import store
 from notification.log.jcs import canonicalize
 from notification.log.signing import LogSigner
 from notification.main import MIGRATIONS
 from notification.service_layer.projections import FEED_HANDLERS
+from notification.service_layer.summary import build_summary
 from shared.db import create_engine, create_session_factory
 from shared.ids import uuid7
 from shared.messaging.envelope import CloudEvent

@@ -33,6 +33,7 @@ from notification.main import MIGRATIONS
 from notification.service_layer import timeliness
 from notification.service_layer.feed_metrics import SHANGHAI, deadline_for
 from notification.service_layer.feed_runtime import READS
+from notification.service_layer.queries import feed
 from shared.db import create_engine, create_session_factory
 from shared.errors import install_error_handlers
 from tests.conftest import PORT_BASE, TOPIC_PREFIX, _reset_database
@@ -335,7 +336,7 @@ async def test_timeliness_in_small_batches_and_single_entries(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = harness
-    monkeypatch.setattr(public, "BULK_BATCH", 3)
+    monkeypatch.setattr(feed, "BULK_BATCH", 3)
     await h.insert([h.entry("follow_up", local(2026, 1, 5), timedelta(days=400))])
     await h.assert_same("timeliness")
     await h.insert(list(deadline_edges(h).values()) + random_entries(h, 200))
@@ -363,8 +364,8 @@ async def test_exports_equal_the_whole_feed_exports(
         {"kind": "donation.received", "period": "2026-05", "project": "P-B"},
         {"town": "锦屏街道", "project": DISASTER_PROJECT},
     ]
-    for batch in (public.BULK_BATCH, 7):
-        monkeypatch.setattr(public, "BULK_BATCH", batch)
+    for batch in (feed.BULK_BATCH, 7):
+        monkeypatch.setattr(feed, "BULK_BATCH", batch)
         for params in filters:
             for path in ("export.json", "export.csv"):
                 await h.assert_same(path, **params)

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 
-from notification.entrypoints.api.public import Kind, Period, Project, Town, _filters, _select
+from notification.entrypoints.api.public import Kind, Period, Project, Town
 from notification.log.entry import iso
 from notification.service_layer.feed_metrics import DELAY_BUCKETS, deadline_for
+from notification.service_layer.queries.feed import filters, select_entries
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/reference")
@@ -182,8 +183,8 @@ async def _export_rows(
     town: str | None,
     period: str | None,
 ) -> list[Any]:
-    where, params = _filters(kind, project, town, period, None)
-    return await _select(_runtime(request), where, params, "ORDER BY e.seq")
+    where, params = filters(kind, project, town, period, None)
+    return await select_entries(_runtime(request), where, params, "ORDER BY e.seq")
 
 
 @router.get("/export.json")

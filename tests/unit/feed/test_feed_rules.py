@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 
 from notification.config import NotificationSettings
-from notification.entrypoints.api.public import iati, parse_period
 from notification.log.entry import entry_document, entry_id
 from notification.service_layer.feed_metrics import SHANGHAI, add_working_days, deadline_for
+from notification.service_layer.open_data import iati
 from notification.service_layer.projections import tracking_hash
+from notification.service_layer.queries.feed import parse_period
 from shared.errors import ValidationFailed
 
 

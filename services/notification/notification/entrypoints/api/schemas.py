@@ -93,3 +93,29 @@ class NoticeOut(BaseModel):
 class NoticePage(BaseModel):
     items: list[NoticeOut]
     next_cursor: str | None
+
+
+# --- public feed -----------------------------------------------------------------------------
+
+
+class FeedEntryOut(BaseModel):
+    id: uuid.UUID
+    seq: int
+    leaf_index: int | None
+    kind: str
+    title: str
+    data: dict[str, Any]
+    project_code: str | None
+    town: str | None
+    incident_ref: str | None
+    occurred_at: datetime
+    published_at: datetime
+    corrects_seq: int | None
+    corrects: uuid.UUID | None
+    tracking_code_hash: str | None
+    entry: dict[str, Any]
+
+
+class FeedPage(BaseModel):
+    items: list[FeedEntryOut]
+    next_cursor: str | None
