@@ -33,20 +33,6 @@ from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
-KINDS = (
-    "donation.received",
-    "donation.receipted",
-    "donation.allocated",
-    "donation.refunded",
-    "correction",
-    "funds.disbursed",
-    "goods.dispatched",
-    "goods.delivered",
-    "project.opened",
-    "project.closed",
-    "project.remainder",
-    "follow_up",
-)
 Kind = Annotated[str | None, Query(max_length=64, description="Entry kind, e.g. funds.disbursed")]
 Project = Annotated[str | None, Query(max_length=64, description="Project code")]
 Town = Annotated[str | None, Query(max_length=64, description="Town, e.g. 溪口镇")]
