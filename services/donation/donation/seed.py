@@ -25,14 +25,17 @@ from donation.config import DonationSettings
 from donation.domain.allocation import InsufficientFunds
 from donation.domain.commands import (
     ApproveDisbursement,
+    CancelDonation,
     CloseProject,
     DecideRemainder,
     DonorDetails,
     EnterDisbursement,
     GoodsLine,
+    IssueReceipt,
     OpenProject,
     RecordDonation,
     RecordFollowUp,
+    RefundDonation,
 )
 from donation.service_layer import disbursements, follow_ups, funds, gifts, projects
 from donation.service_layer.intake import record_donation
@@ -174,7 +177,7 @@ async def _receipt_earlier_demo_gifts(
     for donation_id in pending:
         if rng.random() < 0.85:
             async with make() as uow:
-                await gifts.issue_receipt(uow, donation_id, actor="finance")
+                await gifts.issue_receipt(uow, IssueReceipt(donation_id, actor="finance"))
                 await uow.commit()
                 issued += 1
     return issued
@@ -229,17 +232,19 @@ async def _seed_gift(make: MakeUow, rng: random.Random, at: datetime) -> tuple[u
         if receipted:
             await uow.flush()
             await gifts.issue_receipt(
-                uow, donation.id, actor="finance", declined=rng.random() < 0.05
+                uow, IssueReceipt(donation.id, actor="finance", declined=rng.random() < 0.05)
             )
         await uow.commit()
     if roll < 0.02:
         async with make() as uow:
-            await gifts.cancel_donation(uow, donation.id, actor="finance", reason="重复登记，撤销")
+            await gifts.cancel_donation(
+                uow, CancelDonation(donation.id, actor="finance", reason="重复登记，撤销")
+            )
             await uow.commit()
     elif roll < 0.03 and not goods and command.project_code is None and not command.pledged:
         async with make() as uow:
             await gifts.refund_donation(
-                uow, donation.id, actor="finance", reason="捐赠人误转，原路退回"
+                uow, RefundDonation(donation.id, actor="finance", reason="捐赠人误转，原路退回")
             )
             await uow.commit()
     return donation.id, receipted

@@ -1,4 +1,9 @@
-"""Commands: what staff ask the donation service to do (imperative names)."""
+"""Commands: what staff ask the donation service to do (imperative names), one per write.
+
+A route builds one from the HTTP body, headers and principal; a service-layer function takes
+it with the unit of work. ``actor`` is the staff member asking; the donor lookup's commands
+come from the public (no actor), and a refused login is recorded as ``anonymous``.
+"""
 
 from __future__ import annotations
 
@@ -155,3 +160,88 @@ class UpdateDonor:
     actor: str
     expected_version: int | None
     changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class ReceivePledge:
+    """A pledged gift arrived, at ``received_at`` (default: now)."""
+
+    donation_id: uuid.UUID
+    actor: str
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssueReceipt:
+    """Issue a gift's receipt; ``declined``: the donor wants none sent, the number is still
+    used. ``payer_name`` replaces the donor's name on it (not on an anonymous gift's)."""
+
+    donation_id: uuid.UUID
+    actor: str
+    declined: bool = False
+    payer_name: str | None = None
+
+
+@dataclass(frozen=True)
+class VoidReceipt:
+    donation_id: uuid.UUID
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CancelDonation:
+    donation_id: uuid.UUID
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefundDonation:
+    donation_id: uuid.UUID
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CompleteDonation:
+    donation_id: uuid.UUID
+    actor: str
+
+
+@dataclass(frozen=True)
+class UpdateDonation:
+    """Change the fields in ``changes`` (a ``reason`` among them explains a new designation);
+    ``expected_version`` is the version the caller read."""
+
+    donation_id: uuid.UUID
+    actor: str
+    expected_version: int | None
+    changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class RequestLookupCode:
+    """Someone of the public asks for a one-time code sent to this phone or e-mail."""
+
+    contact: str
+
+
+@dataclass(frozen=True)
+class VerifyLookupCode:
+    """Someone of the public sends the code they received, to see the contact's gifts."""
+
+    contact: str
+    code: str
+
+
+@dataclass(frozen=True)
+class RecordFailedLogin:
+    """A refused password login: ``username`` is the account's (none when the name typed is
+    no account), ``reason`` why (``wrong_password``, ``unknown_user``, ``inactive``),
+    ``client`` the caller's address, ``service`` the service that refused it."""
+
+    reason: str
+    username: str | None
+    client: str
+    service: str

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import text
 from sqlmodel import col, select
 
 from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
+from donation.domain.commands import (
+    CancelDonation,
+    CompleteDonation,
+    IssueReceipt,
+    ReceivePledge,
+    RefundDonation,
+    UpdateDonation,
+    VoidReceipt,
+)
 from donation.domain.lifecycle import (
     IllegalTransition,
     check_move,
@@ -81,17 +89,15 @@ def _touch(donation: Donation) -> None:
     donation.updated_at = now()
 
 
-async def receive_pledged(
-    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, received_at: datetime | None
-) -> Donation:
-    donation = await get_donation_for_update(uow, donation_id)
+async def receive_pledged(uow: SqlUnitOfWork, cmd: ReceivePledge) -> Donation:
+    donation = await get_donation_for_update(uow, cmd.donation_id)
     try:
         check_move(donation.status, S.RECEIVED, "确认到账 (receive)")
     except IllegalTransition as exc:
         raise _conflict(exc) from exc
     before = donation.status
     donation.status = S.RECEIVED
-    donation.received_at = received_at or now()
+    donation.received_at = cmd.received_at or now()
     _touch(donation)
     donor = await uow.session.get(Donor, donation.donor_id)
     assert donor is not None
@@ -102,7 +108,7 @@ async def receive_pledged(
     )
     audit(
         uow.session,
-        actor=actor,
+        actor=cmd.actor,
         action="donation.receive",
         entity="donation",
         entity_id=str(donation.id),
@@ -128,15 +134,8 @@ async def next_receipt_number(uow: SqlUnitOfWork, year: int) -> int:
     return seq
 
 
-async def issue_receipt(
-    uow: SqlUnitOfWork,
-    donation_id: uuid.UUID,
-    *,
-    actor: str,
-    declined: bool = False,
-    payer_name: str | None = None,
-) -> Receipt:
-    donation = await get_donation_for_update(uow, donation_id)
+async def issue_receipt(uow: SqlUnitOfWork, cmd: IssueReceipt) -> Receipt:
+    donation = await get_donation_for_update(uow, cmd.donation_id)
     if not receipt_allowed(donation.status):
         raise Conflict(
             f"当前状态为「{donation.status}」，不能开具票据 (cannot issue a receipt for a gift "
@@ -167,11 +166,11 @@ async def issue_receipt(
         seq=seq,
         receipt_no=f"{year}-{seq:06d}",
         amount_fen=donation.amount_fen - donation.refunded_fen,
-        payer_name=None if anonymous else (payer_name or donor.name),
+        payer_name=None if anonymous else (cmd.payer_name or donor.name),
         anonymous=anonymous,
-        declined=declined,
+        declined=cmd.declined,
         issued_at=at,
-        issued_by=actor,
+        issued_by=cmd.actor,
     )
     uow.session.add(receipt)
     before = donation.status
@@ -179,7 +178,7 @@ async def issue_receipt(
     _touch(donation)
     audit(
         uow.session,
-        actor=actor,
+        actor=cmd.actor,
         action="receipt.issue",
         entity="donation",
         entity_id=str(donation.id),
@@ -188,7 +187,7 @@ async def issue_receipt(
             "status": donation.status,
             "receipt_no": receipt.receipt_no,
             "anonymous": anonymous,
-            "declined": declined,
+            "declined": cmd.declined,
         },
     )
     await uow.session.flush()
@@ -205,7 +204,7 @@ async def issue_receipt(
             sequence=seq,
             amount_fen=receipt.amount_fen,
             anonymous=anonymous,
-            declined=declined,
+            declined=cmd.declined,
             display_name=donation.display_name,
             issued_at=at,
         ),
@@ -213,10 +212,8 @@ async def issue_receipt(
     return receipt
 
 
-async def void_receipt(
-    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, reason: str
-) -> Receipt:
-    donation = await get_donation_for_update(uow, donation_id)
+async def void_receipt(uow: SqlUnitOfWork, cmd: VoidReceipt) -> Receipt:
+    donation = await get_donation_for_update(uow, cmd.donation_id)
     receipt = await uow.session.scalar(
         select(Receipt).where(
             col(Receipt.donation_id) == donation.id, col(Receipt.voided_at).is_(None)
@@ -228,19 +225,19 @@ async def void_receipt(
             details={"status": donation.status},
         )
     receipt.voided_at = now()
-    receipt.void_reason = reason
-    receipt.voided_by = actor
+    receipt.void_reason = cmd.reason
+    receipt.voided_by = cmd.actor
     before = donation.status
     donation.status = status_after_void(donation.status)
     _touch(donation)
     audit(
         uow.session,
-        actor=actor,
+        actor=cmd.actor,
         action="receipt.void",
         entity="donation",
         entity_id=str(donation.id),
         before={"status": before, "receipt_no": receipt.receipt_no},
-        after={"status": donation.status, "void_reason": reason},
+        after={"status": donation.status, "void_reason": cmd.reason},
     )
     uow.publish(
         topic=DONATION_EVENTS,
@@ -252,33 +249,31 @@ async def void_receipt(
             tracking_code=donation.tracking_code,
             receipt_no=receipt.receipt_no,
             receipt_year=receipt.year,
-            reason=reason,
+            reason=cmd.reason,
             voided_at=receipt.voided_at,
         ),
     )
     return receipt
 
 
-async def cancel_donation(
-    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, reason: str
-) -> Donation:
-    donation = await get_donation_for_update(uow, donation_id)
+async def cancel_donation(uow: SqlUnitOfWork, cmd: CancelDonation) -> Donation:
+    donation = await get_donation_for_update(uow, cmd.donation_id)
     try:
         check_move(donation.status, S.CANCELLED, "取消 (cancel)")
     except IllegalTransition as exc:
         raise _conflict(exc) from exc
     before = donation.status
     donation.status = S.CANCELLED
-    donation.status_reason = reason
+    donation.status_reason = cmd.reason
     _touch(donation)
     audit(
         uow.session,
-        actor=actor,
+        actor=cmd.actor,
         action="donation.cancel",
         entity="donation",
         entity_id=str(donation.id),
         before={"status": before},
-        after={"status": donation.status, "reason": reason},
+        after={"status": donation.status, "reason": cmd.reason},
     )
     uow.publish(
         topic=DONATION_EVENTS,
@@ -290,19 +285,17 @@ async def cancel_donation(
             tracking_code=donation.tracking_code,
             previous_status=before,  # type: ignore[arg-type]
             amount_fen=donation.amount_fen,
-            reason=reason,
+            reason=cmd.reason,
             cancelled_at=now(),
         ),
     )
     return donation
 
 
-async def refund_donation(
-    uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str, reason: str
-) -> Donation:
+async def refund_donation(uow: SqlUnitOfWork, cmd: RefundDonation) -> Donation:
     """Return the unused money of a money gift; what was used stays used."""
     await lock_allocations(uow)
-    donation = await get_donation_for_update(uow, donation_id)
+    donation = await get_donation_for_update(uow, cmd.donation_id)
     if donation.kind != "money":
         raise Conflict(
             "物资捐赠不能退款 (goods gifts cannot be refunded)", details={"status": donation.status}
@@ -320,16 +313,16 @@ async def refund_donation(
     before = donation.status
     donation.refunded_fen += left
     donation.status = S.REFUNDED
-    donation.status_reason = reason
+    donation.status_reason = cmd.reason
     _touch(donation)
     audit(
         uow.session,
-        actor=actor,
+        actor=cmd.actor,
         action="donation.refund",
         entity="donation",
         entity_id=str(donation.id),
         before={"status": before},
-        after={"status": donation.status, "refunded_fen": left, "reason": reason},
+        after={"status": donation.status, "refunded_fen": left, "reason": cmd.reason},
     )
     uow.publish(
         topic=DONATION_EVENTS,
@@ -341,15 +334,15 @@ async def refund_donation(
             tracking_code=donation.tracking_code,
             previous_status=before,  # type: ignore[arg-type]
             amount_fen=left,
-            reason=reason,
+            reason=cmd.reason,
             refunded_at=now(),
         ),
     )
     return donation
 
 
-async def complete_donation(uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor: str) -> Donation:
-    donation = await get_donation_for_update(uow, donation_id)
+async def complete_donation(uow: SqlUnitOfWork, cmd: CompleteDonation) -> Donation:
+    donation = await get_donation_for_update(uow, cmd.donation_id)
     try:
         check_move(donation.status, S.COMPLETED, "标记完成 (complete)")
     except IllegalTransition as exc:
@@ -365,7 +358,7 @@ async def complete_donation(uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor
     _touch(donation)
     audit(
         uow.session,
-        actor=actor,
+        actor=cmd.actor,
         action="donation.complete",
         entity="donation",
         entity_id=str(donation.id),
@@ -376,19 +369,12 @@ async def complete_donation(uow: SqlUnitOfWork, donation_id: uuid.UUID, *, actor
     return donation
 
 
-async def update_donation(
-    uow: SqlUnitOfWork,
-    donation_id: uuid.UUID,
-    *,
-    actor: str,
-    expected_version: int | None,
-    changes: dict[str, object],
-) -> Donation:
+async def update_donation(uow: SqlUnitOfWork, cmd: UpdateDonation) -> Donation:
     """Edit what may still change: the note, and (before any use) the designation. A changed
     designation is published as a correction note (``designation_changed``)."""
-    donation = await get_donation_for_update(uow, donation_id)
-    check_version(donation.version, expected_version)
-    changes = dict(changes)
+    donation = await get_donation_for_update(uow, cmd.donation_id)
+    check_version(donation.version, cmd.expected_version)
+    changes = dict(cmd.changes)
     reason = changes.pop("reason", None)
     before: dict[str, object] = {k: getattr(donation, k) for k in changes}
     previous_project = donation.project_code
@@ -429,7 +415,7 @@ async def update_donation(
         )
     audit(
         uow.session,
-        actor=actor,
+        actor=cmd.actor,
         action="donation.update",
         entity="donation",
         entity_id=str(donation.id),

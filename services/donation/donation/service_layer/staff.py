@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from donation.adapters.orm import StaffUser
+from donation.domain.commands import RecordFailedLogin
 from donation.service_layer.common import audit
 from shared.auth import Role, StaffPrincipal, hash_password, verify_password
 from shared.errors import NotAuthenticated
 from shared.metrics import LOGIN_FAILURES
+from shared.uow import SqlUnitOfWork
 
 log = logging.getLogger("sunshine.donation.login")
 
@@ -92,27 +94,20 @@ async def authenticate(
     )
 
 
-async def record_failed_login(
-    session_factory: async_sessionmaker[AsyncSession],
-    failure: LoginFailed,
-    *,
-    client: str,
-    service: str,
-) -> None:
+async def record_failed_login(uow: SqlUnitOfWork, cmd: RecordFailedLogin) -> None:
     """Write the failure to the audit log (``login_failed`` on the ``staff_user``; a name that
     is no account is not recorded, it may be a password typed in the wrong field), count it
-    and log it. Never the password."""
-    LOGIN_FAILURES.labels(service, failure.reason).inc()
+    and log it. Never the password. The caller commits."""
+    LOGIN_FAILURES.labels(cmd.service, cmd.reason).inc()
     log.info(
         "login failed",
-        extra={"reason": failure.reason, "username": failure.username, "client": client},
+        extra={"reason": cmd.reason, "username": cmd.username, "client": cmd.client},
     )
-    async with session_factory() as session, session.begin():
-        audit(
-            session,
-            actor="anonymous",
-            action="login_failed",
-            entity="staff_user",
-            entity_id=failure.username or "(unknown)",
-            after={"reason": failure.reason, "client": client[:64]},
-        )
+    audit(
+        uow.session,
+        actor="anonymous",
+        action="login_failed",
+        entity="staff_user",
+        entity_id=cmd.username or "(unknown)",
+        after={"reason": cmd.reason, "client": cmd.client[:64]},
+    )

@@ -23,6 +23,7 @@ from donation.adapters.orm import (
     Project,
     Receipt,
 )
+from donation.domain.commands import RequestLookupCode, VerifyLookupCode
 from donation.service_layer.common import now, request_notice
 from shared.contracts.donation import NoticeFactsV1
 from shared.errors import NotFound, ValidationFailed
@@ -233,9 +234,11 @@ async def _donors_by_contact(uow: SqlUnitOfWork, kind: str, value: str) -> list[
     return list(await uow.session.scalars(select(Donor).where(where)))
 
 
-async def request_lookup_code(uow: SqlUnitOfWork, contact: str, *, secret: str) -> None:
-    """Send a one-time code to the contact, if any donor has it. Answers the same either way."""
-    kind, value = normalize_contact(contact)
+async def request_lookup_code(uow: SqlUnitOfWork, cmd: RequestLookupCode, *, secret: str) -> None:
+    """Send a one-time code to the contact, if any donor has it. Answers the same either way.
+    ``secret`` (the deployment's lookup key, not part of what was asked) keys the stored
+    hashes of contact and code."""
+    kind, value = normalize_contact(cmd.contact)
     donors = await _donors_by_contact(uow, kind, value)
     if not donors:
         return
@@ -272,9 +275,11 @@ async def request_lookup_code(uow: SqlUnitOfWork, contact: str, *, secret: str) 
 
 
 async def verify_lookup_code(
-    uow: SqlUnitOfWork, contact: str, code: str, *, secret: str
+    uow: SqlUnitOfWork, cmd: VerifyLookupCode, *, secret: str
 ) -> list[dict[str, Any]]:
-    kind, value = normalize_contact(contact)
+    """Spend the contact's live code and answer the timelines of its gifts, newest first; a
+    wrong code counts as an attempt (committed), and after too many the code is dead."""
+    kind, value = normalize_contact(cmd.contact)
     row = await uow.session.scalar(
         select(LookupCode)
         .where(
@@ -289,7 +294,7 @@ async def verify_lookup_code(
     wrong = NotFound("验证码无效或已过期 (the code is wrong or expired)")
     if row is None or row.attempts >= MAX_CODE_ATTEMPTS:
         raise wrong
-    if not hmac.compare_digest(row.code_hash, _hash(secret, code.strip())):
+    if not hmac.compare_digest(row.code_hash, _hash(secret, cmd.code.strip())):
         row.attempts += 1
         await uow.commit()
         raise wrong

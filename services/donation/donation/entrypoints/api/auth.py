@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from donation.config import DonationSettings
+from donation.domain.commands import RecordFailedLogin
 from donation.entrypoints.api.public import lookup_secret
 from donation.entrypoints.api.schemas import StaffOut, TokenOut
 from donation.service_layer.login_throttle import LoginThrottle
@@ -20,6 +21,14 @@ from shared.public_lookups import client_of, shared_limiter
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+def failed_login_command(failure: LoginFailed, client: str, service: str) -> RecordFailedLogin:
+    """What a refused login records: why, and the account's name only when it is one (never
+    what was typed)."""
+    return RecordFailedLogin(
+        reason=failure.reason, username=failure.username, client=client, service=service
+    )
 
 
 def login_throttle(runtime: ServiceRuntime) -> LoginThrottle:
@@ -57,9 +66,10 @@ async def issue_token(
     try:
         principal = await authenticate(runtime.session_factory, form.username, form.password)
     except LoginFailed as failure:  # it keeps its slots: it counts
-        await record_failed_login(
-            runtime.session_factory, failure, client=client, service=runtime.settings.service_name
-        )
+        command = failed_login_command(failure, client, runtime.settings.service_name)
+        async with runtime.unit_of_work() as uow:
+            await record_failed_login(uow, command)
+            await uow.commit()
         raise
     except BaseException:
         await login_throttle(runtime).release(attempt)

@@ -11,7 +11,18 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from donation.domain.commands import DonorDetails, GoodsLine, RecordDonation
+from donation.domain.commands import (
+    CancelDonation,
+    CompleteDonation,
+    DonorDetails,
+    GoodsLine,
+    IssueReceipt,
+    ReceivePledge,
+    RecordDonation,
+    RefundDonation,
+    UpdateDonation,
+    VoidReceipt,
+)
 from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.schemas import (
     DonationCreate,
@@ -208,7 +219,13 @@ async def patch_donation(
         body=body,
         if_match=if_match,
         update=lambda uow, version, changes: gifts.update_donation(
-            uow, donation_id, actor=staff.username, expected_version=version, changes=changes
+            uow,
+            UpdateDonation(
+                donation_id=donation_id,
+                actor=staff.username,
+                expected_version=version,
+                changes=changes,
+            ),
         ),
         render=lambda uow: donation_body(uow, donation_id),
     )
@@ -238,11 +255,12 @@ async def receive(
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
     body = body or ReceiveIn()
+    command = ReceivePledge(
+        donation_id=donation_id, actor=staff.username, received_at=body.received_at
+    )
 
     async def change(uow: SqlUnitOfWork) -> object:
-        return await gifts.receive_pledged(
-            uow, donation_id, actor=staff.username, received_at=body.received_at
-        )
+        return await gifts.receive_pledged(uow, command)
 
     return await _act_on_gift(runtime, staff, key, donation_id, "receive", body, change)
 
@@ -266,15 +284,15 @@ async def issue_receipt(
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
     body = body or ReceiptIn()
+    command = IssueReceipt(
+        donation_id=donation_id,
+        actor=staff.username,
+        declined=body.declined,
+        payer_name=body.payer_name,
+    )
 
     async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        receipt = await gifts.issue_receipt(
-            uow,
-            donation_id,
-            actor=staff.username,
-            declined=body.declined,
-            payer_name=body.payer_name,
-        )
+        receipt = await gifts.issue_receipt(uow, command)
         return 201, receipt_out(receipt).model_dump(mode="json")
 
     return await idempotent(
@@ -300,10 +318,10 @@ async def void_receipt(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
+    command = VoidReceipt(donation_id=donation_id, actor=staff.username, reason=body.reason)
+
     async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
-        receipt = await gifts.void_receipt(
-            uow, donation_id, actor=staff.username, reason=body.reason
-        )
+        receipt = await gifts.void_receipt(uow, command)
         return 200, receipt_out(receipt).model_dump(mode="json")
 
     return await idempotent(
@@ -331,10 +349,10 @@ async def cancel(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
+    command = CancelDonation(donation_id=donation_id, actor=staff.username, reason=body.reason)
+
     async def change(uow: SqlUnitOfWork) -> object:
-        return await gifts.cancel_donation(
-            uow, donation_id, actor=staff.username, reason=body.reason
-        )
+        return await gifts.cancel_donation(uow, command)
 
     return await _act_on_gift(runtime, staff, key, donation_id, "cancel", body, change)
 
@@ -347,10 +365,10 @@ async def refund(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
+    command = RefundDonation(donation_id=donation_id, actor=staff.username, reason=body.reason)
+
     async def change(uow: SqlUnitOfWork) -> object:
-        return await gifts.refund_donation(
-            uow, donation_id, actor=staff.username, reason=body.reason
-        )
+        return await gifts.refund_donation(uow, command)
 
     return await _act_on_gift(runtime, staff, key, donation_id, "refund", body, change)
 
@@ -362,7 +380,9 @@ async def complete(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
+    command = CompleteDonation(donation_id=donation_id, actor=staff.username)
+
     async def change(uow: SqlUnitOfWork) -> object:
-        return await gifts.complete_donation(uow, donation_id, actor=staff.username)
+        return await gifts.complete_donation(uow, command)
 
     return await _act_on_gift(runtime, staff, key, donation_id, "complete", None, change)

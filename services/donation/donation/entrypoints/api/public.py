@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from donation.domain.commands import RequestLookupCode, VerifyLookupCode
 from donation.entrypoints.api.schemas import LookupRequest, LookupVerify
 from donation.service_layer import tracking
 from shared import public_lookups
@@ -75,8 +76,10 @@ async def request_code(
         "(if this contact made gifts, a code was sent)"
     }
 
+    command = RequestLookupCode(contact=body.contact)
+
     async def send() -> tuple[int, dict[str, Any]]:
-        await tracking.request_lookup_code(uow, body.contact, secret=lookup_secret(runtime))
+        await tracking.request_lookup_code(uow, command, secret=lookup_secret(runtime))
         return 202, answer
 
     async with runtime.unit_of_work() as uow:
@@ -101,7 +104,9 @@ async def verify_code(body: LookupVerify, request: Request, runtime: RuntimeDep)
     await limiter(runtime, "verify", LOOKUP_LIMIT).check(client_of(request))
     async with runtime.unit_of_work() as uow:
         gifts = await tracking.verify_lookup_code(
-            uow, body.contact, body.code, secret=lookup_secret(runtime)
+            uow,
+            VerifyLookupCode(contact=body.contact, code=body.code),
+            secret=lookup_secret(runtime),
         )
         await uow.commit()
     return JSONResponse({"gifts": gifts}, headers={"Cache-Control": "no-store"})
