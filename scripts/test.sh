@@ -37,6 +37,8 @@ echo "== ruff (lint, format)"
 "$PY" -m ruff format --check .
 echo "== mypy"
 "$PY" -m mypy shared services tests bench
+echo "== import contracts (lint-imports: the layers of pyproject.toml [tool.importlinter])"
+"$REPO/.local/venv/bin/lint-imports"
 echo "== pytest"
 # Two workers: the suite mostly waits (on Kafka, PostgreSQL, service processes), so two
 # processes use the two cores; a test file stays on one worker (module fixtures, faults).
