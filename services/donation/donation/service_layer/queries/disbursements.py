@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from donation.adapters.orm import Allocation, Disbursement, Donation
 from donation.entrypoints.api.schemas import AllocationOut, DisbursementOut, DisbursementPage
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 
@@ -53,11 +53,7 @@ async def list_disbursements(
     if status:
         query = query.where(col(Disbursement.status) == status)
     if cursor is not None:
-        at_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            at, last = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
-        except ValueError as exc:
-            raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
+        at, last = decode_cursor(cursor, 2, datetime.fromisoformat, uuid.UUID)
         query = query.where(
             or_(
                 col(Disbursement.created_at) < at,

@@ -16,7 +16,7 @@ from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
 from donation.entrypoints.api.schemas import DonationItemOut, DonationOut, DonationPage
 from donation.service_layer.queries.donors import donor_out
 from shared import public_lookups
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
@@ -145,11 +145,7 @@ def donations_query(
     if f.received_to is not None:
         query = query.where(col(Donation.received_at) < f.received_to)
     if cursor is not None:
-        at_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            at, last_id = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
-        except ValueError as exc:
-            raise ValidationFailed("无效的分页游标 (invalid cursor)") from exc
+        at, last_id = decode_cursor(cursor, 2, datetime.fromisoformat, uuid.UUID)
         query = query.where(
             or_(
                 col(Donation.received_at) < at,

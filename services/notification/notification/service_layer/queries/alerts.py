@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notification.adapters.alert_tables import alerts
 from notification.domain.alerts import LABELS, AlertKind
 from notification.entrypoints.api.schemas import AlertOut, AlertPage, AlertStatusFilter
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
@@ -56,11 +56,7 @@ def alerts_query(filters: AlertFilters, *, limit: int, cursor: str | None) -> Se
             else alerts.c.escalated_at.is_(None)
         )
     if cursor is not None:
-        at_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            at, last_id = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
-        except ValueError:
-            raise ValidationFailed("无效的分页游标 (invalid cursor)") from None
+        at, last_id = decode_cursor(cursor, 2, datetime.fromisoformat, uuid.UUID)
         query = query.where(
             or_(alerts.c.raised_at < at, and_(alerts.c.raised_at == at, alerts.c.id < last_id))
         )

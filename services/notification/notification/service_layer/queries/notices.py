@@ -19,7 +19,6 @@ from notification.entrypoints.api.schemas import (
     NoticePage,
     NoticeStatusFilter,
 )
-from shared.errors import ValidationFailed
 from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import ServiceRuntime
 from shared.uow import SqlUnitOfWork
@@ -87,11 +86,7 @@ def notices_query(filters: NoticeFilters, *, limit: int, cursor: str | None) -> 
             )
         )
     if cursor is not None:
-        at_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            at, last_id = datetime.fromisoformat(str(at_raw)), uuid.UUID(str(id_raw))
-        except ValueError:
-            raise ValidationFailed("无效的分页游标 (invalid cursor)") from None
+        at, last_id = decode_cursor(cursor, 2, datetime.fromisoformat, uuid.UUID)
         query = query.where(
             or_(notices.c.created_at < at, and_(notices.c.created_at == at, notices.c.id < last_id))
         )
