@@ -2,7 +2,12 @@
 
 The built-in issuer (donation service) signs with an Ed25519 private key; every service
 verifies with the public key. An external OIDC provider replaces it by configuration alone
-(``<P>_OIDC_JWKS_URL``, ``<P>_JWT_ISSUER``, ``<P>_JWT_AUDIENCE``, ``<P>_JWT_ALGORITHMS``).
+(``<P>_OIDC_JWKS_URL``, ``<P>_JWT_ISSUER``, ``<P>_JWT_AUDIENCE``, ``<P>_JWT_ALGORITHMS``);
+its claims are mapped to our roles and organisations by ``<P>_OIDC_ROLES_CLAIM``,
+``<P>_OIDC_ORG_CLAIM``, ``<P>_OIDC_ROLE_MAP``, ``<P>_OIDC_ORG_MAP`` and ``<P>_OIDC_DEFAULT_ORG``.
+
+Every principal belongs to one organisation (``org``, see :mod:`shared.organisations`): the
+district branch's staff reach everything, a town branch's staff only their own organisation.
 
 ``python -m shared.auth keygen DIR`` writes a key pair (only if none exists there).
 """
@@ -29,6 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.config import ServiceSettings
 from shared.errors import Forbidden, NotAuthenticated
+from shared.organisations import DISTRICT, reaches
 
 log = logging.getLogger("sunshine.auth")
 
@@ -47,9 +53,19 @@ class StaffPrincipal:
     username: str
     roles: frozenset[str]
     display_name: str | None = None
+    org: str = DISTRICT  # the organisation the account belongs to (the token's ``org`` claim)
 
     def has_any(self, roles: set[Role] | frozenset[Role]) -> bool:
         return Role.ADMIN in self.roles or bool(self.roles & {str(r) for r in roles})
+
+    @property
+    def district_wide(self) -> bool:
+        """Staff of the district branch: every organisation's warehouses, projects, staff."""
+        return self.org == DISTRICT
+
+    def reaches(self, org_code: str) -> bool:
+        """Whether this principal may see and change what belongs to ``org_code``."""
+        return reaches(self.org, org_code)
 
 
 VERIFIED_CACHE_SIZE = 1024
@@ -60,6 +76,11 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._algorithms = list(settings.jwt_algorithms)
+        self._roles_claim = settings.oidc_roles_claim
+        self._org_claim = settings.oidc_org_claim
+        self._role_map = dict(settings.oidc_role_map)
+        self._org_map = dict(settings.oidc_org_map)
+        self._default_org = settings.oidc_default_org
         self._jwks: jwt.PyJWKClient | None = None
         self._key: Any = None
         self._verified: OrderedDict[str, tuple[StaffPrincipal, float, float]] = OrderedDict()
@@ -108,16 +129,34 @@ class TokenVerifier:
             # failed and prints its internals (decoder errors with the bytes it was sent)
             log.info("token refused", extra={"reason": f"{type(exc).__name__}: {exc}"[:300]})
             raise NotAuthenticated("无效的访问令牌 (invalid token)") from exc
-        roles = claims.get("roles", [])
+        principal = StaffPrincipal(
+            username=str(claims["sub"]),
+            roles=self._roles_of(claims),
+            display_name=claims.get("name"),
+            org=self._org_of(claims),
+        )
+        return principal, claims
+
+    def _roles_of(self, claims: dict[str, Any]) -> frozenset[str]:
+        roles = claims.get(self._roles_claim, [])
         if not isinstance(roles, list):
             log.info("token refused", extra={"reason": "roles claim is not a list"})
             raise NotAuthenticated("无效的访问令牌 (invalid token)")
-        principal = StaffPrincipal(
-            username=str(claims["sub"]),
-            roles=frozenset(str(r) for r in roles),
-            display_name=claims.get("name"),
-        )
-        return principal, claims
+        names = [str(r) for r in roles]
+        if self._role_map:
+            names = [self._role_map[n] for n in names if n in self._role_map]
+        return frozenset(names)
+
+    def _org_of(self, claims: dict[str, Any]) -> str:
+        value = claims.get(self._org_claim)
+        org = None if value is None else str(value)
+        if org is not None and self._org_map:
+            org = self._org_map.get(org)
+        org = org or self._default_org
+        if not org:
+            log.info("token refused", extra={"reason": "no organisation claim"})
+            raise NotAuthenticated("令牌未注明所属组织 (the token names no organisation)")
+        return org
 
 
 class TokenIssuer:
@@ -138,6 +177,7 @@ class TokenIssuer:
             "sub": principal.username,
             "name": principal.display_name,
             "roles": sorted(principal.roles),
+            "org": principal.org,
             "iss": self._issuer,
             "aud": self._audience,
             "iat": now,

@@ -56,6 +56,15 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "sunshine-staff"
     oidc_jwks_url: str | None = None
     jwt_algorithms: list[str] = ["EdDSA"]
+    # What a token's claims mean (an external OIDC provider names them its own way): the claim
+    # holding the roles and the one holding the organisation, and maps from the provider's
+    # values to ours (a value missing from a non-empty map is dropped: no role, no org).
+    # A token without an organisation is refused unless ``oidc_default_org`` names one.
+    oidc_roles_claim: str = "roles"
+    oidc_org_claim: str = "org"
+    oidc_role_map: dict[str, str] = {}
+    oidc_org_map: dict[str, str] = {}
+    oidc_default_org: str | None = None
 
     @property
     def database_url(self) -> str:

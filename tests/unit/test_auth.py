@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -123,6 +124,7 @@ def test_external_oidc_provider_by_configuration(oidc_provider: tuple[str, RSAPr
     claims = {
         "sub": "approver-zhou",
         "roles": ["approver"],
+        "org": "XK",
         "iss": "https://id.example.org/realms/redcross",
         "aud": "sunshine",
         "exp": now + timedelta(minutes=5),
@@ -131,6 +133,8 @@ def test_external_oidc_provider_by_configuration(oidc_provider: tuple[str, RSAPr
     staff = TokenVerifier(settings).verify(token)
     assert staff.username == "approver-zhou"
     assert staff.roles == frozenset({"approver"})
+    assert staff.org == "XK"
+    assert not staff.district_wide
     forged = jwt.encode(
         claims | {"iss": "https://evil.example"}, key, algorithm="RS256", headers={"kid": "k1"}
     )
@@ -170,3 +174,58 @@ def test_a_tampered_copy_of_a_cached_token_is_still_refused(keys: Path) -> None:
     header, payload, signature = token.split(".")
     with pytest.raises(NotAuthenticated):
         verifier.verify(f"{header}.{payload[:-2]}xx.{signature}")
+
+
+def test_oidc_claims_are_mapped_to_our_roles_and_organisations(
+    oidc_provider: tuple[str, RSAPrivateKey],
+) -> None:
+    url, key = oidc_provider
+    base: dict[str, Any] = {
+        "oidc_jwks_url": url,
+        "jwt_issuer": "https://id.example.org/realms/redcross",
+        "jwt_audience": "sunshine",
+        "jwt_algorithms": ["RS256"],
+        "jwt_public_key_file": Path("/nonexistent"),
+        "oidc_roles_claim": "groups",
+        "oidc_role_map": {"rc-approvers": "approver", "rc-keepers": "warehouse"},
+        "oidc_org_claim": "branch",
+        "oidc_org_map": {"xikou": "XK", "fenghua": "FH"},
+    }
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "keeper-wang",
+        "groups": ["rc-keepers", "everyone"],  # "everyone" is not ours: dropped
+        "branch": "xikou",
+        "iss": "https://id.example.org/realms/redcross",
+        "aud": "sunshine",
+        "exp": now + timedelta(minutes=5),
+    }
+
+    def sign(c: dict[str, object]) -> str:
+        return jwt.encode(c, key, algorithm="RS256", headers={"kid": "k1"})
+
+    staff = TokenVerifier(ServiceSettings(**base)).verify(sign(claims))
+    assert staff.roles == frozenset({"warehouse"})
+    assert staff.org == "XK"
+    assert staff.reaches("XK")
+    assert not staff.reaches("DY")
+    # a branch the map does not know, or none at all: refused, not silently district-wide
+    for other in (
+        {**claims, "branch": "elsewhere"},
+        {k: v for k, v in claims.items() if k != "branch"},
+    ):
+        with pytest.raises(NotAuthenticated, match="organisation"):
+            TokenVerifier(ServiceSettings(**base)).verify(sign(other))
+    # ... unless the deployment names a default organisation
+    lenient = ServiceSettings(**base, oidc_default_org="FH")
+    staff = TokenVerifier(lenient).verify(sign({k: v for k, v in claims.items() if k != "branch"}))
+    assert staff.org == "FH"
+    assert staff.district_wide
+
+
+def test_built_in_tokens_carry_the_organisation(keys: Path) -> None:
+    verifier = TokenVerifier(ServiceSettings(jwt_public_key_file=keys / "jwt_public.pem"))
+    token = issuer(keys).issue(StaffPrincipal("keeper-xk", frozenset({"warehouse"}), org="XK"))
+    assert verifier.verify(token).org == "XK"
+    unscoped = jwt.decode(token, options={"verify_signature": False})
+    assert unscoped["org"] == "XK"
