@@ -9,6 +9,8 @@ from sqlalchemy import ARRAY, BigInteger, Column, DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from shared.organisations import DISTRICT
+
 
 class StaffUser(SQLModel, table=True):
     __tablename__ = "staff_users"
@@ -19,6 +21,33 @@ class StaffUser(SQLModel, table=True):
     roles: list[str] = Field(sa_column=Column(ARRAY(String(32)), nullable=False))
     active: bool = True
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    org_code: str = Field(default=DISTRICT, foreign_key="organisations.code", max_length=16)
+    must_change_password: bool = False
+    password_changed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    tokens_not_before: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    version: int = 1
+    created_by: str | None = Field(default=None, max_length=64)
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+
+    code: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=100, unique=True)
+    kind: str = Field(max_length=10)  # district | town
+    town: str | None = Field(default=None, max_length=20)
+    active: bool = True
+    version: int = 1
+    announced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str = Field(default="migration", max_length=64)
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Donor(SQLModel, table=True):
