@@ -6,6 +6,12 @@ verifies with the public key. An external OIDC provider replaces it by configura
 its claims are mapped to our roles and organisations by ``<P>_OIDC_ROLES_CLAIM``,
 ``<P>_OIDC_ORG_CLAIM``, ``<P>_OIDC_ROLE_MAP``, ``<P>_OIDC_ORG_MAP`` and ``<P>_OIDC_DEFAULT_ORG``.
 
+Revocation: a token whose ``iat`` is before its account's ``not_before`` is refused, also
+when it is served from the verified-token cache. The map comes from the ``AccessRevokedV1``
+events every service follows (:mod:`shared.revocations`,
+docs/decisions/010-token-revocation.md); the built-in issuer writes ``iat`` to the
+microsecond, so a token issued right after a revocation is never taken for one before it.
+
 Every principal belongs to one organisation (``org``, see :mod:`shared.organisations`): the
 district branch's staff reach everything, a town branch's staff only their own organisation.
 
@@ -83,7 +89,12 @@ class TokenVerifier:
         self._default_org = settings.oidc_default_org
         self._jwks: jwt.PyJWKClient | None = None
         self._key: Any = None
-        self._verified: OrderedDict[str, tuple[StaffPrincipal, float, float]] = OrderedDict()
+        # token → (principal, nbf, exp, iat); iat None when the token has none
+        self._verified: OrderedDict[str, tuple[StaffPrincipal, float, float, float | None]] = (
+            OrderedDict()
+        )
+        # user name (the token's ``sub``, exactly) → tokens issued before this are refused
+        self._not_before: dict[str, float] = {}
         if settings.oidc_jwks_url:
             self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=3600)
         else:
@@ -97,19 +108,49 @@ class TokenVerifier:
 
     def verify(self, token: str) -> StaffPrincipal:
         """The token's principal; a token verified before is served from a small cache until
-        it expires (an Ed25519 verification per request showed in the intake profile)."""
+        it expires (an Ed25519 verification per request showed in the intake profile). A
+        revoked token is refused either way."""
         cached = self._verified.get(token)
         if cached is not None:
-            principal, not_before, expires = cached
+            principal, not_before, expires, issued = cached
             if not_before <= time.time() < expires:
                 self._verified.move_to_end(token)
+                self._refuse_if_revoked(principal, issued)
                 return principal
             del self._verified[token]
         principal, claims = self._verify(token)
-        self._verified[token] = (principal, float(claims.get("nbf", 0)), float(claims["exp"]))
+        issued = claims.get("iat")
+        issued = float(issued) if issued is not None else None
+        self._refuse_if_revoked(principal, issued)
+        self._verified[token] = (
+            principal,
+            float(claims.get("nbf", 0)),
+            float(claims["exp"]),
+            issued,
+        )
         if len(self._verified) > VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)
         return principal
+
+    def revoke(self, username: str, not_before: datetime) -> None:
+        """Refuse ``username``'s tokens issued before ``not_before`` from now on (a later
+        revocation moves the instant forward; an older one, read again, changes nothing)."""
+        instant = not_before.timestamp()
+        if instant > self._not_before.get(username, float("-inf")):
+            self._not_before[username] = instant
+
+    def revoked_before(self, username: str) -> datetime | None:
+        """The instant before which ``username``'s tokens are refused, if any."""
+        instant = self._not_before.get(username)
+        return None if instant is None else datetime.fromtimestamp(instant, UTC)
+
+    def _refuse_if_revoked(self, principal: StaffPrincipal, issued: float | None) -> None:
+        not_before = self._not_before.get(principal.username)
+        if not_before is None:
+            return
+        if issued is None or issued < not_before:  # without iat a token proves no date
+            log.info("token refused", extra={"reason": "revoked", "username": principal.username})
+            raise NotAuthenticated("访问令牌已撤销，请重新登录 (token revoked)")
 
     def _verify(self, token: str) -> tuple[StaffPrincipal, dict[str, Any]]:
         try:
@@ -173,14 +214,16 @@ class TokenIssuer:
 
     def issue(self, principal: StaffPrincipal) -> str:
         now = datetime.now(UTC)
-        claims = {
+        claims: dict[str, Any] = {
             "sub": principal.username,
             "name": principal.display_name,
             "roles": sorted(principal.roles),
             "org": principal.org,
             "iss": self._issuer,
             "aud": self._audience,
-            "iat": now,
+            # to the microsecond (a NumericDate may be fractional): a revocation's not_before
+            # and a login in the same second must not be confused
+            "iat": now.timestamp(),
             "nbf": now,
             "exp": now + self.ttl,
         }

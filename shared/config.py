@@ -45,6 +45,8 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     run_relay: bool = True
     run_consumers: bool = True
+    # follow the access revocations on staff.events (shared.revocations); only with consumers
+    run_revocation_listener: bool = True
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
     consumer_max_attempts: int = 3

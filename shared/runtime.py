@@ -28,9 +28,11 @@ from shared.health import router as health_router
 from shared.logging import configure_logging
 from shared.messaging.consumer import ConsumerRunner, EventHandler
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.topics import STAFF_EVENTS
 from shared.metrics import install_metrics
 from shared.openapi import document_errors
 from shared.request_guard import RequestGuardMiddleware
+from shared.revocations import RevocationListener
 from shared.uow import SqlUnitOfWork
 
 log = logging.getLogger("sunshine.runtime")
@@ -45,6 +47,7 @@ class ServiceRuntime:
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
+    revocations: RevocationListener | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     # one pooled client for calls to other services (the consoles' same-origin proxies)
@@ -114,6 +117,17 @@ def create_service_app(
                 poll_interval_s=settings.relay_poll_interval_s,
             )
             runtime.tasks.append(supervised(runtime.relay.run, "relay"))
+        if settings.run_consumers and settings.run_revocation_listener:
+            # every token this instance accepts is checked against the revocations on
+            # staff.events; not ready before it has read those published before its start
+            runtime.revocations = RevocationListener(
+                bootstrap=settings.kafka_bootstrap,
+                topic=settings.topic(STAFF_EVENTS),
+                verifier=runtime.verifier,
+                service=settings.service_name,
+            )
+            runtime.readiness_checks["revocations"] = runtime.revocations.ready
+            runtime.tasks.append(supervised(runtime.revocations.run, "revocations"))
         if settings.run_consumers and consumers is not None:
             runtime.consumers = list(consumers(runtime))
             for runner in runtime.consumers:

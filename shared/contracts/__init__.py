@@ -8,11 +8,11 @@ each one and checks it against a committed JSON Schema snapshot.
 
 from __future__ import annotations
 
-from shared.contracts import donation, warehouse
+from shared.contracts import donation, staff, warehouse
 from shared.contracts.registry import EventContract
 
 EVENT_TYPES: dict[str, EventContract] = {
-    c.type: c for c in [*donation.CONTRACTS, *warehouse.CONTRACTS]
+    c.type: c for c in [*donation.CONTRACTS, *warehouse.CONTRACTS, *staff.CONTRACTS]
 }
 
 __all__ = ["EVENT_TYPES", "EventContract"]

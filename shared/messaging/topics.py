@@ -5,6 +5,9 @@
 
 ``donation.private`` (contact details for notices) and its DLQ keep messages for
 ``PRIVATE_RETENTION_MS`` only, so personal data does not outlive its use in the broker's log.
+``staff.events`` (organisations, access revocations) is compacted: the latest record per key
+(an organisation's code, a user name) is kept for good, so a service reads the whole state
+from the beginning at start (``shared.revocations``); its DLQ is an ordinary topic.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 DONATION_EVENTS = "donation.events"
 DONATION_PRIVATE = "donation.private"  # contact details for notice delivery only
 WAREHOUSE_EVENTS = "warehouse.events"
+STAFF_EVENTS = "staff.events"  # organisations and access revocations, compacted per key
 
-BASE_TOPICS = (DONATION_EVENTS, DONATION_PRIVATE, WAREHOUSE_EVENTS)
+BASE_TOPICS = (DONATION_EVENTS, DONATION_PRIVATE, WAREHOUSE_EVENTS, STAFF_EVENTS)
+COMPACTED = (STAFF_EVENTS,)
 PARTITIONS = 6
 PRIVATE_RETENTION_MS = 3 * 24 * 3600 * 1000  # 3 days: notices retry for hours, DLQ replay in days
 
@@ -29,10 +34,14 @@ PRIVATE_RETENTION_MS = 3 * 24 * 3600 * 1000  # 3 days: notices retry for hours, 
 def topic_config(
     name: str, *, replication_factor: int, min_insync_replicas: int | None
 ) -> dict[str, str]:
-    """Per-topic settings: short retention for personal data; min ISR on a replicated cluster."""
+    """Per-topic settings: short retention for personal data, compaction for the staff state
+    (not for its DLQ: dead letters are records to look at, not state); min ISR on a
+    replicated cluster."""
     config: dict[str, str] = {}
     if name.removesuffix(".dlq").endswith(DONATION_PRIVATE):
         config["retention.ms"] = str(PRIVATE_RETENTION_MS)
+    if name.endswith(COMPACTED):
+        config["cleanup.policy"] = "compact"
     if replication_factor > 1:
         config["min.insync.replicas"] = str(min_insync_replicas or replication_factor - 1)
     return config

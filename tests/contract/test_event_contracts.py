@@ -17,13 +17,17 @@ from shared.contracts import EVENT_TYPES
 from shared.contracts.compat import breaking_changes, consumers_first_changes, snapshot_name
 
 SNAPSHOTS = Path(__file__).parent / "schemas"
+# a topic is named after its producer, but for these (the donation service holds the staff
+# directory and the organisation register)
+TOPIC_OWNERS = {"staff": "donation"}
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
 def test_example_is_of_the_contract_model(event_type: str) -> None:
     contract = EVENT_TYPES[event_type]
     assert type(contract.example) is contract.model
-    assert contract.topic.split(".")[0] == contract.producer
+    area = contract.topic.split(".")[0]
+    assert TOPIC_OWNERS.get(area, area) == contract.producer
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))

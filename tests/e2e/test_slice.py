@@ -232,7 +232,10 @@ def test_every_service_reports_health_readiness_and_metrics(stack: Stack) -> Non
     for service in ("donation", "warehouse", "notification"):
         assert httpx.get(stack.url(service) + "/healthz").json() == {"status": "ok"}
         ready = httpx.get(stack.url(service) + "/readyz").json()
-        assert ready == {"status": "ready", "checks": {"database": True, "kafka": True}}
+        assert ready == {
+            "status": "ready",
+            "checks": {"database": True, "kafka": True, "revocations": True},
+        }
         metrics = httpx.get(stack.url(service) + "/metrics").text
         assert "sunshine_http_requests_total" in metrics
     assert "sunshine_outbox_published_total" in httpx.get(stack.url("donation") + "/metrics").text

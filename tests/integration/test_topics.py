@@ -6,13 +6,18 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from shared.messaging.topics import DONATION_EVENTS, DONATION_PRIVATE, PRIVATE_RETENTION_MS
+from shared.messaging.topics import (
+    DONATION_EVENTS,
+    DONATION_PRIVATE,
+    PRIVATE_RETENTION_MS,
+    STAFF_EVENTS,
+)
 from tests.conftest import KAFKA_BOOTSTRAP, TOPIC_PREFIX
 
 pytestmark = pytest.mark.integration
 
 
-async def retention_ms(topic: str) -> str:
+async def topic_settings(topic: str) -> dict[str, str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
     await admin.start()
     try:
@@ -22,11 +27,24 @@ async def retention_ms(topic: str) -> str:
     finally:
         await admin.close()
     [resource] = response.resources
-    entries = {entry[0]: entry[1] for entry in resource[4]}
-    return str(entries["retention.ms"])
+    return {str(entry[0]): str(entry[1]) for entry in resource[4]}
+
+
+async def retention_ms(topic: str) -> str:
+    return (await topic_settings(topic))["retention.ms"]
 
 
 async def test_private_topic_keeps_contact_details_briefly(kafka_topics: list[str]) -> None:
     assert await retention_ms(TOPIC_PREFIX + DONATION_PRIVATE) == str(PRIVATE_RETENTION_MS)
     assert await retention_ms(TOPIC_PREFIX + DONATION_PRIVATE + ".dlq") == str(PRIVATE_RETENTION_MS)
     assert await retention_ms(TOPIC_PREFIX + DONATION_EVENTS) != str(PRIVATE_RETENTION_MS)
+
+
+async def test_staff_topic_is_compacted_and_its_dead_letters_are_deleted(
+    kafka_topics: list[str],
+) -> None:
+    assert (await topic_settings(TOPIC_PREFIX + STAFF_EVENTS))["cleanup.policy"] == "compact"
+    assert (await topic_settings(TOPIC_PREFIX + STAFF_EVENTS + ".dlq"))["cleanup.policy"] == (
+        "delete"
+    )
+    assert (await topic_settings(TOPIC_PREFIX + DONATION_EVENTS))["cleanup.policy"] == "delete"
