@@ -5,7 +5,8 @@ local ports (uvicorn), because the warehouse console's same-origin proxy forward
 HTTP; the matrix itself calls every app through ``httpx.ASGITransport``.
 
 Tokens: one per role, one without any role, and the unauthenticated variants (none, malformed,
-forged with another key, expired)."""
+forged with another key, expired, revoked: issued before its account's revocation, which each
+app's verifier is told of as its revocation listener would)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -38,7 +39,8 @@ pytestmark = pytest.mark.integration
 
 NO_ROLE = "(no role)"
 # Ways of not being logged in: no header, and headers that must not get anyone in.
-UNAUTHENTICATED = ("no token", "malformed token", "forged token", "expired token")
+UNAUTHENTICATED = ("no token", "malformed token", "forged token", "expired token", "revoked token")
+REVOKED_USER = "authz-revoked"
 
 
 def free_port() -> int:
@@ -104,6 +106,7 @@ def tokens(
     headers["malformed token"] = bearer("not.a.jwt")
     headers["forged token"] = bearer(forged.issue(StaffPrincipal("mallory", frozenset(ROLES))))
     headers["expired token"] = bearer(expired.issue(StaffPrincipal("authz-x", frozenset(ROLES))))
+    headers["revoked token"] = bearer(good.issue(StaffPrincipal(REVOKED_USER, frozenset(ROLES))))
     return headers
 
 
@@ -157,6 +160,9 @@ async def apps(
                             timeout=30,
                         )
                     )
+                revoked_at = datetime.now(UTC)  # after the revoked token was issued
+                for app in built.values():
+                    app.state.runtime.verifier.revoke(REVOKED_USER, revoked_at)
                 yield Apps(built, clients, tokens)
     finally:
         for server, task in servers:

@@ -80,6 +80,24 @@ _DONATION: dict[str, Access] = {
     # log in, and who am I (any logged-in person)
     "POST /api/v1/auth/token": PUBLIC,
     "GET /api/v1/auth/me": ANY_STAFF,
+    # change one's own password: the old password proves who it is (no token: an account with
+    # an initial password gets none); throttled and audited like a login
+    "POST /api/v1/auth/password": PUBLIC,
+    # the organisation register: every staff member reads the names; admins change it (the
+    # service also refuses a town branch's admin: only the district branch's manage it)
+    "GET /api/v1/organisations": ANY_STAFF,
+    "GET /api/v1/organisations/{code}": ANY_STAFF,
+    "POST /api/v1/organisations": staff(),
+    "PATCH /api/v1/organisations/{code}": staff(),
+    # staff accounts: admins only (a town branch's admin, only their organisation's accounts)
+    "GET /api/v1/staff": staff(),
+    "POST /api/v1/staff": staff(),
+    "GET /api/v1/staff/{username}": staff(),
+    "PATCH /api/v1/staff/{username}": staff(),
+    "POST /api/v1/staff/{username}/password-reset": staff(),
+    "POST /api/v1/staff/{username}/disable": staff(),
+    "POST /api/v1/staff/{username}/enable": staff(),
+    "POST /api/v1/staff/{username}/unlock": staff(),
     # gifts
     "POST /api/v1/donations": staff(FINANCE),
     "GET /api/v1/donations": _GIFT_READERS,
@@ -250,7 +268,14 @@ against the running apps.
 
 - ✓ allowed; — refused with `403 {"error": {"code": "forbidden", …}}`.
 - Every route in the tables below answers `401 {"error": {"code": "not_authenticated", …}}` (and
-  `WWW-Authenticate: Bearer`) without a valid token: none, malformed, forged or expired.
+  `WWW-Authenticate: Bearer`) without a valid token: none, malformed, forged, expired or
+  revoked.
+- Revoked: a token issued before its account was disabled, its password reset or changed, or
+  its roles or organisation changed gets `401 访问令牌已撤销，请重新登录 (token revoked)` on
+  every service. A revocation is enforced by every service within 5 seconds while the broker
+  is up (measured: 30–40 ms); if the broker is down, tokens expire within the token lifetime
+  (`DONATION_TOKEN_TTL_MINUTES`, 480 minutes) at the latest
+  ([decision 010](decisions/010-token-revocation.md), [runbook](operations.md#revoked-tokens)).
 - **public**: no login needed; a token changes nothing. **any staff**: any valid token, even
   one without a role. `admin` passes every role check.
 - Tokens come from the donation service (`POST /api/v1/auth/token`); roles are explained in

@@ -1,7 +1,7 @@
 """Every route of every service, called through the real app with every role, with a token
 without a role, and without a valid token, checked against the policy table (policy.py).
 
-- a staff route without a valid token (none, malformed, forged, expired) → ``401`` with
+- a staff route without a valid token (none, malformed, forged, expired, revoked) → ``401`` with
   ``{"error": {"code": "not_authenticated", "message"}}`` and ``WWW-Authenticate: Bearer``;
 - a role the table does not admit → ``403`` with ``{"error": {"code": "forbidden", …}}``;
 - a role it admits → neither ``401`` nor ``403`` nor a ``5xx`` (the request carries a dummy id
