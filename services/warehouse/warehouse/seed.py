@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, create_session_factory
+from shared.organisations import DISTRICT as FH
 from shared.uow import SqlUnitOfWork
 from warehouse.adapters.orm import dispatches, warehouses
 from warehouse.config import WarehouseSettings
@@ -104,6 +105,7 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
                 town="岳林街道",
                 address="奉化区岳林街道（演示地址）",
                 actor=ACTOR,
+                actor_org=FH,
             ),
         )
         for town in TOWNS:
@@ -116,6 +118,7 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
                     town=town,
                     address=f"{town}（演示地址）",
                     actor=ACTOR,
+                    actor_org=FH,
                 ),
             )
         for code, name, category, unit, tracked, value, _ in CATALOGUE:
@@ -134,11 +137,13 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
         await uow.commit()
     async with _uow(factory, settings) as uow:
         for code, *_, safety in CATALOGUE:
-            await catalogue.set_safety_stock(uow, SetSafetyStock(DISTRICT, code, safety, ACTOR))
+            await catalogue.set_safety_stock(
+                uow, SetSafetyStock(DISTRICT, code, safety, ACTOR, actor_org=FH)
+            )
         for town in ("溪口镇", "大堰镇", "莼湖街道"):
             for code in ("QUILT", "WATER-550", "RAINCOAT"):
                 await catalogue.set_safety_stock(
-                    uow, SetSafetyStock(f"ST-{TOWN_CODES[town]}", code, 20, ACTOR)
+                    uow, SetSafetyStock(f"ST-{TOWN_CODES[town]}", code, 20, ACTOR, actor_org=FH)
                 )
         await uow.commit()
 
@@ -235,6 +240,7 @@ async def _receive(
                     for code, qty, expiry, lot_no in lots
                 ),
                 actor=ACTOR,
+                actor_org=FH,
                 supplier="区应急管理局统一采购（演示）",
             ),
         )
@@ -255,6 +261,7 @@ async def _receive(
                     for n, (_, qty, expiry, lot_no) in enumerate(lots, start=1)
                 ),
                 actor=ACTOR,
+                actor_org=FH,
             ),
         )
         await uow.commit()
@@ -279,14 +286,16 @@ async def _past_dispatch(
                 destination=destination,
                 lines=tuple(lines),
                 actor="dispatcher",
+                actor_org=FH,
                 urgency="urgent",
                 **incident,
             ),
         )
         dispatch_id = requested.row.id
-        await dispatch.approve_dispatch(uow, ApproveDispatch(dispatch_id, "approver"))
+        await dispatch.approve_dispatch(uow, ApproveDispatch(dispatch_id, "approver", actor_org=FH))
         await picking.pick_dispatch(
-            uow, PickDispatch(dispatch_id, "warehouse", settings.pick_min_days_to_expiry)
+            uow,
+            PickDispatch(dispatch_id, "warehouse", settings.pick_min_days_to_expiry, actor_org=FH),
         )
         await dispatch.ship_dispatch(
             uow,
@@ -295,6 +304,7 @@ async def _past_dispatch(
                 "warehouse",
                 waybill_no=f"ZY-{str(dispatch_id)[-8:]}",
                 carrier="区红十字会自有车辆",
+                actor_org=FH,
             ),
         )
         await delivery.deliver_dispatch(
@@ -304,6 +314,7 @@ async def _past_dispatch(
                 recipient_name=recipient[0],
                 recipient_org=recipient[1],
                 actor="dispatcher",
+                actor_org=FH,
                 returns=returns,
             ),
         )

@@ -72,7 +72,9 @@ class DispatchRow:
     # joined by the lock
     source_code: str = "WH-FH"
     source_name: str = "区备灾救灾中心仓库"
+    source_org: str = "FH"
     target_code: str | None = None
+    target_org: str | None = None
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 
 from shared.contracts import warehouse as contracts
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.organisations import DISTRICT as FH
 from tests.unit.warehouse.fakes import DispatchRow, FakeDispatchRows, FakeTx
 from warehouse.domain.commands import ApproveDispatch, CancelDispatch, RejectDispatch
 from warehouse.service_layer.dispatch import approve_dispatch, cancel_dispatch, reject_dispatch
@@ -33,7 +34,7 @@ def given(status: str, *, requested_by: str = "dispatcher") -> FakeDispatchRows:
 
 def test_approving_writes_the_approval_publishes_it_and_audits_it() -> None:
     tx, rows = FakeTx(), given("requested")
-    done = run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, "approver"), rows))
+    done = run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, "approver", actor_org=FH), rows))
     row = rows.rows[DISPATCH_ID]
     assert (row.status, row.version, row.approved_by) == ("approved", 2, "approver")
     assert done.row == row
@@ -60,9 +61,9 @@ def test_approving_writes_the_approval_publishes_it_and_audits_it() -> None:
 def test_the_requester_cannot_approve_or_reject(approver: str) -> None:
     tx, rows = FakeTx(), given("requested")
     with pytest.raises(Forbidden):
-        run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, approver), rows))
+        run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, approver, actor_org=FH), rows))
     with pytest.raises(Forbidden):
-        run(reject_dispatch(tx, RejectDispatch(DISPATCH_ID, approver, "no"), rows))
+        run(reject_dispatch(tx, RejectDispatch(DISPATCH_ID, approver, "no", actor_org=FH), rows))
     assert rows.rows[DISPATCH_ID].version == 1
     assert tx.published == []
     assert rows.audit_log == []
@@ -71,7 +72,7 @@ def test_the_requester_cannot_approve_or_reject(approver: str) -> None:
 def test_a_stale_version_is_a_conflict_that_names_the_current_one() -> None:
     tx, rows = FakeTx(), given("requested")
     with pytest.raises(Conflict) as caught:
-        run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, "approver", 7), rows))
+        run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, "approver", 7, actor_org=FH), rows))
     assert caught.value.details == {"current_version": 1}
     assert tx.published == []
     assert rows.rows[DISPATCH_ID].status == "requested"
@@ -81,7 +82,9 @@ def test_an_unknown_dispatch_is_not_found() -> None:
     with pytest.raises(NotFound):
         run(
             approve_dispatch(
-                FakeTx(), ApproveDispatch(uuid.uuid4(), "approver"), given("requested")
+                FakeTx(),
+                ApproveDispatch(uuid.uuid4(), "approver", actor_org=FH),
+                given("requested"),
             )
         )
 
@@ -89,7 +92,7 @@ def test_an_unknown_dispatch_is_not_found() -> None:
 def test_approving_twice_is_refused_by_the_state_machine() -> None:
     tx, rows = FakeTx(), given("approved")
     with pytest.raises(Conflict) as caught:
-        run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, "approver"), rows))
+        run(approve_dispatch(tx, ApproveDispatch(DISPATCH_ID, "approver", actor_org=FH), rows))
     assert caught.value.code == "conflict"
     assert caught.value.details == {"status": "approved", "action": "approve"}
     assert tx.published == []
@@ -97,7 +100,9 @@ def test_approving_twice_is_refused_by_the_state_machine() -> None:
 
 def test_rejecting_closes_with_the_reason_and_releases_nothing_before_picking() -> None:
     tx, rows = FakeTx(), given("requested")
-    run(reject_dispatch(tx, RejectDispatch(DISPATCH_ID, "approver", "重复申请"), rows))
+    run(
+        reject_dispatch(tx, RejectDispatch(DISPATCH_ID, "approver", "重复申请", actor_org=FH), rows)
+    )
     row = rows.rows[DISPATCH_ID]
     assert (row.status, row.closed_by, row.decided_reason) == ("rejected", "approver", "重复申请")
     [event] = tx.published
@@ -112,7 +117,11 @@ def test_rejecting_closes_with_the_reason_and_releases_nothing_before_picking() 
 
 def test_the_requester_may_cancel_an_approved_dispatch() -> None:
     tx, rows = FakeTx(), given("approved")
-    run(cancel_dispatch(tx, CancelDispatch(DISPATCH_ID, "dispatcher", "灾情解除", 1), rows))
+    run(
+        cancel_dispatch(
+            tx, CancelDispatch(DISPATCH_ID, "dispatcher", "灾情解除", 1, actor_org=FH), rows
+        )
+    )
     assert rows.rows[DISPATCH_ID].status == "cancelled"
     [event] = tx.published
     assert event.type == contracts.DISPATCH_CANCELLED
@@ -125,7 +134,7 @@ def test_the_requester_may_cancel_an_approved_dispatch() -> None:
 def test_nothing_is_cancelled_after_shipping_or_closing(status: str) -> None:
     tx, rows = FakeTx(), given(status)
     with pytest.raises(Conflict):
-        run(cancel_dispatch(tx, CancelDispatch(DISPATCH_ID, "dispatcher", "x"), rows))
+        run(cancel_dispatch(tx, CancelDispatch(DISPATCH_ID, "dispatcher", "x", actor_org=FH), rows))
     assert rows.rows[DISPATCH_ID].version == 1
     assert tx.published == []
     assert rows.audit_log == []

@@ -71,7 +71,9 @@ class SqlDispatchRows:
                     dispatches,
                     source.c.code.label("source_code"),
                     source.c.name.label("source_name"),
+                    source.c.org_code.label("source_org"),
                     target.c.code.label("target_code"),
+                    target.c.org_code.label("target_org"),
                 )
                 .join(source, source.c.id == dispatches.c.from_warehouse_id)
                 .outerjoin(target, target.c.id == dispatches.c.destination_warehouse_id)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Identity,
     Integer,
     MetaData,
@@ -40,6 +41,21 @@ warehouses = Table(
     Column("active", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # the organisation the warehouse belongs to (migration 0004): who may see and change it
+    Column("org_code", String(16), ForeignKey("organisations.code"), nullable=False),
+)
+
+# the warehouse's copy of the organisation register (migration 0004), kept current from
+# ``organisation.registered.v1`` events on ``staff.events``
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("town", String(20)),
+    Column("active", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

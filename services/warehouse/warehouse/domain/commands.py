@@ -2,7 +2,9 @@
 
 A route builds one from the HTTP body, headers and principal; a service-layer function of the
 same name (``warehouse.service_layer``) carries it out in a unit of work. ``actor`` is the
-staff member asking; ``expected_version`` the version they read (``If-Match``), if they sent it.
+staff member asking, ``actor_org`` their organisation (what they may reach: the service layer
+checks it, ``warehouse.service_layer.scope``); ``expected_version`` the version they read
+(``If-Match``), if they sent it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ class CreateWarehouse:
     name: str
     kind: str  # district | station
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     town: str | None = None
     address: str | None = None
     active: bool = True
+    # the organisation it belongs to; None: its town's branch (a station), FH (the district's)
+    org_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class UpdateWarehouse:
     changes: Mapping[str, Any]
     version: int
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class SetSafetyStock:
     item_code: str
     safety_stock: int
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
 
 
 # ----------------------------------------------------------------------------- inbound
@@ -93,6 +100,7 @@ class RegisterProcurement:
     procurement_order: str
     lines: tuple[ExpectedLine, ...]
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     supplier: str | None = None
     note: str | None = None
 
@@ -118,6 +126,7 @@ class ConfirmInbound:
     warehouse_code: str | None
     lines: tuple[ConfirmLine, ...]
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     note: str | None = None
     expected_version: int | None = None
     today: date | None = None
@@ -146,6 +155,7 @@ class RecordStockCount:
     warehouse_code: str
     lines: tuple[CountLine, ...]
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     note: str | None = None
     counted_at: datetime = field(default_factory=_now)
 
@@ -158,6 +168,7 @@ class RunExpiryScan:
     scan_date: date
     window_days: int
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
 
 
 # ----------------------------------------------------------------------------- dispatch
@@ -178,6 +189,7 @@ class RequestDispatch:
     destination: Destination
     lines: tuple[tuple[str, int], ...]  # (item code, quantity)
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     urgency: str = "normal"
     incident_code: str | None = None
     incident_name: str | None = None
@@ -189,6 +201,7 @@ class RequestDispatch:
 class ApproveDispatch:
     dispatch_id: uuid.UUID
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     expected_version: int | None = None
 
 
@@ -196,6 +209,7 @@ class ApproveDispatch:
 class RejectDispatch:
     dispatch_id: uuid.UUID
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     reason: str
     expected_version: int | None = None
 
@@ -204,6 +218,7 @@ class RejectDispatch:
 class CancelDispatch:
     dispatch_id: uuid.UUID
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     reason: str
     expected_version: int | None = None
 
@@ -214,6 +229,7 @@ class PickDispatch:
 
     dispatch_id: uuid.UUID
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     min_days: int
     expected_version: int | None = None
     today: date | None = None
@@ -223,6 +239,7 @@ class PickDispatch:
 class ShipDispatch:
     dispatch_id: uuid.UUID
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     waybill_no: str
     carrier: str | None = None
     expected_version: int | None = None
@@ -242,6 +259,7 @@ class DeliverDispatch:
     dispatch_id: uuid.UUID
     recipient_name: str
     actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     recipient_phone: str | None = None
     recipient_org: str | None = None
     note: str | None = None

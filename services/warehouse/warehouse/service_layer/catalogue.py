@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.errors import Conflict, ValidationFailed
 from shared.ids import uuid7
-from warehouse.adapters.orm import items, stock_levels, warehouses
+from shared.organisations import DISTRICT
+from warehouse.adapters.orm import items, organisations, stock_levels, warehouses
 from warehouse.domain.commands import (
     CreateItem,
     CreateWarehouse,
@@ -21,6 +22,7 @@ from warehouse.domain.commands import (
     UpdateWarehouse,
 )
 from warehouse.domain.model import CATEGORIES, TOWNS, local_today
+from warehouse.service_layer import scope
 from warehouse.service_layer.stock import (
     audit,
     expired_units_of,
@@ -34,6 +36,31 @@ from warehouse.service_layer.tx import Tx
 def _check_town(town: str | None) -> None:
     if town is not None and town not in TOWNS:
         raise ValidationFailed(f"未知的镇（街道）：{town} (unknown town; one of Fenghua's 12)")
+
+
+async def _org_of(tx: Tx, org_code: str | None, kind: str, town: str | None) -> str:
+    """The organisation a warehouse belongs to: the one named (it must be in the register),
+    else the district branch for the district warehouse, the branch of its town for a
+    station."""
+    if org_code is None:
+        if kind == "district" or town is None:
+            return DISTRICT
+        found = await tx.session.scalar(
+            select(organisations.c.code).where(
+                organisations.c.kind == "town", organisations.c.town == town
+            )
+        )
+        return str(found) if found is not None else DISTRICT
+    exists = (
+        await tx.session.execute(
+            select(organisations.c.code).where(organisations.c.code == org_code)
+        )
+    ).first()
+    if exists is None:
+        raise ValidationFailed(
+            f"未知的组织：{org_code}，请使用已登记的组织编码 (unknown organisation {org_code})"
+        )
+    return org_code
 
 
 def _nothing_to_change(changes: Mapping[str, Any]) -> None:
@@ -54,6 +81,8 @@ async def create_warehouse(tx: Tx, command: CreateWarehouse) -> uuid.UUID:
     _check_town(values.get("town"))
     if values.get("kind") == "station" and not values.get("town"):
         raise ValidationFailed("镇级救灾站必须填写所在镇街 town (a station needs its town)")
+    values["org_code"] = await _org_of(tx, command.org_code, command.kind, command.town)
+    await scope.ensure_reaches_org(tx.session, command.actor_org, values["org_code"])
     exists = await tx.session.execute(
         select(warehouses.c.id).where(warehouses.c.code == values["code"])
     )
@@ -84,6 +113,11 @@ async def update_warehouse(tx: Tx, command: UpdateWarehouse) -> None:
     changes = dict(command.changes)
     _nothing_to_change(changes)
     _check_town(changes.get("town"))
+    current = await warehouse_by_code(tx.session, code)  # 404 if missing
+    await scope.ensure_reaches(tx.session, command.actor_org, current)
+    if "org_code" in changes:
+        changes["org_code"] = await _org_of(tx, changes["org_code"], current.kind, current.town)
+        await scope.ensure_reaches_org(tx.session, command.actor_org, changes["org_code"])
     now = datetime.now(UTC)
     result = await tx.session.execute(
         update(warehouses)
@@ -92,7 +126,7 @@ async def update_warehouse(tx: Tx, command: UpdateWarehouse) -> None:
         .returning(warehouses.c.id)
     )
     if result.first() is None:
-        current = await warehouse_by_code(tx.session, code)  # 404 if missing
+        current = await warehouse_by_code(tx.session, code)
         raise Conflict(
             "仓库信息已被他人修改，请刷新后重试 (version mismatch)",
             details={"current_version": current.version},
@@ -179,6 +213,7 @@ async def set_safety_stock(tx: Tx, command: SetSafetyStock) -> None:
         raise ValidationFailed("安全库存不能为负 (safety stock must be >= 0)")
     now = datetime.now(UTC)
     place = await warehouse_by_code(tx.session, warehouse_code)
+    await scope.ensure_reaches(tx.session, command.actor_org, place)
     item = await item_by_code(tx.session, item_code)
     expired = expired_units_of(place.id, item.id, local_today())
     level = (

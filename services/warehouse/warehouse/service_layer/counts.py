@@ -16,6 +16,7 @@ from shared.ids import uuid7
 from warehouse.adapters.orm import items, lots, stock_adjustments, stock_counts
 from warehouse.domain.commands import RecordStockCount
 from warehouse.domain.model import ADJUSTMENT_REASONS
+from warehouse.service_layer import scope
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
 
@@ -26,6 +27,7 @@ INCREASE = {"found", "correction"}
 async def record_count(tx: Tx, command: RecordStockCount) -> tuple[uuid.UUID, list[uuid.UUID]]:
     session = tx.session
     place = await warehouse_by_code(session, command.warehouse_code)
+    await scope.ensure_reaches(session, command.actor_org, place)
     if not command.lines:
         raise ValidationFailed("至少需要一行盘点记录 (at least one line is required)")
     count_id = uuid7()

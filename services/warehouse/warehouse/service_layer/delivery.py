@@ -45,7 +45,15 @@ async def deliver_dispatch(
     rows = rows or rows_of(tx)
     session = tx.session
     at = command.delivered_at
-    row, status, head = await begin(rows, command.dispatch_id, "deliver", command.expected_version)
+    row, status, head = await begin(
+        rows,
+        command.dispatch_id,
+        "deliver",
+        command.expected_version,
+        actor_org=command.actor_org,
+        session=tx.session,
+        receiving=True,
+    )
     if not command.recipient_name.strip():
         raise ValidationFailed("请填写签收人 recipient_name (recipient name required)")
     if row.shipped_at is not None and at < row.shipped_at:

@@ -24,6 +24,7 @@ from warehouse.domain.commands import (
     ShipDispatch,
 )
 from warehouse.domain.model import REQUESTED, TOWNS, holds_reservation
+from warehouse.service_layer import scope
 from warehouse.service_layer.dispatch_rows import DispatchRows, rows_of
 from warehouse.service_layer.dispatch_steps import (
     Outcome,
@@ -49,6 +50,7 @@ async def request_dispatch(
     rows = rows or rows_of(tx)
     session = tx.session
     source = await warehouse_by_code(session, command.from_warehouse_code)
+    await scope.ensure_reaches(session, command.actor_org, source)
     if not source.active:
         raise Conflict(f"仓库已停用：{source.code} (warehouse {source.code} is inactive)")
     dest = command.destination
@@ -144,7 +146,14 @@ async def approve_dispatch(
     """Approve a requested dispatch: someone other than its requester."""
     rows = rows or rows_of(tx)
     at = datetime.now(UTC)
-    row, status, head = await begin(rows, command.dispatch_id, "approve", command.expected_version)
+    row, status, head = await begin(
+        rows,
+        command.dispatch_id,
+        "approve",
+        command.expected_version,
+        actor_org=command.actor_org,
+        session=tx.session,
+    )
     approver_allowed(row.requested_by, command.actor)
     row = await save(rows, row, status, at, approved_by=command.actor, approved_at=at)
     publish(
@@ -163,7 +172,14 @@ async def reject_dispatch(
     """Reject an open dispatch (not by its requester); a picked one's reservations are released."""
     rows = rows or rows_of(tx)
     at = datetime.now(UTC)
-    row, status, head = await begin(rows, command.dispatch_id, "reject", command.expected_version)
+    row, status, head = await begin(
+        rows,
+        command.dispatch_id,
+        "reject",
+        command.expected_version,
+        actor_org=command.actor_org,
+        session=tx.session,
+    )
     approver_allowed(row.requested_by, command.actor)
     book = StockBook(tx, actor=command.actor, at=at)
     released = await _release(rows, book, row)
@@ -186,7 +202,14 @@ async def cancel_dispatch(
     """Cancel an open dispatch; a picked one's reservations are released."""
     rows = rows or rows_of(tx)
     at = datetime.now(UTC)
-    row, status, head = await begin(rows, command.dispatch_id, "cancel", command.expected_version)
+    row, status, head = await begin(
+        rows,
+        command.dispatch_id,
+        "cancel",
+        command.expected_version,
+        actor_org=command.actor_org,
+        session=tx.session,
+    )
     book = StockBook(tx, actor=command.actor, at=at)
     released = await _release(rows, book, row)
     saved = await _close(rows, row, status, at, command.actor, command.reason)
@@ -254,7 +277,14 @@ async def ship_dispatch(tx: Tx, command: ShipDispatch, rows: DispatchRows | None
     rows = rows or rows_of(tx)
     at = datetime.now(UTC)
     actor, waybill_no, carrier = command.actor, command.waybill_no, command.carrier
-    row, status, head = await begin(rows, command.dispatch_id, "ship", command.expected_version)
+    row, status, head = await begin(
+        rows,
+        command.dispatch_id,
+        "ship",
+        command.expected_version,
+        actor_org=command.actor_org,
+        session=tx.session,
+    )
     if not waybill_no.strip():
         raise ValidationFailed("请填写运单号 waybill_no (waybill number required)")
     # As in picking: all that does not touch stock before the (contended) level locks.

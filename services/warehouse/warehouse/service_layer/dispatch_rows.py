@@ -27,8 +27,9 @@ class DispatchRows(Protocol):
         ...
 
     async def lock(self, dispatch_id: uuid.UUID) -> Any | None:
-        """The dispatch locked for a step, with ``source_code``, ``source_name`` and
-        ``target_code`` (its warehouses' codes and the source's name); None if there is none."""
+        """The dispatch locked for a step, with ``source_code``, ``source_name``,
+        ``target_code`` (its warehouses' codes and the source's name) and ``source_org``,
+        ``target_org`` (their organisations); None if there is none."""
         ...
 
     async def save(self, dispatch_id: uuid.UUID, values: dict[str, Any]) -> Any:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shared.contracts.warehouse import (
     TOPIC,
     DestinationV1,
@@ -23,6 +25,7 @@ from shared.contracts.warehouse import (
     RequestedLineV1,
 )
 from shared.errors import Conflict, NotFound
+from warehouse.service_layer import scope
 from warehouse.service_layer.dispatch_rows import DispatchRows
 from warehouse.service_layer.errors import transition
 from warehouse.service_layer.tx import Tx
@@ -141,13 +144,24 @@ def _check_version(row: Any, expected: int | None) -> None:
 
 
 async def begin(
-    rows: DispatchRows, dispatch_id: uuid.UUID, action: str, expected_version: int | None
+    rows: DispatchRows,
+    dispatch_id: uuid.UUID,
+    action: str,
+    expected_version: int | None,
+    *,
+    actor_org: str,
+    session: AsyncSession,
+    receiving: bool = False,
 ) -> tuple[Any, str, dict[str, Any]]:
     """Lock the dispatch; its row, the status ``action`` leads to, and its event header
-    (read in the same query: the warehouses of a dispatch never change)."""
+    (read in the same query: the warehouses of a dispatch never change). Staff of
+    ``actor_org`` must reach it (its source warehouse's organisation; on a transfer's
+    sign-off, ``receiving``, its destination's too): 403 otherwise, before anything else is
+    told about it."""
     row = await rows.lock(dispatch_id)
     if row is None:
         raise NotFound(f"调拨单不存在 (dispatch {dispatch_id} not found)")
+    await scope.ensure_reaches_dispatch(session, actor_org, row, receiving=receiving)
     _check_version(row, expected_version)
     head = event_head(row, row.source_code, row.source_name, row.target_code)
     return row, transition(row.status, action), head

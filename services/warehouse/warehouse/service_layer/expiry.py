@@ -36,6 +36,7 @@ from shared.runtime import ServiceRuntime
 from warehouse.adapters.orm import expiry_notices, items, lots, stock_levels, warehouses
 from warehouse.domain.commands import RunExpiryScan
 from warehouse.domain.model import SHANGHAI, local_today
+from warehouse.service_layer import scope
 from warehouse.service_layer.stock import Pair, StockBook, audit, expired_units_by_level
 from warehouse.service_layer.tx import Tx
 
@@ -120,7 +121,9 @@ async def scan(tx: Tx, *, scan_date: date, window_days: int) -> ScanResult:
 
 
 async def run_expiry_scan(tx: Tx, command: RunExpiryScan) -> ScanResult:
-    """The scan run on demand by a staff member: :func:`scan`, and its audit-log entry."""
+    """The scan run on demand by a staff member: :func:`scan`, and its audit-log entry. It
+    covers every warehouse of the district, so only the district branch's staff run it."""
+    scope.ensure_district(command.actor_org, "运行全区效期扫描", "run the district's expiry scan")
     result = await scan(tx, scan_date=command.scan_date, window_days=command.window_days)
     await audit(
         tx.session,

@@ -30,6 +30,7 @@ from shared.messaging.envelope import CloudEvent
 from warehouse.adapters.orm import inbounds, items, warehouses
 from warehouse.domain.commands import ConfirmInbound, ConfirmLine, RegisterProcurement
 from warehouse.domain.model import is_expired, local_today
+from warehouse.service_layer import scope
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
 
@@ -95,6 +96,7 @@ async def register_procurement(tx: Tx, command: RegisterProcurement) -> uuid.UUI
     lines = command.lines
     now = datetime.now(UTC)
     place = await warehouse_by_code(tx.session, warehouse_code)
+    await scope.ensure_reaches(tx.session, command.actor_org, place)
     stored = []
     for line in lines:
         item = await item_by_code(tx.session, line.item_code)
@@ -173,14 +175,20 @@ async def confirm_inbound(tx: Tx, command: ConfirmInbound) -> uuid.UUID:
             "入库单已被他人修改，请刷新后重试 (version mismatch: inbound was changed)",
             details={"current_version": inbound.version},
         )
-    if command.warehouse_code:
-        place = await warehouse_by_code(session, command.warehouse_code)
-    elif inbound.warehouse_id is not None:
-        place = (
+    announced_at = None  # the warehouse the inbound was announced for, if any
+    if inbound.warehouse_id is not None:
+        announced_at = (
             await session.execute(select(warehouses).where(warehouses.c.id == inbound.warehouse_id))
         ).one()
+        # the organisation it was announced to confirms it (also into another warehouse)
+        await scope.ensure_reaches(session, command.actor_org, announced_at)
+    if command.warehouse_code:
+        place = await warehouse_by_code(session, command.warehouse_code)
+    elif announced_at is not None:
+        place = announced_at
     else:
         raise ValidationFailed("请指定入库仓库 warehouse_code (warehouse_code is required)")
+    await scope.ensure_reaches(session, command.actor_org, place)
     if not place.active:
         raise Conflict(f"仓库已停用：{place.code} (warehouse {place.code} is inactive)")
     if not command.lines:

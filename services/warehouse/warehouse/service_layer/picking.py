@@ -42,7 +42,14 @@ async def pick_dispatch(tx: Tx, command: PickDispatch, rows: DispatchRows | None
     actor, min_days = command.actor, command.min_days
     at = datetime.now(UTC)
     today = command.today or local_today(at)
-    row, status, head = await begin(rows, command.dispatch_id, "pick", command.expected_version)
+    row, status, head = await begin(
+        rows,
+        command.dispatch_id,
+        "pick",
+        command.expected_version,
+        actor_org=command.actor_org,
+        session=tx.session,
+    )
     # Everything that does not depend on the stock first: the levels locked below are what
     # parallel picks and shipments of the same item queue for, so that lock is held only for
     # choosing the lots, moving them and what records the choice.

@@ -65,7 +65,9 @@ async def run_expiry_scan(
     scan_date: date | None = Query(None, description="扫描日期，默认今天（上海时间）"),
 ) -> JSONResponse:
     day = scan_date or local_today()
-    command = RunExpiryScan(day, settings_of(runtime).near_expiry_days, staff.username)
+    command = RunExpiryScan(
+        day, settings_of(runtime).near_expiry_days, staff.username, actor_org=staff.org
+    )
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         result = await expiry.run_expiry_scan(uow, command)

@@ -63,7 +63,7 @@ def _changes(body: WarehouseUpdate | ItemUpdate) -> dict[str, Any]:
 async def create_warehouse(
     body: WarehouseCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
 ) -> JSONResponse:
-    command = CreateWarehouse(**body.model_dump(), actor=staff.username)
+    command = CreateWarehouse(**body.model_dump(), actor=staff.username, actor_org=staff.org)
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         await catalogue.create_warehouse(uow, command)
@@ -123,7 +123,9 @@ async def update_warehouse(
     response: Response,
     staff: StaffPrincipal = Keeper,
 ) -> WarehouseOut:
-    command = UpdateWarehouse(code, _changes(body), body.version, staff.username)
+    command = UpdateWarehouse(
+        code, _changes(body), body.version, staff.username, actor_org=staff.org
+    )
     async with runtime.unit_of_work() as uow:
         await catalogue.update_warehouse(uow, command)
         out = await queries.get_warehouse(uow.session, code)
@@ -216,7 +218,7 @@ async def update_item(
 async def set_safety_stock(
     body: SafetyStockSet, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
 ) -> JSONResponse:
-    command = SetSafetyStock(**body.model_dump(), actor=staff.username)
+    command = SetSafetyStock(**body.model_dump(), actor=staff.username, actor_org=staff.org)
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         await catalogue.set_safety_stock(uow, command)

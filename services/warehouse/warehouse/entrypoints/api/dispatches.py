@@ -92,6 +92,7 @@ async def request_dispatch(
         destination=Destination(**body.destination.model_dump()),
         lines=tuple((line.item_code, line.quantity) for line in body.lines),
         actor=staff.username,
+        actor_org=staff.org,
         urgency=body.urgency,
         incident_code=body.incident_code,
         incident_name=body.incident_name,
@@ -171,7 +172,7 @@ async def _step(
 
 @_step_route("approve", "审批通过（审批人，非申请人）")
 async def approve(step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
-    command = ApproveDispatch(step.dispatch_id, staff.username, step.version)
+    command = ApproveDispatch(step.dispatch_id, staff.username, step.version, actor_org=staff.org)
     return await _step(
         step, staff, "approve", None, lambda uow: lifecycle.approve_dispatch(uow, command)
     )
@@ -179,7 +180,9 @@ async def approve(step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
 
 @_step_route("reject", "驳回（审批人，释放占用）")
 async def reject(body: ReasonIn, step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
-    command = RejectDispatch(step.dispatch_id, staff.username, body.reason, step.version)
+    command = RejectDispatch(
+        step.dispatch_id, staff.username, body.reason, step.version, actor_org=staff.org
+    )
     return await _step(
         step, staff, "reject", body, lambda uow: lifecycle.reject_dispatch(uow, command)
     )
@@ -187,7 +190,9 @@ async def reject(body: ReasonIn, step: Step, staff: StaffPrincipal = Approver) -
 
 @_step_route("cancel", "取消（发运前，释放占用）")
 async def cancel(body: ReasonIn, step: Step, staff: StaffPrincipal = Closer) -> JSONResponse:
-    command = CancelDispatch(step.dispatch_id, staff.username, body.reason, step.version)
+    command = CancelDispatch(
+        step.dispatch_id, staff.username, body.reason, step.version, actor_org=staff.org
+    )
     return await _step(
         step, staff, "cancel", body, lambda uow: lifecycle.cancel_dispatch(uow, command)
     )
@@ -202,6 +207,7 @@ async def pick(step: Step, staff: StaffPrincipal = Picker) -> JSONResponse:
     command = PickDispatch(
         step.dispatch_id,
         staff.username,
+        actor_org=staff.org,
         min_days=settings_of(step.runtime).pick_min_days_to_expiry,
         expected_version=step.version,
     )
@@ -211,7 +217,12 @@ async def pick(step: Step, staff: StaffPrincipal = Picker) -> JSONResponse:
 @_step_route("ship", "发运（运单号）")
 async def ship(body: ShipIn, step: Step, staff: StaffPrincipal = Picker) -> JSONResponse:
     command = ShipDispatch(
-        step.dispatch_id, staff.username, body.waybill_no, body.carrier, step.version
+        step.dispatch_id,
+        staff.username,
+        body.waybill_no,
+        body.carrier,
+        step.version,
+        actor_org=staff.org,
     )
     return await _step(step, staff, "ship", body, lambda uow: lifecycle.ship_dispatch(uow, command))
 
@@ -222,6 +233,7 @@ async def deliver(body: DeliverIn, step: Step, staff: StaffPrincipal = Closer) -
         dispatch_id=step.dispatch_id,
         recipient_name=body.recipient_name,
         actor=staff.username,
+        actor_org=staff.org,
         recipient_phone=body.recipient_phone,
         recipient_org=body.recipient_org,
         note=body.note,

@@ -59,6 +59,7 @@ async def create_inbound(
         procurement_order=body.procurement_order,
         lines=tuple(ExpectedLine(**line.model_dump()) for line in body.lines),
         actor=staff.username,
+        actor_org=staff.org,
         supplier=body.supplier,
         note=body.note,
     )
@@ -99,6 +100,7 @@ async def confirm(
         warehouse_code=body.warehouse_code,
         lines=tuple(ConfirmLine(**line.model_dump()) for line in body.lines),
         actor=staff.username,
+        actor_org=staff.org,
         note=body.note,
         expected_version=body.version,
     )

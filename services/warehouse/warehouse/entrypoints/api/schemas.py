@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from shared.organisations import ORG_CODE_PATTERN
+
 Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ItemCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 Category = Literal[
@@ -47,6 +49,13 @@ class WarehouseCreate(Strict):
     town: str | None = Field(default=None, max_length=20)
     address: str | None = Field(default=None, max_length=200)
     active: bool = True
+    org_code: str | None = Field(
+        default=None,
+        max_length=16,
+        pattern=ORG_CODE_PATTERN,
+        description="所属组织编码；缺省为所在镇街的红十字会（镇级救灾站）或区红十字会 FH"
+        " (the organisation it belongs to; default: its town's branch for a station, FH)",
+    )
 
 
 class WarehouseUpdate(Strict):
@@ -57,10 +66,11 @@ class WarehouseUpdate(Strict):
     town: str | None = Field(default=None, max_length=20)
     address: str | None = Field(default=None, max_length=200)
     active: bool | Omitted = None
+    org_code: Annotated[str, Field(max_length=16, pattern=ORG_CODE_PATTERN)] | Omitted = None
 
     @model_validator(mode="after")
     def _not_null(self) -> WarehouseUpdate:
-        refuse_nulls(self, "name", "active")
+        refuse_nulls(self, "name", "active", "org_code")
         return self
 
 
@@ -72,6 +82,7 @@ class WarehouseOut(BaseModel):
     town: str | None
     address: str | None
     active: bool
+    org_code: str  # the organisation it belongs to (who may see and change it)
     version: int
 
 

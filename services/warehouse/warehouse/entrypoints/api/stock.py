@@ -180,6 +180,7 @@ async def create_stock_count(
         warehouse_code=body.warehouse_code,
         lines=tuple(CountLine(**line.model_dump()) for line in body.lines),
         actor=staff.username,
+        actor_org=staff.org,
         note=body.note,
     )
 
