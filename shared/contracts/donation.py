@@ -34,6 +34,8 @@ REMAINDER_DECIDED = f"{PREFIX}.remainder_decided.v1"
 FOLLOW_UP_RECORDED = f"{PREFIX}.follow_up_recorded.v1"
 NOTICE_REQUESTED = f"{PREFIX}.notice_requested.v1"
 DESIGNATION_CHANGED = f"{PREFIX}.designation_changed.v1"
+REMAINDER_TRANSFERRED = f"{PREFIX}.remainder_transferred.v1"
+DISBURSEMENT_REVERSED = f"{PREFIX}.disbursement_reversed.v1"
 
 DonationKind = Literal["money", "goods"]
 DisplayChoice = Literal["named", "surname", "anonymous"]
@@ -277,6 +279,46 @@ class RemainderDecidedV1(EventPayload):
     note: str = Field(max_length=LONG_TEXT_MAX)
     disclosure_due: date
     decided_at: AwareDatetime
+
+
+ConsentMethod = Literal["phone", "written", "email", "in_person", "online"]
+
+
+class RemainderTransferredV1(EventPayload):
+    """A closed project's remainder decision moved what was left of one gift to another project,
+    with its donor's consent (key = donation id). The gift keeps its designation on record; its
+    remaining fen now fund the target project's disbursements, traceable to the gift."""
+
+    donation_id: uuid.UUID
+    tracking_code: TrackingCode
+    from_project_code: ProjectCode
+    from_project_name: str = Field(max_length=PROJECT_NAME_MAX)
+    to_project_code: ProjectCode
+    to_project_name: str = Field(max_length=PROJECT_NAME_MAX)
+    amount_fen: int = Field(gt=0, description="The gift's remaining fen that moved")
+    consent: ConsentMethod = Field(description="How the donor's consent was obtained")
+    transferred_at: AwareDatetime
+
+
+class DisbursementReversedV1(EventPayload):
+    """An approved disbursement was reversed, approved by a second person (key = disbursement
+    id of the original). The fen of every gift that funded it are available again
+    (``released``); a correction names the disbursement that replaces it, published as its own
+    ``funds_disbursed``."""
+
+    reversal_id: uuid.UUID
+    disbursement_id: uuid.UUID
+    kind: Literal["reversal", "correction"]
+    project_code: ProjectCode
+    project_name: str = Field(max_length=PROJECT_NAME_MAX)
+    amount_fen: int = Field(gt=0, description="The original disbursement's amount, reversed")
+    voucher_no: str = Field(max_length=VOUCHER_NO_MAX)
+    reason: str = Field(max_length=REASON_MAX)
+    replacement_disbursement_id: uuid.UUID | None = None
+    released: list[AllocationShareV1] = Field(
+        description="Per-gift fen given back; their amount_fen sum to amount_fen"
+    )
+    reversed_at: AwareDatetime
 
 
 class FollowUpRecordedV1(EventPayload):
@@ -628,7 +670,7 @@ CONTRACTS = [
         "donation.events",
         DesignationChangedV1,
         "donation",
-        ("notification",),
+        ("notification", "warehouse"),
         "Correction note: a gift's designated project changed before any of it was used.",
         DesignationChangedV1(
             donation_id=_GIFT,
@@ -637,6 +679,50 @@ CONTRACTS = [
             to_project_code="YJJZ",
             reason="捐赠人来电要求定向用于应急救灾",
             changed_at=_AT,
+        ),
+    ),
+    EventContract(
+        REMAINDER_TRANSFERRED,
+        "donation.events",
+        RemainderTransferredV1,
+        "donation",
+        ("notification",),
+        "A closed project's remainder: one gift's remaining fen moved to another project, "
+        "with the donor's consent.",
+        RemainderTransferredV1(
+            donation_id=_GIFT,
+            tracking_code=_CODE,
+            from_project_code="YJJZ-2026-TY",
+            from_project_name="应急救灾（台风“贝碧嘉”）",
+            to_project_code="YJJZ",
+            to_project_name="应急救灾",
+            amount_fen=25850,
+            consent="phone",
+            transferred_at=_AT,
+        ),
+    ),
+    EventContract(
+        DISBURSEMENT_REVERSED,
+        "donation.events",
+        DisbursementReversedV1,
+        "donation",
+        ("notification",),
+        "Correction: an approved disbursement was reversed (or corrected: reversed and "
+        "replaced); its gifts' fen are available again.",
+        DisbursementReversedV1(
+            reversal_id=uuid.UUID("01a22497-6b00-7b41-8a97-3b7fd4464101"),
+            disbursement_id=_DISBURSEMENT,
+            kind="correction",
+            project_code="BOAI-SWJ",
+            project_name="博爱送万家",
+            amount_fen=300000,
+            voucher_no="FH-2026-0042",
+            reason="金额录入错误，应为 2,800 元",
+            replacement_disbursement_id=uuid.UUID("01a22497-6c00-7b41-8a97-3b7fd4464102"),
+            released=[
+                AllocationShareV1(donation_id=_GIFT, tracking_code=_CODE, amount_fen=300000),
+            ],
+            reversed_at=_AT,
         ),
     ),
 ]

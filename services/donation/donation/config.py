@@ -30,6 +30,10 @@ class DonationSettings(ServiceSettings):
     login_client_limit: int = Field(default=20, ge=1)
     login_client_window_s: float = Field(default=900.0, gt=0)
 
+    # Four eyes on refunds (docs/donation.md): a refund of more than this many fen is only
+    # requested by the account that asks; another account approves (and books) or rejects it.
+    refund_four_eyes_fen: int = Field(default=100_000, ge=0)
+
     @model_validator(mode="after")
     def _refuse_demo_credentials_in_production(self) -> DonationSettings:
         if self.environment == "production":

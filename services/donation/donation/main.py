@@ -17,6 +17,7 @@ from donation.entrypoints.api import (
     follow_ups,
     projects,
     public,
+    refunds,
     reports,
 )
 from donation.entrypoints.consumers import build_consumers
@@ -60,6 +61,7 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             follow_ups.router,
             public.router,
             reports.router,
+            refunds.router,
             web.router,
         ],
         consumers=build_consumers,

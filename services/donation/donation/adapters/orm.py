@@ -88,6 +88,8 @@ class Donation(SQLModel, table=True):
     refunded_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     status_reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # where its unused fen belong once a closed project's remainder moved them (else project_code)
+    moved_to_project_code: str | None = Field(default=None, max_length=32)
 
 
 class DonationItem(SQLModel, table=True):
@@ -165,6 +167,7 @@ class Project(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     version: int = 1
+    org_code: str = Field(default="FH", max_length=16)
 
 
 class Disbursement(SQLModel, table=True):
@@ -188,6 +191,7 @@ class Disbursement(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     version: int = 1
+    corrects_id: uuid.UUID | None = Field(default=None)  # the disbursement this one replaces
 
 
 class Allocation(SQLModel, table=True):
@@ -260,3 +264,80 @@ class LookupCode(SQLModel, table=True):
     attempts: int = 0
     used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RemainderConsent(SQLModel, table=True):
+    __tablename__ = "remainder_consents"
+
+    id: uuid.UUID = Field(primary_key=True)
+    project_code: str = Field(max_length=32)
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    method: str = Field(max_length=20)
+    obtained_by: str = Field(max_length=100)
+    obtained_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    note: str | None = Field(default=None, max_length=500)
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_by: str = Field(max_length=64)
+
+
+class RemainderMove(SQLModel, table=True):
+    __tablename__ = "remainder_moves"
+
+    id: uuid.UUID = Field(primary_key=True)
+    project_code: str = Field(max_length=32)
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    outcome: str = Field(max_length=16)
+    to_project_code: str | None = Field(default=None, max_length=32)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    consent_id: uuid.UUID | None = None
+    refund_request_id: uuid.UUID | None = None
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str = Field(max_length=64)
+    moved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class DisbursementReversal(SQLModel, table=True):
+    __tablename__ = "disbursement_reversals"
+
+    id: uuid.UUID = Field(primary_key=True)
+    disbursement_id: uuid.UUID = Field(foreign_key="disbursements.id")
+    kind: str = Field(max_length=10)
+    replacement_id: uuid.UUID | None = None
+    reason: str = Field(max_length=500)
+    status: str = Field(default="pending", max_length=10)
+    entered_by: str = Field(max_length=64)
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reject_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    version: int = 1
+
+
+class AllocationRelease(SQLModel, table=True):
+    __tablename__ = "allocation_releases"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    reversal_id: uuid.UUID = Field(foreign_key="disbursement_reversals.id")
+    disbursement_id: uuid.UUID = Field(foreign_key="disbursements.id")
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RefundRequest(SQLModel, table=True):
+    __tablename__ = "refund_requests"
+
+    id: uuid.UUID = Field(primary_key=True)
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reason: str = Field(max_length=500)
+    source: str = Field(default="refund", max_length=12)
+    status: str = Field(default="pending", max_length=10)
+    requested_by: str = Field(max_length=64)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reject_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    version: int = 1

@@ -72,3 +72,47 @@ def allocate(funds: list[Fund], project_code: str, amount_fen: int) -> list[Shar
         shares.append(Share(fund.donation_id, take))
         left -= take
     return shares
+
+
+# --- a closed project's remainder ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Remnant:
+    """What is left of one gift in a closed project, and whether its donor agreed it moves."""
+
+    donation_id: uuid.UUID
+    left_fen: int
+    consented: bool
+
+
+@dataclass(frozen=True)
+class Move:
+    donation_id: uuid.UUID
+    outcome: str  # "transfer" | "wait" | "refund"
+    amount_fen: int
+
+
+def plan_remainder(remnants: list[Remnant], decision: str) -> list[Move]:
+    """What a remainder decision does with each gift's remaining fen.
+
+    ``transfer``: a gift moves with its donor's consent only (every gift left in a project is
+    designated to it); without one it waits (it stays in the closed project until a consent is
+    recorded, or the money is returned). ``return_to_donors``: every gift's remaining fen are
+    refunded. Other decisions (carry forward, other) move nothing.
+    """
+    moves: list[Move] = []
+    for r in remnants:
+        if r.left_fen <= 0:
+            continue
+        if decision == "transfer":
+            moves.append(Move(r.donation_id, "transfer" if r.consented else "wait", r.left_fen))
+        elif decision == "return_to_donors":
+            moves.append(Move(r.donation_id, "refund", r.left_fen))
+    return moves
+
+
+def needs_second_person(amount_fen: int, threshold_fen: int | None) -> bool:
+    """Four eyes on a refund: above the threshold (None: no threshold) a second account
+    approves it."""
+    return threshold_fen is not None and amount_fen > threshold_fen

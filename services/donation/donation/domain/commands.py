@@ -60,6 +60,7 @@ class OpenProject:
     description: str = ""
     ends_on: date | None = None
     budget_fen: int | None = None
+    org_code: str = "FH"  # the organisation the project belongs to
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class DecideRemainder:
     decision: str
     note: str
     target_project_code: str | None = None
+    # refunds ("return_to_donors") above this need a second person; None: no threshold
+    refund_four_eyes_fen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -198,9 +201,13 @@ class CancelDonation:
 
 @dataclass(frozen=True)
 class RefundDonation:
+    """Refund a gift's unused money; above ``four_eyes_fen`` (None: no threshold) it is only
+    requested, and another account approves it (:class:`ApproveRefund`)."""
+
     donation_id: uuid.UUID
     actor: str
     reason: str
+    four_eyes_fen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -245,3 +252,57 @@ class RecordFailedLogin:
     username: str | None
     client: str
     service: str
+
+
+# --- money that never gets stuck (remainders, reversals, refunds above the threshold) -------
+
+
+@dataclass(frozen=True)
+class RecordRemainderConsent:
+    """A donor agreed that their gift designated to the closed project ``code`` moves with its
+    remainder: ``method`` (phone, written, email, in_person, online), obtained by whom, when."""
+
+    code: str
+    donation_id: uuid.UUID
+    actor: str
+    method: str
+    obtained_by: str
+    obtained_at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ReverseDisbursement:
+    """Reverse an approved disbursement (a new entry, approved by another account); with a
+    ``replacement`` it is a correction: the reversal plus a new disbursement."""
+
+    disbursement_id: uuid.UUID
+    actor: str
+    reason: str
+    replacement: EnterDisbursement | None = None
+
+
+@dataclass(frozen=True)
+class ApproveReversal:
+    reversal_id: uuid.UUID
+    actor: str
+
+
+@dataclass(frozen=True)
+class RejectReversal:
+    reversal_id: uuid.UUID
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ApproveRefund:
+    request_id: uuid.UUID
+    actor: str
+
+
+@dataclass(frozen=True)
+class RejectRefund:
+    request_id: uuid.UUID
+    actor: str
+    reason: str

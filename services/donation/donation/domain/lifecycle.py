@@ -100,3 +100,13 @@ def goods_status(
     if in_stock > 0 and current in (S.RECEIVED, S.RECEIPTED):
         return S.IN_STOCK
     return current
+
+
+def money_status_after_release(current: str, *, used_fen: int, receipted: bool) -> str:
+    """A money gift after a reversed disbursement gave its fen back: allocated while some of
+    it is still used elsewhere, else back to receipted (a live receipt) or received."""
+    if current not in (S.ALLOCATED, S.USED, S.COMPLETED):
+        return current
+    if used_fen > 0:
+        return S.ALLOCATED
+    return S.RECEIPTED if receipted else S.RECEIVED

@@ -2,24 +2,47 @@
 compared as one subject: ``shared.subjects.same_subject``); approval allocates the amount to
 the gifts that fund it (the project's designated gifts first, then the unrestricted pool) and
 tells donors of a first use. A pending disbursement can be corrected.
+
+An approved disbursement is never edited: it is reversed, or corrected (reversed and replaced
+by a new disbursement), by a new entry (``disbursement_reversals``) that one account enters and
+another approves. Approving it gives every gift its fen back (``allocation_releases``), marks
+the original ``reversed`` and, for a correction, approves and allocates the replacement.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from donation.adapters.orm import Allocation, Disbursement, Donation, Donor, Project, Receipt
+from donation.adapters.orm import (
+    Allocation,
+    AllocationRelease,
+    Disbursement,
+    DisbursementReversal,
+    Donation,
+    Donor,
+    Project,
+    Receipt,
+    RefundRequest,
+)
 from donation.domain.allocation import Fund, InsufficientFunds, allocate
 from donation.domain.commands import (
     ApproveDisbursement,
+    ApproveReversal,
     EnterDisbursement,
     RejectDisbursement,
+    RejectReversal,
+    ReverseDisbursement,
     UpdateDisbursement,
 )
-from donation.domain.lifecycle import FUNDABLE, money_status_after_use
+from donation.domain.lifecycle import (
+    FUNDABLE,
+    money_status_after_release,
+    money_status_after_use,
+)
 from donation.service_layer.common import (
     audit,
     check_version,
@@ -28,11 +51,13 @@ from donation.service_layer.common import (
     now,
     request_notice,
 )
-from donation.service_layer.funds import project_figures
+from donation.service_layer.funds import holder, project_figures
 from donation.service_layer.gifts import lock_allocations, status_changed
 from shared.contracts.donation import (
+    DISBURSEMENT_REVERSED,
     FUNDS_DISBURSED,
     AllocationShareV1,
+    DisbursementReversedV1,
     FundsDisbursedV1,
     NoticeFactsV1,
 )
@@ -43,7 +68,11 @@ from shared.subjects import same_subject
 from shared.uow import SqlUnitOfWork
 
 
-async def enter_disbursement(uow: SqlUnitOfWork, cmd: EnterDisbursement) -> Disbursement:
+async def enter_disbursement(
+    uow: SqlUnitOfWork, cmd: EnterDisbursement, *, released_fen: int = 0
+) -> Disbursement:
+    """``released_fen``: what a correction's reversal gives back when approved (available to
+    its replacement)."""
     code = cmd.project_code
     project = await uow.session.get(Project, code)
     if project is None:
@@ -56,11 +85,12 @@ async def enter_disbursement(uow: SqlUnitOfWork, cmd: EnterDisbursement) -> Disb
     if taken is not None:
         raise Conflict(f"凭证号已使用 (voucher {cmd.voucher_no} already recorded: {taken})")
     figures = await project_figures(uow, code)
-    if cmd.amount_fen > figures.available_fen:
+    available = figures.available_fen + released_fen
+    if cmd.amount_fen > available:
         raise Conflict(
-            f"项目 {code} 可用资金不足：申请 {cmd.amount_fen} 分，可用 {figures.available_fen} 分 "
-            f"(exceeds the {figures.available_fen} fen available)",
-            details={"available_fen": figures.available_fen},
+            f"项目 {code} 可用资金不足：申请 {cmd.amount_fen} 分，可用 {available} 分 "
+            f"(exceeds the {available} fen available)",
+            details={"available_fen": available},
         )
     disbursement = Disbursement(
         id=uuid7(),
@@ -112,9 +142,10 @@ async def get_disbursement_for_update(
 
 
 async def approve_disbursement(
-    uow: SqlUnitOfWork, cmd: ApproveDisbursement
+    uow: SqlUnitOfWork, cmd: ApproveDisbursement, *, replacing: bool = False
 ) -> tuple[Disbursement, list[Allocation]]:
-    """Four eyes: a second person approves; the amount is then allocated to gifts."""
+    """Four eyes: a second person approves; the amount is then allocated to gifts. A
+    correction's replacement is approved only with its reversal (``replacing``)."""
     actor = cmd.actor
     await lock_allocations(uow)
     disbursement = await get_disbursement_for_update(uow, cmd.disbursement_id)
@@ -122,6 +153,12 @@ async def approve_disbursement(
         raise Conflict(
             f"拨付状态为「{disbursement.status}」，不能审批 "
             f"(cannot approve: disbursement is {disbursement.status})",
+            details={"status": disbursement.status},
+        )
+    if disbursement.corrects_id is not None and not replacing:
+        raise Conflict(
+            "更正后的拨付随冲销一并审批 (a correction's replacement is approved with its "
+            "reversal: approve the reversal)",
             details={"status": disbursement.status},
         )
     if same_subject(disbursement.entered_by, actor):
@@ -139,9 +176,13 @@ async def approve_disbursement(
             .where(
                 col(Donation.kind) == "money",
                 col(Donation.status).in_([str(s) for s in FUNDABLE]),
-                (col(Donation.project_code).is_(None))
-                | (col(Donation.project_code) == project.code),
+                (col(Donation.project_code).is_(None)) | (holder() == project.code),
                 col(Donation.amount_fen) > col(Donation.used_fen) + col(Donation.refunded_fen),
+                # a refund awaiting its second person keeps the gift's fen
+                ~exists().where(
+                    col(RefundRequest.donation_id) == col(Donation.id),
+                    col(RefundRequest.status) == "pending",
+                ),
             )
             .order_by(col(Donation.received_at), col(Donation.id))
             .with_for_update()
@@ -149,7 +190,12 @@ async def approve_disbursement(
         )
     )
     funds = [
-        Fund(d.id, d.project_code, d.received_at, d.amount_fen - d.used_fen - d.refunded_fen)
+        Fund(
+            d.id,
+            d.moved_to_project_code or d.project_code,
+            d.received_at,
+            d.amount_fen - d.used_fen - d.refunded_fen,
+        )
         for d in rows
     ]
     try:
@@ -337,3 +383,233 @@ async def update_disbursement(uow: SqlUnitOfWork, cmd: UpdateDisbursement) -> Di
     )
     await uow.session.flush()
     return disbursement
+
+
+# --- reversal and correction of an approved disbursement -----------------------------------
+
+
+async def _reversal_for_update(uow: SqlUnitOfWork, reversal_id: uuid.UUID) -> DisbursementReversal:
+    reversal = await lock_row(
+        uow,
+        DisbursementReversal,
+        reversal_id,
+        f"冲销记录不存在 (reversal {reversal_id} not found)",
+    )
+    if reversal.status != "pending":
+        raise Conflict(
+            f"冲销状态为「{reversal.status}」，不能审批 (the reversal is {reversal.status})",
+            details={"status": reversal.status},
+        )
+    return reversal
+
+
+async def _reversible(uow: SqlUnitOfWork, disbursement: Disbursement) -> Project:
+    if disbursement.status != "approved":
+        raise Conflict(
+            f"拨付状态为「{disbursement.status}」，只能冲销已审批的拨付 (only an approved "
+            f"disbursement can be reversed; this one is {disbursement.status})",
+            details={"status": disbursement.status},
+        )
+    project = await uow.session.get(Project, disbursement.project_code)
+    assert project is not None
+    if project.status != "open":
+        raise Conflict(
+            f"项目已结项，不能冲销 (project {project.code} is closed: its figures are final)",
+            details={"status": disbursement.status},
+        )
+    return project
+
+
+async def reverse_disbursement(
+    uow: SqlUnitOfWork, cmd: ReverseDisbursement
+) -> DisbursementReversal:
+    """Enter a reversal (or, with a replacement, a correction) of an approved disbursement;
+    nothing changes until another account approves it."""
+    original = await get_disbursement_for_update(uow, cmd.disbursement_id)
+    await _reversible(uow, original)
+    live = await uow.session.scalar(
+        select(col(DisbursementReversal.id)).where(
+            col(DisbursementReversal.disbursement_id) == original.id,
+            col(DisbursementReversal.status) != "rejected",
+        )
+    )
+    if live is not None:
+        raise Conflict(
+            f"该拨付已有冲销记录 {live} (a reversal of this disbursement is already recorded)",
+            details={"status": original.status, "reversal_id": str(live)},
+        )
+    replacement = None
+    if cmd.replacement is not None:
+        if cmd.replacement.project_code != original.project_code:
+            raise Conflict("更正只能在原项目内 (a correction stays in the original project)")
+        replacement = await enter_disbursement(
+            uow, cmd.replacement, released_fen=original.amount_fen
+        )
+        replacement.corrects_id = original.id
+    reversal = DisbursementReversal(
+        id=uuid7(),
+        disbursement_id=original.id,
+        kind="correction" if replacement is not None else "reversal",
+        replacement_id=replacement.id if replacement is not None else None,
+        reason=cmd.reason,
+        entered_by=cmd.actor,
+        created_at=now(),
+    )
+    uow.session.add(reversal)
+    audit(
+        uow.session,
+        actor=cmd.actor,
+        action=f"disbursement.{reversal.kind}.enter",
+        entity="disbursement",
+        entity_id=str(original.id),
+        after={
+            "reversal_id": reversal.id,
+            "reason": cmd.reason,
+            "replacement_id": reversal.replacement_id,
+        },
+    )
+    await uow.session.flush()
+    return reversal
+
+
+async def approve_reversal(uow: SqlUnitOfWork, cmd: ApproveReversal) -> DisbursementReversal:
+    """Four eyes: not the account that entered the reversal. Every gift that funded the
+    original gets its fen back; a correction's replacement is then approved and allocated."""
+    await lock_allocations(uow)
+    reversal = await _reversal_for_update(uow, cmd.reversal_id)
+    if same_subject(reversal.entered_by, cmd.actor):
+        raise Forbidden(
+            "录入人不能审批自己录入的冲销（双人复核）(four eyes: the person who entered a "
+            "reversal cannot approve it)"
+        )
+    original = await get_disbursement_for_update(uow, reversal.disbursement_id)
+    project = await _reversible(uow, original)
+    allocations = list(
+        await uow.session.scalars(
+            select(Allocation)
+            .where(col(Allocation.disbursement_id) == original.id)
+            .order_by(col(Allocation.id))
+        )
+    )
+    at = now()
+    released: list[AllocationShareV1] = []
+    for allocation in allocations:
+        donation = await lock_row(
+            uow, Donation, allocation.donation_id, f"捐赠不存在 ({allocation.donation_id})"
+        )
+        if donation.status not in FUNDABLE and donation.status not in ("used", "completed"):
+            raise Conflict(
+                f"资助该拨付的捐赠状态为「{donation.status}」，其资金无法退回 (a gift that funded "
+                f"it is {donation.status} now: its fen could not be used again)",
+                details={"status": original.status, "donation_id": str(donation.id)},
+            )
+        receipted = (
+            await uow.session.scalar(
+                select(col(Receipt.id)).where(
+                    col(Receipt.donation_id) == donation.id, col(Receipt.voided_at).is_(None)
+                )
+            )
+            is not None
+        )
+        before = donation.status
+        donation.used_fen -= allocation.amount_fen
+        donation.status = money_status_after_release(
+            donation.status, used_fen=donation.used_fen, receipted=receipted
+        )
+        donation.version += 1
+        donation.updated_at = at
+        status_changed(uow, donation, before)
+        uow.session.add(
+            AllocationRelease(
+                reversal_id=reversal.id,
+                disbursement_id=original.id,
+                donation_id=donation.id,
+                amount_fen=allocation.amount_fen,
+                created_at=at,
+            )
+        )
+        released.append(
+            AllocationShareV1(
+                donation_id=donation.id,
+                tracking_code=donation.tracking_code,
+                amount_fen=allocation.amount_fen,
+            )
+        )
+    original.status = "reversed"
+    original.version += 1
+    original.updated_at = at
+    reversal.status = "approved"
+    reversal.approved_by = cmd.actor
+    reversal.approved_at = at
+    reversal.version += 1
+    audit(
+        uow.session,
+        actor=cmd.actor,
+        action=f"disbursement.{reversal.kind}.approve",
+        entity="disbursement",
+        entity_id=str(original.id),
+        before={"status": "approved"},
+        after={
+            "status": "reversed",
+            "reversal_id": reversal.id,
+            "released": [
+                {"donation_id": str(r.donation_id), "amount_fen": r.amount_fen} for r in released
+            ],
+        },
+    )
+    await uow.session.flush()
+    uow.publish(
+        topic=DONATION_EVENTS,
+        key=str(original.id),
+        type=DISBURSEMENT_REVERSED,
+        subject=str(original.id),
+        payload=DisbursementReversedV1(
+            reversal_id=reversal.id,
+            disbursement_id=original.id,
+            kind=reversal.kind,  # type: ignore[arg-type]
+            project_code=project.code,
+            project_name=project.name,
+            amount_fen=original.amount_fen,
+            voucher_no=original.voucher_no,
+            reason=reversal.reason,
+            replacement_disbursement_id=reversal.replacement_id,
+            released=released,
+            reversed_at=at,
+        ),
+    )
+    if reversal.replacement_id is not None:
+        await approve_disbursement(
+            uow,
+            ApproveDisbursement(disbursement_id=reversal.replacement_id, actor=cmd.actor),
+            replacing=True,
+        )
+    return reversal
+
+
+async def reject_reversal(uow: SqlUnitOfWork, cmd: RejectReversal) -> DisbursementReversal:
+    reversal = await _reversal_for_update(uow, cmd.reversal_id)
+    if same_subject(reversal.entered_by, cmd.actor):
+        raise Forbidden("录入人不能审批自己录入的冲销 (four eyes: not your own reversal)")
+    at = now()
+    reversal.status = "rejected"
+    reversal.reject_reason = cmd.reason
+    reversal.approved_by = cmd.actor
+    reversal.approved_at = at
+    reversal.version += 1
+    if reversal.replacement_id is not None:
+        replacement = await get_disbursement_for_update(uow, reversal.replacement_id)
+        replacement.status = "rejected"
+        replacement.reject_reason = cmd.reason
+        replacement.approved_by = cmd.actor
+        replacement.approved_at = at
+        replacement.version += 1
+    audit(
+        uow.session,
+        actor=cmd.actor,
+        action=f"disbursement.{reversal.kind}.reject",
+        entity="disbursement",
+        entity_id=str(reversal.disbursement_id),
+        before={"reversal_id": reversal.id, "status": "pending"},
+        after={"status": "rejected", "reason": cmd.reason},
+    )
+    return reversal

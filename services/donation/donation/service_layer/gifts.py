@@ -7,13 +7,23 @@ import uuid
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
+from donation.adapters.orm import (
+    Donation,
+    DonationItem,
+    Donor,
+    Receipt,
+    RefundRequest,
+    RemainderMove,
+)
+from donation.domain.allocation import needs_second_person
 from donation.domain.commands import (
+    ApproveRefund,
     CancelDonation,
     CompleteDonation,
     IssueReceipt,
     ReceivePledge,
     RefundDonation,
+    RejectRefund,
     UpdateDonation,
     VoidReceipt,
 )
@@ -41,9 +51,10 @@ from shared.contracts.donation import (
     DonationRefundedV1,
     DonationStatusChangedV1,
 )
-from shared.errors import Conflict
+from shared.errors import Conflict, Forbidden
 from shared.ids import uuid7
 from shared.messaging.topics import DONATION_EVENTS
+from shared.subjects import same_subject
 from shared.uow import SqlUnitOfWork
 
 # One advisory lock serialises every change to how much of a gift is spent: disbursement
@@ -82,6 +93,15 @@ def status_changed(uow: SqlUnitOfWork, donation: Donation, before: str) -> None:
             changed_at=now(),
         ),
     )
+
+
+def _refuse_if_moved(donation: Donation) -> None:
+    if donation.moved_to_project_code is not None:
+        raise Conflict(
+            f"该捐赠的结余已转入项目 {donation.moved_to_project_code} (the gift's remainder moved "
+            f"to {donation.moved_to_project_code} with the donor's consent)",
+            details={"status": donation.status},
+        )
 
 
 def _touch(donation: Donation) -> None:
@@ -262,6 +282,7 @@ async def cancel_donation(uow: SqlUnitOfWork, cmd: CancelDonation) -> Donation:
         check_move(donation.status, S.CANCELLED, "取消 (cancel)")
     except IllegalTransition as exc:
         raise _conflict(exc) from exc
+    _refuse_if_moved(donation)
     before = donation.status
     donation.status = S.CANCELLED
     donation.status_reason = cmd.reason
@@ -292,10 +313,21 @@ async def cancel_donation(uow: SqlUnitOfWork, cmd: CancelDonation) -> Donation:
     return donation
 
 
-async def refund_donation(uow: SqlUnitOfWork, cmd: RefundDonation) -> Donation:
-    """Return the unused money of a money gift; what was used stays used."""
+async def refund_donation(uow: SqlUnitOfWork, cmd: RefundDonation) -> Donation | RefundRequest:
+    """Return the unused money of a money gift; what was used stays used. Above the four-eyes
+    threshold (``cmd.four_eyes_fen``) the refund is only requested: the answer is the pending
+    :class:`RefundRequest`, booked when another account approves it (:func:`approve_refund`)."""
     await lock_allocations(uow)
     donation = await get_donation_for_update(uow, cmd.donation_id)
+    left = _refundable(donation)
+    if needs_second_person(left, cmd.four_eyes_fen):
+        return await request_refund(uow, donation, left, cmd.reason, cmd.actor, source="refund")
+    await book_refund(uow, donation, left, reason=cmd.reason, actor=cmd.actor)
+    return donation
+
+
+def _refundable(donation: Donation) -> int:
+    """The fen a refund of this gift returns; refused when it cannot be refunded."""
     if donation.kind != "money":
         raise Conflict(
             "物资捐赠不能退款 (goods gifts cannot be refunded)", details={"status": donation.status}
@@ -310,19 +342,90 @@ async def refund_donation(uow: SqlUnitOfWork, cmd: RefundDonation) -> Donation:
             "该捐赠已全部使用，无可退金额 (nothing left to refund)",
             details={"status": donation.status},
         )
+    return left
+
+
+async def _pending_refund(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> RefundRequest | None:
+    return await uow.session.scalar(
+        select(RefundRequest).where(
+            col(RefundRequest.donation_id) == donation_id, col(RefundRequest.status) == "pending"
+        )
+    )
+
+
+async def _remainder_move(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> RemainderMove | None:
+    """The gift's remainder move still open (waiting for consent, or a refund's approval)."""
+    return await uow.session.scalar(
+        select(RemainderMove)
+        .where(
+            col(RemainderMove.donation_id) == donation_id,
+            col(RemainderMove.outcome).in_(["waiting", "refund_pending"]),
+        )
+        .with_for_update()
+    )
+
+
+async def request_refund(
+    uow: SqlUnitOfWork, donation: Donation, left: int, reason: str, actor: str, *, source: str
+) -> RefundRequest:
+    """Four eyes: a refund above the threshold waits for another account's approval."""
+    if await _pending_refund(uow, donation.id) is not None:
+        raise Conflict(
+            "该捐赠已有待审批的退款申请 (a refund of this gift already awaits approval)",
+            details={"status": donation.status},
+        )
+    request = RefundRequest(
+        id=uuid7(),
+        donation_id=donation.id,
+        amount_fen=left,
+        reason=reason,
+        source=source,
+        requested_by=actor,
+        created_at=now(),
+    )
+    uow.session.add(request)
+    move = await _remainder_move(uow, donation.id)
+    if move is not None:
+        move.outcome, move.refund_request_id, move.amount_fen = "refund_pending", request.id, left
+    audit(
+        uow.session,
+        actor=actor,
+        action="refund.request",
+        entity="donation",
+        entity_id=str(donation.id),
+        after={"request_id": request.id, "amount_fen": left, "reason": reason, "source": source},
+    )
+    await uow.session.flush()
+    return request
+
+
+async def book_refund(
+    uow: SqlUnitOfWork,
+    donation: Donation,
+    left: int,
+    *,
+    reason: str,
+    actor: str,
+    approved_by: str | None = None,
+) -> None:
+    """Book the refund of ``left`` fen (the gift's unused money) and publish it."""
     before = donation.status
     donation.refunded_fen += left
     donation.status = S.REFUNDED
-    donation.status_reason = cmd.reason
+    donation.status_reason = reason
     _touch(donation)
+    move = await _remainder_move(uow, donation.id)
+    if move is not None:
+        move.outcome, move.amount_fen, move.moved_at = "refunded", left, now()
     audit(
         uow.session,
-        actor=cmd.actor,
+        actor=approved_by or actor,
         action="donation.refund",
         entity="donation",
         entity_id=str(donation.id),
         before={"status": before},
-        after={"status": donation.status, "refunded_fen": left, "reason": cmd.reason},
+        after={"status": donation.status, "refunded_fen": left, "reason": reason}
+        | ({"requested_by": actor, "approved_by": approved_by} if approved_by else {}),
     )
     uow.publish(
         topic=DONATION_EVENTS,
@@ -334,11 +437,76 @@ async def refund_donation(uow: SqlUnitOfWork, cmd: RefundDonation) -> Donation:
             tracking_code=donation.tracking_code,
             previous_status=before,  # type: ignore[arg-type]
             amount_fen=left,
-            reason=cmd.reason,
+            reason=reason,
             refunded_at=now(),
         ),
     )
-    return donation
+
+
+async def _refund_request_for_update(uow: SqlUnitOfWork, request_id: uuid.UUID) -> RefundRequest:
+    request = await lock_row(
+        uow, RefundRequest, request_id, f"退款申请不存在 (refund request {request_id} not found)"
+    )
+    if request.status != "pending":
+        raise Conflict(
+            f"退款申请状态为「{request.status}」，不能审批 "
+            f"(the refund request is {request.status})",
+            details={"status": request.status},
+        )
+    return request
+
+
+async def approve_refund(uow: SqlUnitOfWork, cmd: ApproveRefund) -> RefundRequest:
+    """Four eyes: another account than the one that asked approves; the refund is booked."""
+    await lock_allocations(uow)
+    request = await _refund_request_for_update(uow, cmd.request_id)
+    if same_subject(request.requested_by, cmd.actor):
+        raise Forbidden(
+            "申请人不能审批自己申请的退款（双人复核）(four eyes: the person who requested a "
+            "refund cannot approve it)"
+        )
+    donation = await get_donation_for_update(uow, request.donation_id)
+    left = _refundable(donation)
+    if left != request.amount_fen:
+        raise Conflict(
+            f"捐赠可退金额已变为 {left} 分，请驳回后重新申请 (the gift's unused money changed "
+            f"since the request: {left} fen now, {request.amount_fen} requested; reject it and "
+            "request again)",
+            details={"status": donation.status, "refundable_fen": left},
+        )
+    request.status = "approved"
+    request.decided_by = cmd.actor
+    request.decided_at = now()
+    request.version += 1
+    await book_refund(
+        uow, donation, left, reason=request.reason, actor=request.requested_by,
+        approved_by=cmd.actor,
+    )  # fmt: skip
+    return request
+
+
+async def reject_refund(uow: SqlUnitOfWork, cmd: RejectRefund) -> RefundRequest:
+    request = await _refund_request_for_update(uow, cmd.request_id)
+    if same_subject(request.requested_by, cmd.actor):
+        raise Forbidden("申请人不能审批自己申请的退款 (four eyes: not your own refund request)")
+    request.status = "rejected"
+    request.reject_reason = cmd.reason
+    request.decided_by = cmd.actor
+    request.decided_at = now()
+    request.version += 1
+    move = await _remainder_move(uow, request.donation_id)
+    if move is not None and move.refund_request_id == request.id:
+        move.outcome, move.refund_request_id = "waiting", None
+    audit(
+        uow.session,
+        actor=cmd.actor,
+        action="refund.reject",
+        entity="donation",
+        entity_id=str(request.donation_id),
+        before={"request_id": request.id, "status": "pending"},
+        after={"status": "rejected", "reason": cmd.reason},
+    )
+    return request
 
 
 async def complete_donation(uow: SqlUnitOfWork, cmd: CompleteDonation) -> Donation:
@@ -393,6 +561,7 @@ async def update_donation(uow: SqlUnitOfWork, cmd: UpdateDonation) -> Donation:
                 "已有拨付使用，不能修改定向项目 (the gift already funds disbursements)",
                 details={"status": donation.status},
             )
+        _refuse_if_moved(donation)
         code = changes["project_code"]
         await check_project_open(uow, code if isinstance(code, str) else None)
     for key, value in changes.items():

@@ -8,14 +8,32 @@ follow-ups are their own aggregates (:mod:`.disbursements`, :mod:`.follow_ups`).
 from __future__ import annotations
 
 import calendar
+import uuid
 from datetime import date
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from donation.adapters.orm import Disbursement, Donation, Donor, Project, RemainderDecision
-from donation.domain.commands import CloseProject, DecideRemainder, OpenProject, UpdateProject
+from donation.adapters.orm import (
+    Disbursement,
+    Donation,
+    Donor,
+    Organisation,
+    Project,
+    RemainderConsent,
+    RemainderDecision,
+    RemainderMove,
+)
+from donation.domain.allocation import Remnant, needs_second_person, plan_remainder
+from donation.domain.commands import (
+    CloseProject,
+    DecideRemainder,
+    OpenProject,
+    RecordRemainderConsent,
+    UpdateProject,
+)
+from donation.domain.lifecycle import FUNDABLE
 from donation.domain.model import DonationStatus as S
 from donation.service_layer.common import (
     audit,
@@ -25,18 +43,26 @@ from donation.service_layer.common import (
     now,
     request_notice,
 )
-from donation.service_layer.funds import ProjectFigures, project_figures
-from donation.service_layer.gifts import lock_allocations, status_changed
+from donation.service_layer.funds import ProjectFigures, holder, project_figures
+from donation.service_layer.gifts import (
+    book_refund,
+    lock_allocations,
+    request_refund,
+    status_changed,
+)
 from shared.contracts.donation import (
     PROJECT_CLOSED,
     PROJECT_OPENED,
     REMAINDER_DECIDED,
+    REMAINDER_TRANSFERRED,
     NoticeFactsV1,
     ProjectClosedV1,
     ProjectOpenedV1,
     RemainderDecidedV1,
+    RemainderTransferredV1,
 )
-from shared.errors import Conflict, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.ids import uuid7
 from shared.messaging.topics import DONATION_EVENTS
 from shared.uow import SqlUnitOfWork
 
@@ -99,9 +125,15 @@ async def open_project(uow: SqlUnitOfWork, cmd: OpenProject) -> Project:
         starts_on=cmd.starts_on,
         ends_on=cmd.ends_on,
         budget_fen=cmd.budget_fen,
+        org_code=cmd.org_code,
         created_at=now(),
         created_by=cmd.actor,
     )
+    organisation = await uow.session.get(Organisation, cmd.org_code)
+    if organisation is None or not organisation.active:
+        raise ValidationFailed(
+            f"机构不存在或已停用 (organisation {cmd.org_code} is unknown or inactive)"
+        )
     if await uow.session.get(Project, project.code) is not None:
         raise Conflict(f"项目编号已存在 (project {project.code} already exists)")
     if project.ends_on is not None and project.ends_on < project.starts_on:
@@ -199,7 +231,9 @@ async def close_project(uow: SqlUnitOfWork, cmd: CloseProject) -> tuple[Project,
             project_code=code,
             name=project.name,
             closed_on=closed_on,
-            received_fen=figures.designated_fen + figures.unrestricted_used_fen,
+            received_fen=figures.designated_fen
+            + figures.transferred_in_fen
+            + figures.unrestricted_used_fen,
             used_fen=figures.used_fen,
             remainder_fen=figures.remaining_fen,
             disclosure_due=project.disclosure_due,
@@ -211,7 +245,7 @@ async def close_project(uow: SqlUnitOfWork, cmd: CloseProject) -> tuple[Project,
         await uow.session.execute(
             select(Donation, Donor)
             .join(Donor, col(Donor.id) == col(Donation.donor_id))
-            .where(col(Donation.project_code) == code, col(Donation.status) == S.USED)
+            .where(holder() == code, col(Donation.status) == S.USED)
         )
     )
     for donation, donor in gifts:
@@ -237,7 +271,11 @@ async def close_project(uow: SqlUnitOfWork, cmd: CloseProject) -> tuple[Project,
 
 
 async def decide_remainder(uow: SqlUnitOfWork, cmd: DecideRemainder) -> RemainderDecision:
+    """Record the decision and execute it: ``transfer`` moves each gift's remaining fen whose
+    donor consented (the others wait, listed); ``return_to_donors`` refunds each gift's
+    remaining fen (above the four-eyes threshold the refund awaits a second person)."""
     code = cmd.code
+    await lock_allocations(uow)
     project = await get_project_for_update(uow, code)
     if project.status != "closed" or project.closed_on is None:
         raise Conflict(f"项目尚未结项 (project {code} is still open; close it first)")
@@ -291,4 +329,205 @@ async def decide_remainder(uow: SqlUnitOfWork, cmd: DecideRemainder) -> Remainde
             decided_at=decided.decided_at,
         ),
     )
+    await uow.session.flush()
+    await _execute(uow, project, decided, cmd)
     return decided
+
+
+async def _remnants(uow: SqlUnitOfWork, code: str) -> list[Donation]:
+    """The money gifts whose unused fen are held by project ``code``, locked, oldest first."""
+    return list(
+        await uow.session.scalars(
+            select(Donation)
+            .where(
+                col(Donation.kind) == "money",
+                holder() == code,
+                col(Donation.status).in_([str(s) for s in FUNDABLE]),
+                col(Donation.amount_fen) > col(Donation.used_fen) + col(Donation.refunded_fen),
+            )
+            .order_by(col(Donation.received_at), col(Donation.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+async def _consents(uow: SqlUnitOfWork, code: str) -> dict[uuid.UUID, RemainderConsent]:
+    rows = await uow.session.scalars(
+        select(RemainderConsent).where(col(RemainderConsent.project_code) == code)
+    )
+    return {c.donation_id: c for c in rows}
+
+
+def _left(donation: Donation) -> int:
+    return donation.amount_fen - donation.used_fen - donation.refunded_fen
+
+
+async def _execute(
+    uow: SqlUnitOfWork, project: Project, decided: RemainderDecision, cmd: DecideRemainder
+) -> None:
+    gifts = await _remnants(uow, project.code)
+    consents = await _consents(uow, project.code)
+    by_id = {g.id: g for g in gifts}
+    plan = plan_remainder(
+        [Remnant(g.id, _left(g), g.id in consents) for g in gifts], decided.decision
+    )
+    target = (
+        await uow.session.get(Project, decided.target_project_code)
+        if decided.target_project_code
+        else None
+    )
+    for move in plan:
+        donation = by_id[move.donation_id]
+        row = RemainderMove(
+            id=uuid7(),
+            project_code=project.code,
+            donation_id=donation.id,
+            outcome="waiting",
+            amount_fen=move.amount_fen,
+            created_at=now(),
+            created_by=cmd.actor,
+        )
+        uow.session.add(row)
+        if move.outcome == "transfer":
+            assert target is not None
+            transfer(uow, row, donation, project, target, consents[donation.id])
+        elif move.outcome == "refund":
+            reason = f"项目结余退还捐赠人（{project.name}）"[:500]
+            if needs_second_person(move.amount_fen, cmd.refund_four_eyes_fen):
+                await uow.session.flush()
+                await request_refund(
+                    uow, donation, move.amount_fen, reason, cmd.actor, source="remainder"
+                )
+            else:
+                await uow.session.flush()
+                await book_refund(uow, donation, move.amount_fen, reason=reason, actor=cmd.actor)
+    await uow.session.flush()
+
+
+def transfer(
+    uow: SqlUnitOfWork,
+    row: RemainderMove,
+    donation: Donation,
+    source: Project,
+    target: Project,
+    consent: RemainderConsent,
+) -> None:
+    """Move what is left of ``donation`` from ``source`` to ``target`` (its donor consented):
+    the fen are fundable there from now on, traceable to the gift and this move."""
+    at = now()
+    row.outcome = "transferred"
+    row.to_project_code = target.code
+    row.consent_id = consent.id
+    row.amount_fen = _left(donation)
+    row.moved_at = at
+    donation.moved_to_project_code = target.code
+    donation.version += 1
+    donation.updated_at = at
+    audit(
+        uow.session,
+        actor=row.created_by,
+        action="project.remainder.transfer",
+        entity="donation",
+        entity_id=str(donation.id),
+        before={"holder": source.code},
+        after={
+            "holder": target.code,
+            "amount_fen": row.amount_fen,
+            "consent_id": consent.id,
+            "move_id": row.id,
+        },
+    )
+    uow.publish(
+        topic=DONATION_EVENTS,
+        key=str(donation.id),
+        type=REMAINDER_TRANSFERRED,
+        subject=str(donation.id),
+        payload=RemainderTransferredV1(
+            donation_id=donation.id,
+            tracking_code=donation.tracking_code,
+            from_project_code=source.code,
+            from_project_name=source.name,
+            to_project_code=target.code,
+            to_project_name=target.name,
+            amount_fen=row.amount_fen,
+            consent=consent.method,  # type: ignore[arg-type]
+            transferred_at=at,
+        ),
+    )
+
+
+async def record_consent(uow: SqlUnitOfWork, cmd: RecordRemainderConsent) -> RemainderConsent:
+    """A donor's consent that their gift's remainder moves out of the closed project. Recorded
+    before the decision, it is used when the decision is taken; after a ``transfer`` decision
+    the gift (waiting) moves at once."""
+    code = cmd.code
+    await lock_allocations(uow)
+    project = await get_project_for_update(uow, code)
+    donation = await uow.session.scalar(
+        select(Donation)
+        .where(col(Donation.id) == cmd.donation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if donation is None:
+        raise NotFound(f"捐赠记录不存在 (donation {cmd.donation_id} not found)")
+    held_by = donation.moved_to_project_code or donation.project_code
+    if donation.kind != "money" or held_by != code:
+        raise ValidationFailed(
+            f"该捐赠不是定向本项目的资金 (the gift is not money held by project {code})"
+        )
+    if await uow.session.scalar(
+        select(col(RemainderConsent.id)).where(
+            col(RemainderConsent.project_code) == code,
+            col(RemainderConsent.donation_id) == donation.id,
+        )
+    ):
+        raise Conflict(f"该捐赠人的同意已登记 (consent for this gift in {code} already recorded)")
+    consent = RemainderConsent(
+        id=uuid7(),
+        project_code=code,
+        donation_id=donation.id,
+        method=cmd.method,
+        obtained_by=cmd.obtained_by,
+        obtained_at=cmd.obtained_at,
+        note=cmd.note,
+        recorded_at=now(),
+        recorded_by=cmd.actor,
+    )
+    uow.session.add(consent)
+    audit(
+        uow.session,
+        actor=cmd.actor,
+        action="project.remainder.consent",
+        entity="donation",
+        entity_id=str(donation.id),
+        after={
+            "project_code": code,
+            "method": cmd.method,
+            "obtained_by": cmd.obtained_by,
+            "obtained_at": cmd.obtained_at,
+        },
+    )
+    await uow.session.flush()
+    decided = await uow.session.get(RemainderDecision, code)
+    waiting = await uow.session.scalar(
+        select(RemainderMove)
+        .where(
+            col(RemainderMove.project_code) == code,
+            col(RemainderMove.donation_id) == donation.id,
+            col(RemainderMove.outcome) == "waiting",
+        )
+        .with_for_update()
+    )
+    if decided is not None and decided.decision == "transfer" and waiting is not None:
+        assert decided.target_project_code is not None
+        target = await uow.session.get(Project, decided.target_project_code)
+        if target is None or target.status != "open":
+            raise Conflict(
+                f"转入项目 {decided.target_project_code} 已结项，无法转入 (the target project is "
+                "closed; return the money to the donor instead)"
+            )
+        if donation.status in FUNDABLE and _left(donation) > 0:
+            transfer(uow, waiting, donation, project, target, consent)
+    return consent

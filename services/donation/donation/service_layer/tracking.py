@@ -13,7 +13,9 @@ from sqlmodel import col, select
 
 from donation.adapters.orm import (
     Allocation,
+    AllocationRelease,
     Disbursement,
+    DisbursementReversal,
     Donation,
     DonationItem,
     Donor,
@@ -22,6 +24,7 @@ from donation.adapters.orm import (
     LookupCode,
     Project,
     Receipt,
+    RemainderMove,
 )
 from donation.domain.commands import RequestLookupCode, VerifyLookupCode
 from donation.service_layer.common import now, request_notice
@@ -61,6 +64,34 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
             .order_by(col(Disbursement.approved_at))
         )
     ).all()
+    releases = (
+        await s.execute(
+            select(AllocationRelease, DisbursementReversal)
+            .join(
+                DisbursementReversal,
+                col(DisbursementReversal.id) == col(AllocationRelease.reversal_id),
+            )
+            .where(col(AllocationRelease.donation_id) == donation.id)
+            .order_by(col(AllocationRelease.id))
+        )
+    ).all()
+    reversed_ids = {r.disbursement_id for r, _ in releases}
+    moves = (
+        await s.execute(
+            select(RemainderMove, Project)
+            .join(Project, col(Project.code) == col(RemainderMove.project_code))
+            .where(col(RemainderMove.donation_id) == donation.id)
+            .order_by(col(RemainderMove.created_at))
+        )
+    ).all()
+    targets = {
+        p.code: p
+        for p in await s.scalars(
+            select(Project).where(
+                col(Project.code).in_([m.to_project_code for m, _ in moves if m.to_project_code])
+            )
+        )
+    }
     lineage = list(
         await s.scalars(
             select(GoodsLineage)
@@ -115,6 +146,31 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
                 "text": f"{p.name}：{d.purpose}，使用本笔捐赠 ¥{a.amount_fen / 100:,.2f}",
             }
         )
+    for r, rev in releases:
+        timeline.append(
+            {
+                "at": r.created_at.isoformat(),
+                "event": "use_reversed",
+                "text": (
+                    f"拨付{'更正' if rev.kind == 'correction' else '冲销'}：{rev.reason}，"
+                    f"¥{r.amount_fen / 100:,.2f} 退回本笔捐赠，可再使用 (a use was reversed)"
+                ),
+            }
+        )
+    for m, source in moves:
+        target = targets.get(m.to_project_code or "")
+        if m.outcome == "transferred" and m.moved_at is not None:
+            name = target.name if target else m.to_project_code
+            timeline.append(
+                {
+                    "at": m.moved_at.isoformat(),
+                    "event": "remainder_transferred",
+                    "text": (
+                        f"{source.name} 结项，经您同意，本笔捐赠结余 ¥{m.amount_fen / 100:,.2f} "
+                        f"转入 {name} (the remainder moved with your consent)"
+                    ),
+                }
+            )
     for g in lineage:
         what = f"{g.item_name or g.item_code} {g.quantity}{g.unit or ''}"
         text = {
@@ -178,8 +234,25 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
                 "disbursed_on": d.disbursed_on.isoformat(),
                 "amount_fen": a.amount_fen,
                 "disbursement_amount_fen": d.amount_fen,
+                "reversed": d.id in reversed_ids,
             }
             for a, d, p in uses
+        ],
+        # where the fen of a closed project's remainder went: moved to another project (with
+        # the donor's consent), refunded, or still waiting for a consent or an approval
+        "remainder": [
+            {
+                "from_project_code": source.code,
+                "from_project_name": source.name,
+                "outcome": m.outcome,
+                "to_project_code": m.to_project_code,
+                "to_project_name": targets[m.to_project_code].name
+                if m.to_project_code in targets
+                else None,
+                "amount_fen": m.amount_fen,
+                "at": (m.moved_at or m.created_at).isoformat(),
+            }
+            for m, source in moves
         ],
         "goods": [
             {

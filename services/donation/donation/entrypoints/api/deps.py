@@ -7,8 +7,15 @@ from typing import Annotated
 from fastapi import Depends
 
 from shared.http_commands import if_match
+from shared.runtime import ServiceRuntime
 
 IfMatch = Annotated[
     int | None,
     Depends(if_match("更新时携带读取到的版本号 (the version/ETag you read; 412 if it changed)")),
 ]
+
+
+def refund_four_eyes_fen(runtime: ServiceRuntime) -> int:
+    """``DONATION_REFUND_FOUR_EYES_FEN``: refunds above it need a second person."""
+    settings = runtime.settings
+    return int(getattr(settings, "refund_four_eyes_fen", 100_000))

@@ -16,8 +16,11 @@ from pydantic import BaseModel
 
 from donation.domain.commands import (
     ApproveDisbursement,
+    ApproveReversal,
     EnterDisbursement,
     RejectDisbursement,
+    RejectReversal,
+    ReverseDisbursement,
     UpdateDisbursement,
 )
 from donation.entrypoints.api.deps import IfMatch
@@ -29,11 +32,15 @@ from donation.entrypoints.api.project_access import (
     Reader,
 )
 from donation.entrypoints.api.schemas import (
+    CorrectIn,
     DisbursementCreate,
     DisbursementOut,
     DisbursementPage,
     DisbursementPatch,
     ReasonIn,
+    ReversalOut,
+    ReversalPage,
+    ReverseIn,
 )
 from donation.service_layer import disbursements
 from donation.service_layer.queries import disbursements as queries
@@ -140,7 +147,7 @@ async def list_disbursements(
     limit: Limit = 20,
     cursor: Cursor = None,
     project_code: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(pending|approved|rejected|reversed)$")] = None,
 ) -> DisbursementPage:
     async with runtime.unit_of_work() as uow:
         return await queries.list_disbursements(
@@ -240,3 +247,193 @@ async def reject(
         return await disbursements.reject_disbursement(uow, command)
 
     return await _act_on_disbursement(runtime, staff, key, disbursement_id, "reject", body, change)
+
+
+# --- reversal and correction of an approved disbursement (four eyes) -----------------------
+
+NO_REVERSAL: Declared = (NotFound, "No such reversal")
+
+
+async def _enter_reversal(
+    runtime: RuntimeDep,
+    staff: StaffPrincipal,
+    key: str | None,
+    disbursement_id: uuid.UUID,
+    action: str,
+    body: BaseModel,
+    command: ReverseDisbursement,
+) -> JSONResponse:
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        reversal = await disbursements.reverse_disbursement(uow, command)
+        return 201, await queries.reversal_body(uow, reversal.id)
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /disbursements/{disbursement_id}/{action}",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )
+
+
+@router.post(
+    "/api/v1/disbursements/{disbursement_id}/reverse",
+    status_code=201,
+    response_model=ReversalOut,
+    summary="冲销拨付 Enter the reversal of an approved disbursement (a second person approves)",
+    responses=raises(
+        NO_DISBURSEMENT,
+        (Conflict, "Not approved, already reversed, or the project is closed"),
+        IDEMPOTENCY_CONFLICT,
+    ),
+)
+async def reverse(
+    disbursement_id: uuid.UUID,
+    body: ReverseIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Manager,
+) -> JSONResponse:
+    command = ReverseDisbursement(
+        disbursement_id=disbursement_id, actor=staff.username, reason=body.reason
+    )
+    return await _enter_reversal(runtime, staff, key, disbursement_id, "reverse", body, command)
+
+
+@router.post(
+    "/api/v1/disbursements/{disbursement_id}/correct",
+    status_code=201,
+    response_model=ReversalOut,
+    summary="更正拨付 Enter a correction: the reversal plus a replacing disbursement (new "
+    "voucher); a second person approves both at once",
+    responses=raises(
+        NO_DISBURSEMENT,
+        (
+            Conflict,
+            "Not approved, already reversed, the project is closed, voucher reused, or "
+            "beyond the funds available",
+        ),
+        IDEMPOTENCY_CONFLICT,
+    ),
+)
+async def correct(
+    disbursement_id: uuid.UUID,
+    body: CorrectIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Manager,
+) -> JSONResponse:
+    async with runtime.unit_of_work() as uow:
+        original = await queries.disbursement_body(uow, disbursement_id)
+    command = ReverseDisbursement(
+        disbursement_id=disbursement_id,
+        actor=staff.username,
+        reason=body.reason,
+        replacement=EnterDisbursement(
+            project_code=original["project_code"],
+            actor=staff.username,
+            **body.replacement.model_dump(),
+        ),
+    )
+    return await _enter_reversal(runtime, staff, key, disbursement_id, "correct", body, command)
+
+
+@router.get(
+    "/api/v1/disbursement-reversals",
+    response_model=ReversalPage,
+    summary="冲销与更正 Reversals and corrections (newest first)",
+)
+async def list_reversals(
+    runtime: RuntimeDep,
+    _: StaffPrincipal = Reader,
+    status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ReversalPage:
+    async with runtime.unit_of_work() as uow:
+        return await queries.list_reversals(uow, status=status, limit=limit)
+
+
+@router.get(
+    "/api/v1/disbursement-reversals/{reversal_id}",
+    response_model=ReversalOut,
+    summary="冲销详情 One reversal or correction",
+    responses=raises(NO_REVERSAL),
+)
+async def get_reversal(
+    reversal_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
+) -> JSONResponse:
+    async with runtime.unit_of_work() as uow:
+        return JSONResponse(await queries.reversal_body(uow, reversal_id))
+
+
+async def _act_on_reversal(
+    runtime: RuntimeDep,
+    staff: StaffPrincipal,
+    key: str | None,
+    reversal_id: uuid.UUID,
+    action: str,
+    body: BaseModel | None,
+    change: Change,
+) -> JSONResponse:
+    return await act_on_row(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /disbursement-reversals/{reversal_id}/{action}",
+        body=body,
+        change=change,
+        render=lambda uow: queries.reversal_body(uow, reversal_id),
+    )
+
+
+@router.post(
+    "/api/v1/disbursement-reversals/{reversal_id}/approve",
+    response_model=ReversalOut,
+    summary="审批冲销 Approve (not by the person who entered it): the gifts' fen are released; "
+    "a correction's replacement is allocated",
+    responses=raises(
+        (Forbidden, "Four eyes: you entered it"),
+        NO_REVERSAL,
+        (Conflict, "Not pending, the project is closed, or beyond the funds available"),
+        IDEMPOTENCY_CONFLICT,
+    ),
+)
+async def approve_reversal(
+    reversal_id: uuid.UUID,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Approver,
+) -> JSONResponse:
+    command = ApproveReversal(reversal_id=reversal_id, actor=staff.username)
+
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await disbursements.approve_reversal(uow, command)
+
+    return await _act_on_reversal(runtime, staff, key, reversal_id, "approve", None, change)
+
+
+@router.post(
+    "/api/v1/disbursement-reversals/{reversal_id}/reject",
+    response_model=ReversalOut,
+    summary="驳回冲销 Reject a reversal or correction (a correction's replacement too)",
+    responses=raises(
+        (Forbidden, "Four eyes: you entered it"),
+        NO_REVERSAL,
+        (Conflict, "Not pending"),
+        IDEMPOTENCY_CONFLICT,
+    ),
+)
+async def reject_reversal(
+    reversal_id: uuid.UUID,
+    body: ReasonIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Approver,
+) -> JSONResponse:
+    command = RejectReversal(reversal_id=reversal_id, actor=staff.username, reason=body.reason)
+
+    async def change(uow: SqlUnitOfWork) -> object:
+        return await disbursements.reject_reversal(uow, command)
+
+    return await _act_on_reversal(runtime, staff, key, reversal_id, "reject", body, change)

@@ -23,7 +23,7 @@ from donation.domain.commands import (
     UpdateDonation,
     VoidReceipt,
 )
-from donation.entrypoints.api.deps import IfMatch
+from donation.entrypoints.api.deps import IfMatch, refund_four_eyes_fen
 from donation.entrypoints.api.schemas import (
     DonationCreate,
     DonationOut,
@@ -33,8 +33,10 @@ from donation.entrypoints.api.schemas import (
     ReceiptIn,
     ReceiptOut,
     ReceiveIn,
+    RefundRequestOut,
 )
 from donation.service_layer import gifts
+from donation.service_layer.gifts import RefundRequest
 from donation.service_layer.intake import record_donation
 from donation.service_layer.queries.donations import (
     GiftFilters,
@@ -43,6 +45,7 @@ from donation.service_layer.queries.donations import (
     donation_page,
 )
 from donation.service_layer.queries.receipts import gift_receipts, receipt_out
+from donation.service_layer.queries.refunds import refund_request_body
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.contracts.donation import Channel, DonationKind, GiftStatus
 from shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
@@ -357,7 +360,27 @@ async def cancel(
     return await _act_on_gift(runtime, staff, key, donation_id, "cancel", body, change)
 
 
-@_action_route("/{donation_id}/refund", "退款 Refund the unused money")
+@router.post(
+    "/{donation_id}/refund",
+    response_model=DonationOut,
+    summary="退款 Refund the unused money (above DONATION_REFUND_FOUR_EYES_FEN: requested, "
+    "202, approved by a second person)",
+    responses=raises(
+        NO_GIFT,
+        (
+            Conflict,
+            "Illegal in the gift's current state (named), or a refund already awaits approval",
+        ),
+        IDEMPOTENCY_CONFLICT,
+    )
+    | {
+        202: {
+            "model": RefundRequestOut,
+            "description": "退款金额超过双人复核门槛：已提交申请，待另一人审批 (a refund request "
+            "awaiting a second person's approval)",
+        }
+    },
+)
 async def refund(
     donation_id: uuid.UUID,
     body: ReasonIn,
@@ -365,12 +388,28 @@ async def refund(
     key: IdempotencyKey,
     staff: StaffPrincipal = Recorder,
 ) -> JSONResponse:
-    command = RefundDonation(donation_id=donation_id, actor=staff.username, reason=body.reason)
+    command = RefundDonation(
+        donation_id=donation_id,
+        actor=staff.username,
+        reason=body.reason,
+        four_eyes_fen=refund_four_eyes_fen(runtime),
+    )
 
-    async def change(uow: SqlUnitOfWork) -> object:
-        return await gifts.refund_donation(uow, command)
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        result = await gifts.refund_donation(uow, command)
+        await uow.flush()
+        if isinstance(result, RefundRequest):
+            return 202, await refund_request_body(uow, result.id)
+        return 200, await donation_body(uow, donation_id)
 
-    return await _act_on_gift(runtime, staff, key, donation_id, "refund", body, change)
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /donations/{donation_id}/refund",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )
 
 
 @_action_route("/{donation_id}/complete", "标记完成 Mark a fully used gift completed")

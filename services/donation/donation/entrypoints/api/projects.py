@@ -6,17 +6,25 @@ app includes the three routers in that order, so the OpenAPI paths keep their or
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from donation.domain.commands import CloseProject, DecideRemainder, OpenProject, UpdateProject
-from donation.entrypoints.api.deps import IfMatch
+from donation.domain.commands import (
+    CloseProject,
+    DecideRemainder,
+    OpenProject,
+    RecordRemainderConsent,
+    UpdateProject,
+)
+from donation.entrypoints.api.deps import IfMatch, refund_four_eyes_fen
 from donation.entrypoints.api.project_access import NO_PROJECT, VERSION, Manager, Reader
 from donation.entrypoints.api.schemas import (
     CloseIn,
+    ConsentIn,
+    ConsentOut,
     ProjectCreate,
     ProjectOut,
     ProjectPage,
@@ -26,13 +34,14 @@ from donation.entrypoints.api.schemas import (
 from donation.service_layer import projects
 from donation.service_layer.queries import projects as queries
 from shared.auth import StaffPrincipal
-from shared.errors import Conflict, PreconditionFailed
+from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.http_commands import (
     Change,
     IdempotencyKey,
     RuntimeDep,
     act_on_row,
     edit_row,
+    idempotent,
     read_row,
 )
 from shared.openapi import IDEMPOTENCY_CONFLICT, raises
@@ -71,7 +80,11 @@ async def _act_on_project(
     status_code=201,
     response_model=ProjectOut,
     summary="新建项目 Open a project",
-    responses=raises((Conflict, "The project code exists"), IDEMPOTENCY_CONFLICT),
+    responses=raises(
+        (Conflict, "The project code exists"),
+        (ValidationFailed, "Unknown or inactive organisation, or ends before it starts"),
+        IDEMPOTENCY_CONFLICT,
+    ),
 )
 async def create_project(
     body: ProjectCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Manager
@@ -190,10 +203,13 @@ async def close_project(
     "/api/v1/projects/{code}/remainder",
     status_code=201,
     response_model=ProjectOut,
-    summary="结余处理 Record how a closed project's remainder is handled",
+    summary="结余处理 Decide and execute how a closed project's remainder is handled "
+    "(transfer: gifts with their donor's consent move, the others wait; return_to_donors: "
+    "refunds, above the four-eyes threshold awaiting a second person)",
     responses=raises(
         NO_PROJECT,
         (Conflict, "The project is still open, or its remainder was already decided"),
+        (ValidationFailed, "No valid open target project for a transfer"),
         IDEMPOTENCY_CONFLICT,
     ),
 )
@@ -210,9 +226,54 @@ async def decide_remainder(
         decision=body.decision,
         target_project_code=body.target_project_code,
         note=body.note,
+        refund_four_eyes_fen=refund_four_eyes_fen(runtime),
     )
 
     async def change(uow: SqlUnitOfWork) -> object:
         return await projects.decide_remainder(uow, command)
 
     return await _act_on_project(runtime, staff, key, code, "remainder", body, change, status=201)
+
+
+@router.post(
+    "/api/v1/projects/{code}/remainder/consents",
+    status_code=201,
+    response_model=ConsentOut,
+    summary="登记捐赠人同意 Record a donor's consent that their designated gift moves with the "
+    "remainder (after a transfer decision, a waiting gift moves at once)",
+    responses=raises(
+        (NotFound, "No such project or gift"),
+        (ValidationFailed, "The gift is not money held by this project"),
+        (Conflict, "Consent already recorded, or the target project is closed"),
+        IDEMPOTENCY_CONFLICT,
+    ),
+)
+async def record_consent(
+    code: str,
+    body: ConsentIn,
+    runtime: RuntimeDep,
+    key: IdempotencyKey,
+    staff: StaffPrincipal = Manager,
+) -> JSONResponse:
+    command = RecordRemainderConsent(
+        code=code,
+        donation_id=body.donation_id,
+        actor=staff.username,
+        method=body.method,
+        obtained_by=body.obtained_by,
+        obtained_at=body.obtained_at,
+        note=body.note,
+    )
+
+    async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        consent = await projects.record_consent(uow, command)
+        return 201, queries.consent_out(consent).model_dump(mode="json")
+
+    return await idempotent(
+        runtime,
+        staff=staff,
+        key=key,
+        route=f"POST /projects/{code}/remainder/consents",
+        payload=body.model_dump(mode="json"),
+        action=act,
+    )

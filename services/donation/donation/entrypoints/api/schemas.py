@@ -241,6 +241,9 @@ class ProjectCreate(StrictModel):
     starts_on: date
     ends_on: date | None = None
     budget_fen: int | None = Field(default=None, strict=True, ge=0, le=MAX_AMOUNT_FEN)
+    org_code: str = Field(
+        default="FH", pattern=r"^[A-Z][A-Z0-9]{1,15}$", description="项目所属机构，默认区红十字会"
+    )
 
 
 class ProjectPatch(StrictModel):
@@ -259,6 +262,21 @@ class ProjectFiguresOut(BaseModel):
     remaining_fen: int
     available_fen: int
     pending_fen: int
+    transferred_in_fen: int = 0
+    transferred_out_fen: int = 0
+
+
+class RemainderMoveOut(BaseModel):
+    """What the remainder decision did with one gift's remaining fen."""
+
+    donation_id: uuid.UUID
+    tracking_code: str
+    outcome: Literal["transferred", "waiting", "refund_pending", "refunded"]
+    to_project_code: str | None
+    amount_fen: int
+    consent_method: str | None
+    refund_request_id: uuid.UUID | None
+    moved_at: datetime | None
 
 
 class RemainderOut(BaseModel):
@@ -269,6 +287,7 @@ class RemainderOut(BaseModel):
     disclosure_due: date
     decided_at: datetime
     decided_by: str
+    moves: list[RemainderMoveOut] = Field(default_factory=list)
 
 
 class ProjectOut(BaseModel):
@@ -286,6 +305,7 @@ class ProjectOut(BaseModel):
     created_at: datetime
     created_by: str
     version: int
+    org_code: str = "FH"
     figures: ProjectFiguresOut | None = None
     remainder: RemainderOut | None = None
 
@@ -352,6 +372,8 @@ class DisbursementOut(BaseModel):
     created_at: datetime
     version: int
     allocations: list[AllocationOut]
+    corrects_id: uuid.UUID | None = Field(default=None, description="更正：被替代的原拨付")
+    reversal: ReversalOut | None = Field(default=None, description="冲销或更正记录（未驳回的）")
 
 
 class DisbursementPage(BaseModel):
@@ -408,3 +430,77 @@ class LookupRequest(StrictModel):
 
 class LookupVerify(LookupRequest):
     code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+# --- money that never gets stuck ---------------------------------------------------------------
+
+
+class ConsentIn(StrictModel):
+    donation_id: uuid.UUID
+    method: Literal["phone", "written", "email", "in_person", "online"] = Field(
+        description="征得捐赠人同意的方式"
+    )
+    obtained_by: str = Field(min_length=1, max_length=100, description="征得同意的工作人员")
+    obtained_at: AwareDatetime
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ConsentOut(BaseModel):
+    id: uuid.UUID
+    project_code: str
+    donation_id: uuid.UUID
+    method: str
+    obtained_by: str
+    obtained_at: datetime
+    note: str | None
+    recorded_at: datetime
+    recorded_by: str
+
+
+class ReverseIn(StrictModel):
+    reason: Reason
+
+
+class CorrectIn(StrictModel):
+    reason: Reason
+    replacement: DisbursementCreate = Field(description="替代原拨付的新拨付（新凭证号）")
+
+
+class ReversalOut(BaseModel):
+    id: uuid.UUID
+    disbursement_id: uuid.UUID
+    kind: Literal["reversal", "correction"]
+    replacement_id: uuid.UUID | None
+    reason: str
+    status: Literal["pending", "approved", "rejected"]
+    entered_by: str
+    approved_by: str | None
+    approved_at: datetime | None
+    reject_reason: str | None
+    created_at: datetime
+    version: int
+    released: list[AllocationOut] = Field(default_factory=list)
+
+
+class ReversalPage(BaseModel):
+    items: list[ReversalOut]
+
+
+class RefundRequestOut(BaseModel):
+    id: uuid.UUID
+    donation_id: uuid.UUID
+    tracking_code: str
+    amount_fen: int
+    reason: str
+    source: Literal["refund", "remainder"]
+    status: Literal["pending", "approved", "rejected"]
+    requested_by: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reject_reason: str | None
+    created_at: datetime
+    version: int
+
+
+class RefundRequestPage(BaseModel):
+    items: list[RefundRequestOut]

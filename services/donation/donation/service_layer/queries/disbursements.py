@@ -9,8 +9,20 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
-from donation.adapters.orm import Allocation, Disbursement, Donation
-from donation.entrypoints.api.schemas import AllocationOut, DisbursementOut, DisbursementPage
+from donation.adapters.orm import (
+    Allocation,
+    AllocationRelease,
+    Disbursement,
+    DisbursementReversal,
+    Donation,
+)
+from donation.entrypoints.api.schemas import (
+    AllocationOut,
+    DisbursementOut,
+    DisbursementPage,
+    ReversalOut,
+    ReversalPage,
+)
 from shared.errors import NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
@@ -29,13 +41,60 @@ async def disbursement_body(uow: SqlUnitOfWork, disbursement_id: uuid.UUID) -> d
             .order_by(col(Allocation.id))
         )
     ).all()
+    reversal = await uow.session.scalar(
+        select(DisbursementReversal)
+        .where(
+            col(DisbursementReversal.disbursement_id) == d.id,
+            col(DisbursementReversal.status) != "rejected",
+        )
+        .limit(1)
+    )
     return DisbursementOut(
         **d.model_dump(exclude={"updated_at"}),
         allocations=[
             AllocationOut(donation_id=a.donation_id, tracking_code=code, amount_fen=a.amount_fen)
             for a, code in rows
         ],
+        reversal=await reversal_out(uow, reversal) if reversal is not None else None,
     ).model_dump(mode="json")
+
+
+async def reversal_out(uow: SqlUnitOfWork, reversal: DisbursementReversal) -> ReversalOut:
+    rows = (
+        await uow.session.execute(
+            select(AllocationRelease, col(Donation.tracking_code))
+            .join(Donation, col(Donation.id) == col(AllocationRelease.donation_id))
+            .where(col(AllocationRelease.reversal_id) == reversal.id)
+            .order_by(col(AllocationRelease.id))
+        )
+    ).all()
+    return ReversalOut(
+        **reversal.model_dump(),
+        released=[
+            AllocationOut(donation_id=r.donation_id, tracking_code=code, amount_fen=r.amount_fen)
+            for r, code in rows
+        ],
+    )
+
+
+async def reversal_body(uow: SqlUnitOfWork, reversal_id: uuid.UUID) -> dict[str, Any]:
+    reversal = await uow.session.get(DisbursementReversal, reversal_id)
+    if reversal is None:
+        raise NotFound(f"冲销记录不存在 (reversal {reversal_id} not found)")
+    return (await reversal_out(uow, reversal)).model_dump(mode="json")
+
+
+async def list_reversals(uow: SqlUnitOfWork, *, status: str | None, limit: int) -> ReversalPage:
+    """The newest reversals and corrections, of one status or all."""
+    query = select(DisbursementReversal)
+    if status:
+        query = query.where(col(DisbursementReversal.status) == status)
+    query = query.order_by(
+        col(DisbursementReversal.created_at).desc(), col(DisbursementReversal.id).desc()
+    ).limit(limit)
+    return ReversalPage(
+        items=[await reversal_out(uow, r) for r in await uow.session.scalars(query)]
+    )
 
 
 async def list_disbursements(

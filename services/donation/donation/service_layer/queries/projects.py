@@ -6,11 +6,19 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from donation.adapters.orm import Project, RemainderDecision
+from donation.adapters.orm import (
+    Donation,
+    Project,
+    RemainderConsent,
+    RemainderDecision,
+    RemainderMove,
+)
 from donation.entrypoints.api.schemas import (
+    ConsentOut,
     ProjectFiguresOut,
     ProjectOut,
     ProjectPage,
+    RemainderMoveOut,
     RemainderOut,
 )
 from donation.service_layer.funds import project_figures
@@ -29,10 +37,40 @@ async def project_body(uow: SqlUnitOfWork, code: str) -> dict[str, Any]:
     return ProjectOut(
         **project.model_dump(exclude={"announced_at", "updated_at"}),
         figures=ProjectFiguresOut(**figures.__dict__),
-        remainder=RemainderOut.model_validate(remainder, from_attributes=True)
-        if remainder
-        else None,
+        remainder=await remainder_out(uow, remainder) if remainder else None,
     ).model_dump(mode="json")
+
+
+async def remainder_out(uow: SqlUnitOfWork, decided: RemainderDecision) -> RemainderOut:
+    """The decision with what it did to each gift's remaining fen (oldest gift first)."""
+    rows = (
+        await uow.session.execute(
+            select(RemainderMove, col(Donation.tracking_code), col(RemainderConsent.method))
+            .join(Donation, col(Donation.id) == col(RemainderMove.donation_id))
+            .outerjoin(RemainderConsent, col(RemainderConsent.id) == col(RemainderMove.consent_id))
+            .where(col(RemainderMove.project_code) == decided.project_code)
+            .order_by(col(Donation.received_at), col(Donation.id))
+        )
+    ).all()
+    out = RemainderOut.model_validate(decided, from_attributes=True)
+    out.moves = [
+        RemainderMoveOut(
+            donation_id=m.donation_id,
+            tracking_code=code,
+            outcome=m.outcome,  # type: ignore[arg-type]
+            to_project_code=m.to_project_code,
+            amount_fen=m.amount_fen,
+            consent_method=method,
+            refund_request_id=m.refund_request_id,
+            moved_at=m.moved_at,
+        )
+        for m, code, method in rows
+    ]
+    return out
+
+
+def consent_out(consent: RemainderConsent) -> ConsentOut:
+    return ConsentOut.model_validate(consent, from_attributes=True)
 
 
 async def list_projects(
