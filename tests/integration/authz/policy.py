@@ -273,7 +273,7 @@ against the running apps.
 - Revoked: a token issued before its account was disabled, its password reset or changed, or
   its roles or organisation changed gets `401 访问令牌已撤销，请重新登录 (token revoked)` on
   every service. A revocation is enforced by every service within 5 seconds while the broker
-  is up (measured: 30–40 ms); if the broker is down, tokens expire within the token lifetime
+  is up (measured: 4–32 ms); if the broker is down, tokens expire within the token lifetime
   (`DONATION_TOKEN_TTL_MINUTES`, 480 minutes) at the latest
   ([decision 010](decisions/010-token-revocation.md), [runbook](operations.md#revoked-tokens)).
 - **public**: no login needed; a token changes nothing. **any staff**: any valid token, even
