@@ -39,6 +39,12 @@ LOGIN_FAILURES = Counter(
     "Refused staff logins, by reason (wrong_password, unknown_user, inactive, throttled)",
     ["service", "reason"],
 )
+STAFF_ACCOUNT_CHANGES = Counter(
+    "sunshine_staff_account_changes_total",
+    "Staff account changes (create, update, password_reset, password_change, disable, enable, "
+    "unlock)",
+    ["service", "action"],
+)
 DLQ_MESSAGES = Counter(
     "sunshine_dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"]
 )

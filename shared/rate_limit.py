@@ -12,7 +12,8 @@ clock every instance shares.
 
 A counted request can be given back (``release``): a limit on failures (the login throttle)
 takes a slot before the attempt, so parallel attempts cannot pass it, and returns the slot
-when the attempt succeeds.
+when the attempt succeeds. ``forget`` empties one client's window (an admin lifts a login
+lockout).
 
 If the database cannot be reached the check falls back to this instance's in-process window
 (logged at most once a minute per limiter): the limit then holds per instance, and the request
@@ -128,6 +129,9 @@ PURGE = text(
     "AND expires_at < coalesce(CAST(:at AS timestamptz), clock_timestamp())"
 )
 
+# Every counted request of one client forgotten (a lockout lifted).
+FORGET = text("DELETE FROM rate_limit_hits WHERE limiter = :limiter AND client_key = :client")
+
 Clock = Callable[[], datetime]
 
 
@@ -198,6 +202,14 @@ class SharedRateLimiter:
                 await conn.execute(RELEASE, params)
         except Exception as exc:  # noqa: BLE001 - the slot then expires with its window
             self._warn(exc)
+
+    async def forget(self, client: str) -> None:
+        """Forget every counted request of ``client`` (an admin lifts a lockout): its window
+        starts empty, on every instance (this instance's fallback window too)."""
+        self.fallback._hits.pop(client, None)
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(FORGET, {"limiter": self.name, "client": self.client_key(client)})
 
     async def _hit(self, key: str) -> tuple[int | None, datetime]:
         """(Seconds until the client may try again or None when accepted, the request's time)."""

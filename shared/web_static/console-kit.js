@@ -111,6 +111,10 @@ export function startConsole({ tokenUrl, views, onLangChange, defaultView }) {
     render();
     if (onLangChange) onLangChange();
   });
+  // An initial password (new account, or reset by an admin) gets no token: the holder sets
+  // their own first (POST …/auth/password with the old one), then is logged in with it.
+  const changeView = document.getElementById("pwchange-view");
+  let pending = null;
   const form = document.getElementById("login-form");
   form.noValidate = true;
   form.addEventListener("submit", async (event) => {
@@ -129,13 +133,64 @@ export function startConsole({ tokenUrl, views, onLangChange, defaultView }) {
       form.reset();
       render();
     } catch (err) {
+      if (err.code === "password_change_required" && changeView) {
+        pending = { username: data.get("username"), password: data.get("password") };
+        form.reset();
+        notice(status, "", "");
+        changeView.classList.remove("hidden");
+        document.getElementById("login-view").classList.add("hidden");
+        changeView.querySelector("input[type=password]").focus();
+        return;
+      }
       notice(status, "bad", err.status === 401 || err.status === 400
         ? t("用户名或密码不正确。", "Wrong user name or password.")
-        : explain(err));
+        : err.code === "password_change_required" ? err.message : explain(err));
     } finally {
       button.disabled = false;
     }
   });
+  if (changeView) {
+    const changeForm = document.getElementById("pwchange-form");
+    const changeStatus = document.getElementById("pwchange-status");
+    changeForm.noValidate = true;
+    const leave = () => {
+      pending = null;
+      changeForm.reset();
+      notice(changeStatus, "", "");
+      changeView.classList.add("hidden");
+      render();
+    };
+    document.getElementById("pwchange-cancel").addEventListener("click", leave);
+    changeForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(changeForm);
+      if (!pending) return leave();
+      if (String(data.get("new_password")).length < 10) {
+        notice(changeStatus, "bad", t("新密码至少 10 个字符。", "A password has at least 10 characters."));
+        return;
+      }
+      if (data.get("new_password") !== data.get("again")) {
+        notice(changeStatus, "bad", t("两次输入的新密码不一致。", "The two new passwords differ."));
+        return;
+      }
+      const button = changeForm.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        await api(tokenUrl.replace(/\/token$/, "/password"), {
+          method: "POST",
+          body: { username: pending.username, old_password: pending.password, new_password: data.get("new_password") },
+        });
+        await login(tokenUrl, pending.username, data.get("new_password"));
+        leave();
+      } catch (err) {
+        notice(changeStatus, "bad", err.status === 401
+          ? t("原密码已失效，请重新登录。", "The old password no longer works; log in again.")
+          : explain(err));
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
   document.getElementById("logout").addEventListener("click", signOut);
   for (const b of document.querySelectorAll("#menu button")) b.addEventListener("click", () => open(b.dataset.view));
   render();

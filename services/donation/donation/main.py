@@ -10,17 +10,20 @@ from fastapi import FastAPI
 from donation.config import DonationSettings
 from donation.entrypoints import web
 from donation.entrypoints.api import (
+    accounts,
     auth,
     disbursements,
     donations,
     donors,
     follow_ups,
+    organisations,
     projects,
     public,
     refunds,
     reports,
 )
 from donation.entrypoints.consumers import build_consumers
+from donation.service_layer.organisations import announce_unannounced_organisations
 from donation.service_layer.projects import announce_unannounced_projects
 from donation.service_layer.staff import seed_demo_staff
 from shared.auth import TokenIssuer
@@ -46,6 +49,9 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
         async with runtime.unit_of_work() as uow:
             if await announce_unannounced_projects(uow):
                 await uow.commit()
+        async with runtime.unit_of_work() as uow:
+            if await announce_unannounced_organisations(uow):
+                await uow.commit()
 
     return create_service_app(
         settings,
@@ -61,6 +67,8 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             follow_ups.router,
             public.router,
             reports.router,
+            organisations.router,
+            accounts.router,
             refunds.router,
             web.router,
         ],

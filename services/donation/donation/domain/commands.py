@@ -254,6 +254,101 @@ class RecordFailedLogin:
     service: str
 
 
+# --- organisations and staff accounts (admins; the actor's organisation bounds their reach) ---
+
+
+@dataclass(frozen=True)
+class RegisterOrganisation:
+    """A district admin registers a town branch (or another organisation)."""
+
+    code: str
+    name: str
+    kind: str  # district | town
+    town: str | None
+    actor: str
+    actor_org: str
+
+
+@dataclass(frozen=True)
+class UpdateOrganisation:
+    """Rename an organisation or (de)activate it (``changes``: ``name``, ``active``)."""
+
+    code: str
+    actor: str
+    actor_org: str
+    expected_version: int | None
+    changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class CreateStaffAccount:
+    """An admin creates an account; ``password`` None: one is generated and answered once.
+    Either way it must be changed at the first login."""
+
+    username: str
+    display_name: str
+    org_code: str
+    roles: tuple[str, ...]
+    actor: str
+    actor_org: str
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class UpdateStaffAccount:
+    """Change an account's ``display_name``, ``roles`` or ``org_code`` (``changes``)."""
+
+    username: str
+    actor: str
+    actor_org: str
+    expected_version: int | None
+    changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class ResetStaffPassword:
+    """A new initial password (``None``: generated), to be changed at the next login."""
+
+    username: str
+    actor: str
+    actor_org: str
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DisableStaffAccount:
+    username: str
+    actor: str
+    actor_org: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EnableStaffAccount:
+    username: str
+    actor: str
+    actor_org: str
+
+
+@dataclass(frozen=True)
+class LiftLoginLockout:
+    """Forget an account's failed logins, so it may log in again at once."""
+
+    username: str
+    actor: str
+    actor_org: str
+
+
+@dataclass(frozen=True)
+class ChangeOwnPassword:
+    """The account's holder changes its password (the old one proves who they are); the way
+    out of ``must_change_password``."""
+
+    username: str
+    old_password: str = field(repr=False)
+    new_password: str = field(repr=False)
+
+
 # --- money that never gets stuck (remainders, reversals, refunds above the threshold) -------
 
 

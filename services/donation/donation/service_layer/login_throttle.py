@@ -9,6 +9,9 @@ gives its slots back. Once a window is full, every login of that account, or fro
 address, is refused with ``429`` — the right password too — until its oldest failure leaves
 the window (``Retry-After``).
 
+An admin can lift an account's lockout (``lift``, ``POST /api/v1/staff/{username}/unlock``):
+its failures are forgotten at once.
+
 Neither user names nor addresses are stored: the windows key on keyed hashes.
 """
 
@@ -69,6 +72,11 @@ class LoginThrottle:
         """The attempt succeeded (or never reached the password check): it does not count."""
         await self.account.release(attempt.account)
         await self.client.release(attempt.client)
+
+    async def lift(self, username: str) -> None:
+        """An admin lifts the account's lockout: its failed logins are forgotten (on every
+        instance). The per-address window is not the account's and stays."""
+        await self.account.forget(account_key(username))
 
     def _refused(self, limit: str, retry_after_s: int, client: str) -> TooManyRequests:
         LOGIN_FAILURES.labels(self.service, "throttled").inc()

@@ -165,6 +165,7 @@ class StaffOut(BaseModel):
     username: str
     display_name: str | None
     roles: list[str]
+    org: str = Field(default="FH", description="所属组织代码 (the account's organisation)")
 
 
 class DonationPatch(StrictModel):
@@ -430,6 +431,131 @@ class LookupRequest(StrictModel):
 
 class LookupVerify(LookupRequest):
     code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+# --- organisations and staff accounts ---
+
+OrgCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,15}$", max_length=16)]
+Username = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$",
+        description="小写字母、数字、. _ - (lower-case letters, digits, . _ -)",
+    ),
+]
+StaffRole = Literal["admin", "finance", "warehouse", "dispatcher", "approver", "auditor"]
+# Passwords are taken as typed: not stripped (StrictModel strips every string).
+Password = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class SecretModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganisationOut(BaseModel):
+    code: str
+    name: str
+    kind: Literal["district", "town"]
+    town: str | None
+    active: bool
+    version: int
+    accounts: int = Field(description="在用账号数 (active staff accounts)")
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class OrganisationPage(BaseModel):
+    items: list[OrganisationOut]
+
+
+class OrganisationCreate(StrictModel):
+    code: OrgCode
+    name: str = Field(min_length=2, max_length=100)
+    kind: Literal["district", "town"] = "town"
+    town: str | None = Field(default=None, min_length=2, max_length=20)
+
+
+class OrganisationPatch(StrictModel):
+    name: str | None = Field(default=None, min_length=2, max_length=100)
+    active: bool | None = None
+    version: int | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> OrganisationPatch:
+        for name in ("name", "active"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} 不能为空 ({name} may not be null)")
+        return self
+
+
+class StaffAccountOut(BaseModel):
+    username: str
+    display_name: str
+    org_code: str
+    org_name: str
+    roles: list[str]
+    active: bool
+    must_change_password: bool
+    password_changed_at: datetime | None
+    disabled_at: datetime | None
+    created_at: datetime
+    created_by: str | None
+    updated_at: datetime | None
+    version: int
+
+
+class StaffAccountIssued(StaffAccountOut):
+    initial_password: str | None = Field(
+        default=None,
+        description="生成的初始密码，仅在本次回应中出现一次 (the generated initial password, "
+        "answered this once; a retry with the same Idempotency-Key does not repeat it)",
+    )
+
+
+class StaffAccountPage(BaseModel):
+    items: list[StaffAccountOut]
+
+
+class StaffAccountCreate(SecretModel):
+    username: Username
+    display_name: str = Field(min_length=1, max_length=100)
+    org_code: OrgCode
+    roles: list[StaffRole] = Field(min_length=1, max_length=6)
+    password: Password | None = Field(
+        default=None,
+        description="初始密码；不填则生成一个 (the initial password; none: one is generated)",
+    )
+
+
+class StaffAccountPatch(StrictModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    org_code: OrgCode | None = None
+    roles: list[StaffRole] | None = Field(default=None, min_length=1, max_length=6)
+    version: int | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> StaffAccountPatch:
+        for name in ("display_name", "org_code", "roles"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} 不能为空 ({name} may not be null)")
+        return self
+
+
+class PasswordResetIn(SecretModel):
+    password: Password | None = Field(
+        default=None,
+        description="新的初始密码；不填则生成一个 (the new initial password; none: generated)",
+    )
+
+
+class DisableIn(StrictModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class PasswordChangeIn(SecretModel):
+    username: str = Field(min_length=1, max_length=64)
+    old_password: Password
+    new_password: Password
 
 
 # --- money that never gets stuck ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 // Donation console: record gifts, receipts (printable, with QR), projects, disbursements with
-// four-eyes approval, follow-ups, reports (chart + CSV), audit log. Role-aware menus.
+// four-eyes approval, follow-ups, reports (chart + CSV), audit log, the organisations, staff
+// accounts (admins). Role-aware menus.
 import {
-  ApiError, api, chartsUnavailable, clear, day, el, explain, isMe, loadECharts, may, newKey, notice,
-  onSubmitOnce, t, token, when, yuan,
+  ApiError, api, chartsUnavailable, claims, clear, day, el, explain, isMe, loadECharts, may, newKey, notice,
+  onSubmitOnce, roleName, roles, t, token, when, yuan,
 } from "/assets/common/common.js";
 import { clean, fen, fillTowns, startConsole, table, today } from "/assets/common/console-kit.js";
 
@@ -405,6 +406,156 @@ async function renderAudit(more = false) {
   document.getElementById("audit-more").classList.toggle("hidden", !auditCursor);
 }
 
+// --- organisations and staff accounts -------------------------------------------------------
+
+let organisations = [];
+async function loadOrganisations() {
+  organisations = (await api(`${V1}/organisations`, auth())).items;
+  return organisations;
+}
+
+const ORG_KIND = { district: ["区红十字会", "District branch"], town: ["镇（街道）红十字会", "Town branch"] };
+
+async function renderOrganisations() {
+  await loadOrganisations();
+  clear(document.getElementById("orgs-table")).append(table([
+    { label: ["代码", "Code"], value: (o) => el("span", { class: "code" }, o.code) },
+    { label: ["名称", "Name"], value: (o) => o.name },
+    { label: ["级别", "Level"], value: (o) => t(...ORG_KIND[o.kind]) },
+    { label: ["所在镇街", "Town"], value: (o) => o.town || "—" },
+    { label: ["在用账号", "Active accounts"], value: (o) => o.accounts, num: true },
+    { label: ["状态", "Status"], value: (o) => (o.active
+      ? el("span", { class: "badge ok" }, t("在用", "Active"))
+      : el("span", { class: "badge bad" }, t("已停用", "Deactivated"))) },
+    { label: ["操作", "Actions"], value: (o) => (districtAdmin() && o.kind === "town"
+      ? el("div", { class: "actions" },
+        el("button", { type: "button", class: "secondary", onclick: (e) => renameOrganisation(o, e.target) }, t("改名", "Rename")),
+        el("button", { type: "button", class: "secondary", onclick: (e) => toggleOrganisation(o, e.target) }, o.active ? t("停用", "Deactivate") : t("启用", "Activate")))
+      : "") },
+  ], organisations, { rowClass: (o) => `org-${o.code}` }));
+  document.getElementById("org-new").classList.toggle("hidden", !districtAdmin());
+}
+
+function districtAdmin() {
+  const c = claims();
+  return roles().has("admin") && (c.org || "FH") === "FH";
+}
+
+async function patchOrganisation(o, changes, button, done) {
+  button.disabled = true;
+  try {
+    await api(`${V1}/organisations/${encodeURIComponent(o.code)}`, { method: "PATCH", body: { ...changes, version: o.version }, ...auth() });
+    notice(document.getElementById("orgs-status"), "ok", done);
+    await renderOrganisations();
+  } catch (err) {
+    notice(document.getElementById("orgs-status"), "bad", explain(err));
+    button.disabled = false;
+  }
+}
+
+function renameOrganisation(o, button) {
+  const name = prompt(t("新名称：", "New name:"), o.name);
+  if (!name || name === o.name) return;
+  patchOrganisation(o, { name }, button, t(`已改名为 ${name}。`, `Renamed to ${name}.`));
+}
+
+function toggleOrganisation(o, button) {
+  patchOrganisation(o, { active: !o.active }, button, o.active ? t(`${o.name} 已停用。`, `${o.name} deactivated.`) : t(`${o.name} 已启用。`, `${o.name} activated.`));
+}
+
+function setupOrganisationForm() {
+  const form = document.getElementById("org-form");
+  onSubmitOnce(form, document.getElementById("org-form-status"), async (data, key) => {
+    const body = { ...clean(Object.fromEntries(data.entries())), kind: "town" };
+    const org = await api(`${V1}/organisations`, { method: "POST", body, key, ...auth() });
+    form.reset();
+    await renderOrganisations();
+    return t(`已登记 ${org.name}。`, `${org.name} registered.`);
+  });
+}
+
+let accounts = [];
+function accountStatus(a) {
+  if (!a.active) return el("span", { class: "badge bad" }, t("已停用", "Disabled"));
+  if (a.must_change_password) return el("span", { class: "badge warn" }, t("待改初始密码", "Initial password"));
+  return el("span", { class: "badge ok" }, t("在用", "Active"));
+}
+
+async function renderAccounts() {
+  const [page] = await Promise.all([api(`${V1}/staff`, auth()), loadOrganisations()]);
+  accounts = page.items;
+  const select = document.getElementById("s-org");
+  const keep = select.value;
+  clear(select);
+  const c = claims();
+  for (const o of organisations.filter((x) => x.active && ((c.org || "FH") === "FH" || x.code === c.org))) {
+    select.append(el("option", { value: o.code }, `${o.name}（${o.code}）`));
+  }
+  if (keep) select.value = keep;
+  clear(document.getElementById("accounts-table")).append(table([
+    { label: ["用户名", "User name"], value: (a) => el("span", { class: "code" }, a.username) },
+    { label: ["姓名", "Name"], value: (a) => a.display_name },
+    { label: ["所属组织", "Organisation"], value: (a) => a.org_name },
+    { label: ["角色", "Roles"], value: (a) => a.roles.map(roleName).join("、") },
+    { label: ["状态", "Status"], value: accountStatus },
+    { label: ["操作", "Actions"], value: (a) => (isMe(a.username) ? el("span", { class: "muted" }, t("本人", "You")) : el("div", { class: "actions" },
+      el("button", { type: "button", class: "secondary", onclick: (e) => accountAction(a, "password-reset", e.target) }, t("重置密码", "Reset password")),
+      el("button", { type: "button", class: "secondary", onclick: (e) => accountAction(a, a.active ? "disable" : "enable", e.target) }, a.active ? t("停用", "Disable") : t("启用", "Enable")),
+      el("button", { type: "button", class: "secondary", onclick: (e) => accountAction(a, "unlock", e.target) }, t("解除锁定", "Lift lockout")))) },
+  ], accounts, { rowClass: (a) => `account-${a.username.replace(/[^a-z0-9-]/g, "_")}` }));
+}
+
+const DONE = {
+  "password-reset": ["密码已重置，初始密码：", "Password reset; initial password: "],
+  disable: ["账号已停用，其登录已失效。", "Account disabled; its sessions have ended."],
+  enable: ["账号已启用。", "Account enabled."],
+  unlock: ["已解除登录锁定。", "Login lockout lifted."],
+};
+
+async function accountAction(a, action, button) {
+  let body;
+  if (action === "disable") {
+    const reason = prompt(t(`停用 ${a.display_name}（${a.username}）的原因：`, `Why disable ${a.username}?`));
+    if (reason === null) return;
+    body = clean({ reason });
+  }
+  if (action === "password-reset" && !confirm(t(`重置 ${a.username} 的密码？将生成新的初始密码。`, `Reset the password of ${a.username}? A new initial password is generated.`))) return;
+  button.disabled = true;
+  const status = document.getElementById("accounts-status");
+  try {
+    const result = await api(`${V1}/staff/${encodeURIComponent(a.username)}/${action}`, { method: "POST", body, key: newKey(), ...auth() });
+    const [zh, en] = DONE[action];
+    if (result.initial_password) {
+      clear(status).append(el("div", { class: "notice ok", role: "status" }, t(zh, en), el("strong", { class: "code", id: "issued-password" }, result.initial_password)));
+    } else {
+      notice(status, "ok", t(zh, en));
+    }
+    await renderAccounts();
+  } catch (err) {
+    notice(status, "bad", explain(err));
+    button.disabled = false;
+  }
+}
+
+function setupAccountForm() {
+  const form = document.getElementById("account-form");
+  const status = document.getElementById("account-form-status");
+  onSubmitOnce(form, status, async (data, key) => {
+    const body = clean({
+      username: data.get("username"), display_name: data.get("display_name"), org_code: data.get("org_code"),
+      password: data.get("password"), roles: data.getAll("roles"),
+    });
+    if (!body.roles.length) throw new Error(t("请至少选择一个角色。", "Choose at least one role."));
+    const account = await api(`${V1}/staff`, { method: "POST", body, key, ...auth() });
+    form.reset();
+    await renderAccounts();
+    clear(status).append(el("div", { class: "notice ok", role: "status" },
+      t(`已新建账号 ${account.username}（${account.org_name}），首次登录须修改密码。`, `Account ${account.username} (${account.org_name}) created; the password must be changed at the first login.`),
+      account.initial_password ? el("span", {}, " ", t("初始密码：", "Initial password: "), el("strong", { class: "code", id: "new-initial-password" }, account.initial_password)) : ""));
+    return false;
+  });
+}
+
 // --- start --------------------------------------------------------------------------------
 
 fillTowns();
@@ -412,6 +563,8 @@ setupRecord();
 setupProjectForm();
 setupDisbursementForm();
 setupFollowUpForm();
+setupOrganisationForm();
+setupAccountForm();
 document.getElementById("gifts-more").addEventListener("click", () => loadGifts(true));
 document.getElementById("audit-more").addEventListener("click", () => renderAudit(true));
 document.getElementById("audit-form").addEventListener("submit", (e) => { e.preventDefault(); renderAudit(); });
@@ -429,6 +582,8 @@ const consoleApp = startConsole({
     followups: renderFollowUps,
     reports: renderReports,
     audit: () => renderAudit(),
+    orgs: renderOrganisations,
+    accounts: renderAccounts,
   },
 });
 document.getElementById("receipt-back").addEventListener("click", () => {
