@@ -292,6 +292,8 @@ class CreateStaffAccount:
     actor: str
     actor_org: str
     password: str | None = field(default=None, repr=False)
+    # False only for the first admin of an install, whose operator typed the password
+    must_change_password: bool = True
 
 
 @dataclass(frozen=True)

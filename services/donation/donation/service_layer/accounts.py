@@ -145,7 +145,7 @@ async def create_account(uow: SqlUnitOfWork, cmd: CreateStaffAccount) -> Issued:
         active=True,
         created_at=at,
         org_code=cmd.org_code,
-        must_change_password=True,
+        must_change_password=cmd.must_change_password,
         created_by=cmd.actor,
     )
     uow.session.add(user)
