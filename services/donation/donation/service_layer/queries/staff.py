@@ -53,8 +53,9 @@ async def account_body(uow: SqlUnitOfWork, username: str, actor_org: str) -> dic
 async def list_accounts(
     uow: SqlUnitOfWork, *, actor_org: str, org: str | None, active: bool | None
 ) -> StaffAccountPage:
-    """The accounts the admin reaches, by organisation then user name; ``org`` narrows to one
-    organisation (a town admin asking for another's is a ``403``)."""
+    """The accounts the admin reaches, the district branch's first, then by organisation and
+    user name; ``org`` narrows to one organisation (a town admin asking for another's is a
+    ``403``)."""
     if org is not None and not reaches(actor_org, org):
         raise Forbidden(
             f"只能查看本组织（{org_name(actor_org)}）的账号 "
@@ -66,7 +67,9 @@ async def list_accounts(
         query = query.where(col(StaffUser.org_code) == wanted)
     if active is not None:
         query = query.where(col(StaffUser.active).is_(active))
-    query = query.order_by(col(StaffUser.org_code), col(StaffUser.username))
+    query = query.order_by(
+        col(StaffUser.org_code) != DISTRICT, col(StaffUser.org_code), col(StaffUser.username)
+    )
     users = list(await uow.session.scalars(query))
     names = await _names(uow)
     return StaffAccountPage(items=[account_out(u, names) for u in users])
