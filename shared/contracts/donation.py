@@ -312,7 +312,9 @@ class DisbursementReversedV1(EventPayload):
     project_code: ProjectCode
     project_name: str = Field(max_length=PROJECT_NAME_MAX)
     amount_fen: int = Field(gt=0, description="The original disbursement's amount, reversed")
+    recipient_type: Literal["organization", "person"]
     voucher_no: str = Field(max_length=VOUCHER_NO_MAX)
+    town: Town | None = None
     reason: str = Field(max_length=REASON_MAX)
     replacement_disbursement_id: uuid.UUID | None = None
     released: list[AllocationShareV1] = Field(
@@ -716,7 +718,9 @@ CONTRACTS = [
             project_code="BOAI-SWJ",
             project_name="博爱送万家",
             amount_fen=300000,
+            recipient_type="organization",
             voucher_no="FH-2026-0042",
+            town="萧王庙街道",
             reason="金额录入错误，应为 2,800 元",
             replacement_disbursement_id=uuid.UUID("01a22497-6c00-7b41-8a97-3b7fd4464102"),
             released=[

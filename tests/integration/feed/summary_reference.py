@@ -39,7 +39,12 @@ WITH gifts AS (
 ), used AS (
     SELECT 'money' AS kind, project_code, occurred_at, (data->>'amount_fen')::bigint AS amount,
            town
-    FROM feed_entries WHERE kind = 'funds.disbursed'
+    FROM feed_entries e WHERE kind = 'funds.disbursed'
+    AND NOT EXISTS (  -- reversed, or corrected (its replacement counts instead)
+        SELECT 1 FROM feed_entries r
+        WHERE r.corrects_seq = e.seq AND r.kind = 'correction'
+          AND r.data->>'correction' IN ('disbursement_reversed', 'disbursement_corrected')
+    )
 )
 """
 

@@ -570,7 +570,9 @@ async def approve_reversal(uow: SqlUnitOfWork, cmd: ApproveReversal) -> Disburse
             project_code=project.code,
             project_name=project.name,
             amount_fen=original.amount_fen,
+            recipient_type=original.recipient_type,  # type: ignore[arg-type]
             voucher_no=original.voucher_no,
+            town=original.town,
             reason=reversal.reason,
             replacement_disbursement_id=reversal.replacement_id,
             released=released,

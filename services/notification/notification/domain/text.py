@@ -67,3 +67,32 @@ def public_donor(display: str, display_name: str, donor_type: str) -> str:
     if display == "anonymous" and not name:
         return "匿名"
     return name
+
+
+# --- feed titles of the money that moved after the fact (remainders, reversals) ------------
+
+CONSENT_TEXT = {
+    "phone": "电话",
+    "written": "书面",
+    "email": "电子邮件",
+    "in_person": "当面",
+    "online": "网上",
+}
+
+
+def remainder_transferred_title(amount_fen: int, from_name: str, to_name: str, consent: str) -> str:
+    """``"项目结余 ¥200.00 经捐赠人同意（电话）由 台风救灾 转入 应急救灾"``."""
+    how = CONSENT_TEXT.get(consent, consent)
+    return f"项目结余 ¥{yuan_plain(amount_fen)} 经捐赠人同意（{how}）由 {from_name} 转入 {to_name}"
+
+
+def disbursement_reversed_title(
+    kind: str, project_name: str, amount_fen: int, voucher_no: str, reason: str
+) -> str:
+    """A correction entry: ``"更正：博爱送万家 拨付 ¥3,000.00（凭证 FH-1）已冲销（原因）"``;
+    a correction (reversed and replaced) says so: ``"… 已更正为新拨付（原因）"``."""
+    what = "已更正为新拨付" if kind == "correction" else "已冲销"
+    return (
+        f"更正：{project_name} 拨付 ¥{yuan_plain(amount_fen)}（凭证 {voucher_no}）"
+        f"{what}（{scrub_text(reason)}）"
+    )

@@ -41,11 +41,15 @@ JSON_HEAD = {
 BOM = "\ufeff"  # so spreadsheet programs read the UTF-8 Chinese
 
 
+REVERSALS = ("disbursement_reversed", "disbursement_corrected")
+
+
 def iati(row: Any) -> tuple[int | None, int | None]:
     """IATI transaction type and value (fen) of an entry, if it is a transaction.
 
     1 incoming funds: a money gift (a cancellation or refund of one: negative value);
-    3 disbursement: funds passed to an organisation; 4 expenditure: spent for a person."""
+    3 disbursement: funds passed to an organisation; 4 expenditure: spent for a person (a
+    reversal of one: negative value)."""
     data = row.data
     if row.kind == "donation.received" and data.get("donation_kind") == "money":
         return 1, int(data["amount_fen"])
@@ -57,6 +61,10 @@ def iati(row: Any) -> tuple[int | None, int | None]:
     if row.kind == "funds.disbursed":
         code = 3 if data.get("recipient_type") == "organization" else 4
         return code, int(data["amount_fen"])
+    if row.kind == "correction" and data.get("correction") in REVERSALS:
+        # a reversed disbursement: the same transaction type, negative
+        code = 3 if data.get("recipient_type") == "organization" else 4
+        return code, -abs(int(data.get("amount_fen") or 0))
     return None, None
 
 

@@ -26,7 +26,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from notification.domain.text import mask_person, public_donor, scrub_text, yuan_plain
+from notification.domain.text import (
+    disbursement_reversed_title,
+    mask_person,
+    public_donor,
+    remainder_transferred_title,
+    scrub_text,
+    yuan_plain,
+)
 from notification.log.entry import entry_id_text
 from notification.service_layer.feed_metrics import observe_disclosure
 from shared.contracts import donation as d
@@ -436,6 +443,70 @@ async def on_remainder_decided(session: AsyncSession, event: CloudEvent) -> None
     )
 
 
+async def on_remainder_transferred(session: AsyncSession, event: CloudEvent) -> None:
+    """One gift's share of a closed project's remainder moved to another project with its
+    donor's consent: on the gift's entries (by its tracking code) and the closed project's."""
+    t = d.RemainderTransferredV1.model_validate(event.data)
+    await _add(
+        session,
+        event,
+        kind="project.remainder_transferred",
+        subject_id=str(t.donation_id),
+        title=remainder_transferred_title(
+            t.amount_fen, t.from_project_name, t.to_project_name, t.consent
+        ),
+        data={
+            "donation_id": str(t.donation_id),
+            "from_project_code": t.from_project_code,
+            "from_project_name": t.from_project_name,
+            "to_project_code": t.to_project_code,
+            "to_project_name": t.to_project_name,
+            "amount_fen": t.amount_fen,
+            "consent": t.consent,
+        },
+        occurred_at=t.transferred_at,
+        tracking_code=t.tracking_code,
+        project_code=t.from_project_code,
+    )
+
+
+async def on_disbursement_reversed(session: AsyncSession, event: CloudEvent) -> None:
+    """A correction entry referencing the disbursement it reverses (``corrects_seq``); a
+    correction's replacement arrives as its own ``funds.disbursed``."""
+    r = d.DisbursementReversedV1.model_validate(event.data)
+    await _add(
+        session,
+        event,
+        kind="correction",
+        subject_id=str(r.disbursement_id),
+        title=disbursement_reversed_title(
+            r.kind, r.project_name, r.amount_fen, r.voucher_no, r.reason
+        ),
+        data={
+            "disbursement_id": str(r.disbursement_id),
+            "correction": "disbursement_reversed"
+            if r.kind == "reversal"
+            else "disbursement_corrected",
+            "project_code": r.project_code,
+            "amount_fen": -r.amount_fen,
+            "recipient_type": r.recipient_type,
+            "voucher_no": r.voucher_no,
+            "reason": scrub_text(r.reason),
+            "replacement_disbursement_id": str(r.replacement_disbursement_id)
+            if r.replacement_disbursement_id
+            else None,
+            "released_to": [
+                {"tracking_code_hash": tracking_hash(a.tracking_code), "amount_fen": a.amount_fen}
+                for a in r.released
+            ],
+        },
+        occurred_at=r.reversed_at,
+        project_code=r.project_code,
+        town=r.town,
+        corrects_seq=await _find(session, str(r.disbursement_id), "funds.disbursed"),
+    )
+
+
 async def on_follow_up(session: AsyncSession, event: CloudEvent) -> None:
     f = d.FollowUpRecordedV1.model_validate(event.data)
     await _add(
@@ -611,6 +682,8 @@ FEED_HANDLERS: dict[str, Handler] = {
     d.PROJECT_OPENED: on_project_opened,
     d.PROJECT_CLOSED: on_project_closed,
     d.REMAINDER_DECIDED: on_remainder_decided,
+    d.REMAINDER_TRANSFERRED: on_remainder_transferred,
+    d.DISBURSEMENT_REVERSED: on_disbursement_reversed,
     d.FOLLOW_UP_RECORDED: on_follow_up,
     w.DISPATCH_SHIPPED: on_dispatch_shipped,
     w.DISPATCH_DELIVERED: on_dispatch_delivered,
