@@ -9,15 +9,18 @@ driven by Playwright) against the three services running as processes:
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from shared.config import ServiceSettings
 from shared.organisations import SEED
 from tests.e2e.conftest import Stack, token
 from tests.e2e.test_pages_web import AUDIT, CSP_WATCH
@@ -30,6 +33,20 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 TIMEOUT_MS = 15_000
 USER = f"web-keeper-{int(time.time() * 1000) % 10_000_000}"
+
+
+@pytest.fixture(scope="module")
+def web(databases: dict[str, ServiceSettings]) -> Iterator[None]:
+    """Tell the warehouse console where the donation service is (set before the stack starts:
+    the processes read it at start)."""
+    key = "WAREHOUSE_WEB_DONATION_URL"
+    saved = os.environ.get(key)
+    os.environ[key] = f"http://127.0.0.1:{databases['donation'].port}"
+    yield
+    if saved is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = saved
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +78,7 @@ async def login(page: Page, user: str, password: str = "sunshine-demo") -> None:
 
 
 async def test_the_organisation_page_lists_the_thirteen_organisations(
-    stack: Stack, browser: Browser
+    web: None, stack: Stack, browser: Browser
 ) -> None:
     page, errors = await console(browser, stack)
     await login(page, "warehouse")  # any staff member reads the register
@@ -83,7 +100,7 @@ async def test_the_organisation_page_lists_the_thirteen_organisations(
 
 
 async def test_an_admin_creates_an_account_and_its_holder_sets_a_password(
-    stack: Stack, browser: Browser
+    web: None, stack: Stack, browser: Browser
 ) -> None:
     page, errors = await console(browser, stack)
     await login(page, "admin")
@@ -135,5 +152,46 @@ async def test_an_admin_creates_an_account_and_its_holder_sets_a_password(
     await expect(page.locator("#pwchange-view")).to_be_hidden()
     await expect(page.locator("#whoami")).to_contain_text("溪口仓管 网页")
     assert await page.evaluate("window.__cspViolations") == []
+    assert not errors, errors
+    await page.close()
+
+
+async def test_the_warehouse_console_asks_a_new_keeper_for_their_own_password(
+    web: None, stack: Stack, browser: Browser
+) -> None:
+    user = f"{USER}-wh"
+    created = httpx.post(
+        stack.url("donation") + "/api/v1/staff",
+        json={
+            "username": user,
+            "display_name": "大堰仓管 新人",
+            "org_code": "DY",
+            "roles": ["warehouse"],
+            "password": "Dayan-Chushi-2026",
+        },
+        headers={
+            "Authorization": f"Bearer {token(stack, 'admin')}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(stack.url("warehouse") + "/console/warehouse")
+    await expect(page.locator("body[data-ready='1']")).to_have_count(1, timeout=TIMEOUT_MS)
+    await login(page, user, "Dayan-Chushi-2026")
+    await expect(page.locator("#pwchange-view")).to_be_visible(timeout=TIMEOUT_MS)
+    await page.fill("#pw-new", "123456789012")
+    await page.fill("#pw-again", "123456789012")
+    await page.click("#pwchange-form button[type=submit]")
+    await expect(page.locator("#pwchange-status")).to_contain_text("不能全是数字")
+    await page.fill("#pw-new", "Dayan-Shanshui-2026")
+    await page.fill("#pw-again", "Dayan-Shanshui-2026")
+    await page.click("#pwchange-form button[type=submit]")
+    await expect(page.locator("#menu")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#whoami")).to_contain_text("大堰仓管 新人")
+    assert await page.evaluate(AUDIT) == []
     assert not errors, errors
     await page.close()

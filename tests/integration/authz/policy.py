@@ -199,6 +199,7 @@ _WAREHOUSE: dict[str, Access] = {
     "GET /console/warehouse": PUBLIC,
     "POST /console/api/auth/token": PUBLIC,  # → donation POST /api/v1/auth/token
     "GET /console/api/alerts": staff(WAREHOUSE, AUDITOR),  # → notification GET /api/v1/alerts
+    "POST /console/api/auth/password": PUBLIC,  # → donation POST /api/v1/auth/password
     "POST /console/api/alerts/{alert_id}/acknowledge": staff(WAREHOUSE),  # → … /acknowledge
 }
 

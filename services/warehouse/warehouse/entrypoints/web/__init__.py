@@ -38,6 +38,13 @@ async def login(request: Request) -> Response:
     return await forward(request, SETTINGS.web_donation_url, "/api/v1/auth/token")
 
 
+@router.post("/console/api/auth/password")
+async def change_password(request: Request) -> Response:
+    """The first login's password change (an initial password gets no token), forwarded to
+    the donation service."""
+    return await forward(request, SETTINGS.web_donation_url, "/api/v1/auth/password")
+
+
 @router.get("/console/api/alerts")
 async def alerts(request: Request) -> Response:
     return await forward(request, SETTINGS.web_notification_url, "/api/v1/alerts")
