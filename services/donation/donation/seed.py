@@ -4,7 +4,8 @@ About three hundred gifts over the past twelve months — money through every ch
 in kind, named / surname-only / anonymous, individuals and organisations, some designated to a
 project, a few pledged, cancelled or refunded — most with a receipt; disbursements from each
 project entered by finance and approved by the approver (allocated to the gifts that fund
-them); follow-up visits; one finished emergency project with its remainder decided.
+them); follow-up visits; one finished emergency project whose remainder moved, gift by gift
+with each donor's consent, to the standing emergency project.
 
 Idempotent: everything is seeded once (recognised by the ``demo-seed`` author).
 """
@@ -20,7 +21,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from donation.adapters.orm import Donation, Project
+from donation.adapters.orm import Donation, Project, RemainderConsent, RemainderDecision
 from donation.config import DonationSettings
 from donation.domain.allocation import InsufficientFunds
 from donation.domain.commands import (
@@ -35,6 +36,7 @@ from donation.domain.commands import (
     OpenProject,
     RecordDonation,
     RecordFollowUp,
+    RecordRemainderConsent,
     RefundDonation,
 )
 from donation.service_layer import disbursements, follow_ups, funds, gifts, projects
@@ -131,6 +133,9 @@ async def seed(
             demo_project = await session.get(Project, EMERGENCY)
         if seeded and demo_project is not None:
             print(f"donation: demo data already present ({seeded} gifts)")
+            moved = await execute_emergency_remainder(settings)
+            if moved:
+                print(f"donation: the typhoon project's remainder moved for {moved} gifts")
             return
         rng = random.Random(20261128 + seeded)  # noqa: S311 - demo data, not security
         now = datetime.now(UTC)
@@ -350,6 +355,8 @@ async def _close_emergency_project(factory: MakeUow, now: datetime) -> None:
             uow, CloseProject(code="YJJZ-2026-TY", actor="finance", closed_on=date(2026, 10, 31))
         )
         await uow.commit()
+    # the remainder moves gift by gift, each with its donor's consent (asked by phone)
+    await _emergency_consents(factory)
     async with factory() as uow:
         await projects.decide_remainder(
             uow,
@@ -362,3 +369,74 @@ async def _close_emergency_project(factory: MakeUow, now: datetime) -> None:
             ),
         )
         await uow.commit()
+
+
+async def _emergency_consents(factory: MakeUow) -> int:
+    """Record every remaining typhoon gift's consent (the demo's donors all agree)."""
+    async with factory() as uow:
+        remaining = list(
+            await uow.session.scalars(
+                select(col(Donation.id))
+                .where(
+                    col(Donation.kind) == "money",
+                    col(Donation.project_code) == EMERGENCY,
+                    col(Donation.moved_to_project_code).is_(None),
+                    col(Donation.status).in_(["received", "receipted", "allocated"]),
+                    col(Donation.amount_fen) > col(Donation.used_fen) + col(Donation.refunded_fen),
+                )
+                .order_by(col(Donation.received_at))
+            )
+        )
+        consented = set(
+            await uow.session.scalars(
+                select(col(RemainderConsent.donation_id)).where(
+                    col(RemainderConsent.project_code) == EMERGENCY
+                )
+            )
+        )
+    recorded = 0
+    for donation_id in remaining:
+        if donation_id in consented:
+            continue
+        async with factory() as uow:
+            await projects.record_consent(
+                uow,
+                RecordRemainderConsent(
+                    code=EMERGENCY,
+                    donation_id=donation_id,
+                    actor="finance",
+                    method="phone",
+                    obtained_by="周主任",
+                    obtained_at=datetime(2026, 11, 10, 2, 0, tzinfo=UTC),
+                    note="电话联系捐赠人，同意结余转入应急救灾项目",
+                ),
+            )
+            await uow.commit()
+            recorded += 1
+    return recorded
+
+
+async def execute_emergency_remainder(settings: DonationSettings) -> int:
+    """A demo database seeded before remainders were executed holds the typhoon project's
+    remainder "moved" on paper only: record the donors' consents, which moves the waiting
+    gifts (the decision's moves are made once, for the gifts the decision left waiting)."""
+    engine = create_engine(settings, application_name="donation-seed")
+    factory = create_session_factory(engine)
+    try:
+
+        def uow() -> SqlUnitOfWork:
+            return SqlUnitOfWork(
+                factory, source="/sunshine/donation", topic_prefix=settings.topic_prefix
+            )
+
+        async with uow() as u:
+            decided = await u.session.get(RemainderDecision, EMERGENCY)
+            transfer = decided is not None and decided.decision == "transfer"
+        if not transfer:
+            return 0
+        async with uow() as u:
+            await projects.execute_remainder(u, EMERGENCY, actor="finance")
+            await u.commit()
+        return await _emergency_consents(uow)
+    finally:
+        await engine.dispose()

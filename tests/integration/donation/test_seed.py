@@ -38,6 +38,10 @@ async def test_seed_is_plausible_and_idempotent(
             "SELECT decision, disclosure_due FROM remainder_decisions "
             "WHERE project_code = 'YJJZ-2026-TY'"
         )
+        moves = await conn.fetch(
+            "SELECT outcome, to_project_code, consent_id FROM remainder_moves "
+            "WHERE project_code = 'YJJZ-2026-TY'"
+        )
         four_eyes = await conn.fetchval(
             "SELECT bool_and(approved_by <> entered_by) FROM disbursements "
             "WHERE status = 'approved'"
@@ -50,3 +54,11 @@ async def test_seed_is_plausible_and_idempotent(
     assert four_eyes is True
     if remainder is not None:
         assert str(remainder["disclosure_due"]) == "2027-01-31"
+        # executed, not only noted: every remaining gift moved with its donor's consent
+        assert {(m["outcome"], m["to_project_code"]) for m in moves} <= {("transferred", "YJJZ")}
+        assert all(m["consent_id"] is not None for m in moves)
+        typhoon = await api.ok("GET", "/api/v1/projects/YJJZ-2026-TY")
+        assert typhoon["figures"]["remaining_fen"] == 0
+        assert typhoon["figures"]["transferred_out_fen"] == sum(
+            m["amount_fen"] for m in typhoon["remainder"]["moves"]
+        )

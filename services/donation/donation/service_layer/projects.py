@@ -363,10 +363,38 @@ def _left(donation: Donation) -> int:
     return donation.amount_fen - donation.used_fen - donation.refunded_fen
 
 
+async def execute_remainder(
+    uow: SqlUnitOfWork, code: str, *, actor: str, refund_four_eyes_fen: int | None = None
+) -> int:
+    """Execute a decision recorded before decisions were executed: for each gift it has not
+    handled yet, as :func:`decide_remainder` does (idempotent). How many gifts it handled."""
+    await lock_allocations(uow)
+    project = await get_project_for_update(uow, code)
+    decided = await uow.session.get(RemainderDecision, code)
+    if decided is None:
+        raise NotFound(f"结余处理尚未登记 (no remainder decision for {code})")
+    command = DecideRemainder(
+        code=code,
+        actor=actor,
+        decision=decided.decision,
+        note=decided.note,
+        target_project_code=decided.target_project_code,
+        refund_four_eyes_fen=refund_four_eyes_fen,
+    )
+    return await _execute(uow, project, decided, command)
+
+
 async def _execute(
     uow: SqlUnitOfWork, project: Project, decided: RemainderDecision, cmd: DecideRemainder
-) -> None:
-    gifts = await _remnants(uow, project.code)
+) -> int:
+    handled = set(
+        await uow.session.scalars(
+            select(col(RemainderMove.donation_id)).where(
+                col(RemainderMove.project_code) == project.code
+            )
+        )
+    )
+    gifts = [g for g in await _remnants(uow, project.code) if g.id not in handled]
     consents = await _consents(uow, project.code)
     by_id = {g.id: g for g in gifts}
     plan = plan_remainder(
@@ -377,6 +405,12 @@ async def _execute(
         if decided.target_project_code
         else None
     )
+    if (
+        target is not None
+        and target.status != "open"
+        and any(m.outcome == "transfer" for m in plan)
+    ):
+        raise Conflict(f"转入项目 {target.code} 已结项，无法转入 (the target project is closed)")
     for move in plan:
         donation = by_id[move.donation_id]
         row = RemainderMove(
@@ -403,6 +437,7 @@ async def _execute(
                 await uow.session.flush()
                 await book_refund(uow, donation, move.amount_fen, reason=reason, actor=cmd.actor)
     await uow.session.flush()
+    return len(plan)
 
 
 def transfer(

@@ -22,6 +22,7 @@ const KINDS = {
   "project.opened": ["项目启动", "Project opened", "info"],
   "project.closed": ["项目结项", "Project closed", "info"],
   "project.remainder": ["结余处理", "Remainder", "info"],
+  "project.remainder_transferred": ["结余转入其他项目", "Remainder moved", "info"],
   follow_up: ["回访", "Follow-up", "info"],
 };
 
