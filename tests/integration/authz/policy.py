@@ -23,6 +23,7 @@ listed separately.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Final, Literal
 
 Service = Literal["donation", "warehouse", "notification"]
@@ -247,6 +248,43 @@ def _table() -> dict[Route, Access]:
 POLICY: Final[dict[Route, Access]] = _table()
 
 
+# --------------------------------------------------------------------------- organisation scope
+
+# docs/warehouse.md, "Organisations": every warehouse belongs to one organisation (the district
+# branch FH or a town branch); a town branch's staff see and change only their organisation's
+# warehouses and the dispatches from (or, a transfer, into) them; district staff reach all;
+# the auditor reads all and changes nothing (the roles above). Refused: 403 with a message
+# naming the warehouse's organisation and the caller's. ``test_matrix.py`` runs each case
+# against the warehouse app: a warehouse keeper of ``org`` acting on ``warehouse``.
+ScopeAction = Literal["confirm an inbound", "record a stock count", "write off stock", "read"]
+
+
+@dataclass(frozen=True)
+class ScopeCase:
+    org: str  # the keeper's organisation (the token's org claim)
+    action: ScopeAction
+    warehouse: str  # a town station: ST-<town code>, belonging to that town's branch
+    allowed: bool
+
+
+SCOPE_WAREHOUSES: Final = {"ST-XK": "溪口镇", "ST-DY": "大堰镇"}
+SCOPE_ACTIONS: Final[tuple[ScopeAction, ...]] = (
+    "confirm an inbound",
+    "record a stock count",
+    "write off stock",
+    "read",
+)
+SCOPE: Final[tuple[ScopeCase, ...]] = tuple(
+    ScopeCase(org, action, warehouse, allowed)
+    for action in SCOPE_ACTIONS
+    for org, warehouse, allowed in (
+        ("XK", "ST-DY", False),  # 溪口镇's keeper in 大堰镇: refused, and told why
+        ("FH", "ST-DY", True),  # the district's keeper: everywhere
+        ("XK", "ST-XK", True),  # 溪口镇's keeper at home
+    )
+)
+
+
 def allowed(access: Access, role: str | None) -> bool:
     """Whether a valid token with ``role`` (``None``: a token without any role) passes."""
     if access in (PUBLIC, ANY_STAFF):
@@ -285,6 +323,30 @@ against the running apps.
   rules of their own (nobody approves their own disbursement or dispatch: `403`).
 """
 
+_SCOPE_HEAD = """\
+## 组织范围 Organisation scope
+
+Every staff account belongs to one organisation (the token's `org` claim): the district branch
+(`FH`, 奉化区红十字会) or one of the 12 town (street) branches; every warehouse belongs to one
+too (`org_code`). On top of the roles above:
+
+- **District staff** (`FH`) reach every warehouse. **The auditor** (监事会) reads everything and
+  changes nothing (its role admits no write).
+- **A town branch's staff** see and change only their organisation's warehouses: lists (stock,
+  lots, stock card, counts, inbounds, dispatches, warehouses) show only those; reading one of
+  another organisation's (a warehouse, an inbound, a stock count, a dispatch, or a list filtered
+  by its `warehouse_code`) and every write on one (register or confirm an inbound, a stock
+  count or write-off, safety stock, create or edit a warehouse, request a dispatch from it,
+  approve, reject, cancel, pick, ship) get `403` with a message that says why:
+  `无权操作其他组织的仓库：仓库 ST-DY 属于大堰镇红十字会，您属于溪口镇红十字会 (warehouse ST-DY
+  belongs to 大堰镇红十字会; you act for 溪口镇红十字会)`.
+- A dispatch belongs to the organisation of its source warehouse; a transfer's destination
+  organisation also reads it and may sign it off (its goods land there). Goods gifts not yet
+  received at a warehouse are listed to every branch (any may receive them). The district-wide
+  expiry scan is run by district staff only.
+Checked by `test_matrix.py` (a warehouse keeper of each organisation, on a station of each):
+"""
+
 _SERVICE_TITLE = {
     "donation": "捐赠服务 Donation service (:8001)",
     "warehouse": "仓储服务 Warehouse service (:8002)",
@@ -314,6 +376,18 @@ def render() -> str:
             "",
             "Public (no login): " + ", ".join(f"`{m} {p}`" for m, p in public) + ".",
         ]
+    lines += ["", _SCOPE_HEAD.rstrip("\n"), ""]
+    lines += ["| keeper of | acts at | " + " | ".join(SCOPE_ACTIONS) + " |"]
+    lines += ["|---|---|" + ":-:|" * len(SCOPE_ACTIONS)]
+    pairs = dict.fromkeys((c.org, c.warehouse) for c in SCOPE)
+    for org, warehouse in pairs:
+        cells = [
+            "✓" if c.allowed else "403"
+            for action in SCOPE_ACTIONS
+            for c in SCOPE
+            if (c.org, c.warehouse, c.action) == (org, warehouse, action)
+        ]
+        lines.append(f"| `{org}` | `{warehouse}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -15,21 +15,30 @@ import asyncio
 import contextlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from shared.auth import StaffPrincipal, TokenIssuer
+from shared.config import ServiceSettings
+from shared.organisations import DISTRICT, SEED_BY_TOWN, org_name
 from tests.integration.authz.conftest import NO_ROLE, UNAUTHENTICATED, Apps
 from tests.integration.authz.policy import (
     ANY_STAFF,
     POLICY,
     PUBLIC,
     ROLES,
+    SCOPE,
+    SCOPE_WAREHOUSES,
     Access,
     Route,
+    ScopeCase,
     allowed,
 )
 
@@ -193,3 +202,149 @@ async def test_public_route(apps: Apps, route: Route, access: Access, who: str) 
     answer = await call(apps, route, who)
     assert answer.status not in (401, 403), f"{label}: public, got {answer.describe()}"
     assert answer.status < 500, f"{label}: public, got {answer.describe()}"
+
+
+# --------------------------------------------------------------------------- organisation scope
+
+
+@dataclass
+class Keepers:
+    """Warehouse keepers of each organisation of the scope table, by org code: headers."""
+
+    headers: dict[str, dict[str, str]]
+    item: str
+
+
+@pytest.fixture(scope="module")
+async def keepers(apps: Apps, keys_dir: Path, databases: dict[str, ServiceSettings]) -> Keepers:
+    """A warehouse keeper of each organisation the scope table names, the two stations (set
+    up by the district's keeper) and an item of small value (a write-off of it needs no second
+    person)."""
+    settings = databases["donation"]
+    issuer = TokenIssuer(
+        keys_dir / "jwt_private.pem",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(hours=1),
+    )
+    headers = {
+        org: {
+            "Authorization": "Bearer "
+            + issuer.issue(
+                StaffPrincipal(f"authz-keeper-{org.lower()}", frozenset({"warehouse"}), org=org)
+            )
+        }
+        for org in sorted({c.org for c in SCOPE} | {DISTRICT})
+    }
+    wh = apps.clients["warehouse"]
+    district = headers[DISTRICT]
+    for code, town in SCOPE_WAREHOUSES.items():
+        created = await wh.post(
+            "/api/v1/warehouses",
+            headers=district,
+            json={"code": code, "name": f"{town}救灾物资储备点", "kind": "station", "town": town},
+        )
+        assert created.status_code in (201, 409), created.text
+    item = "AUTHZ-SCOPE-QUILT"
+    made = await wh.post(
+        "/api/v1/items",
+        headers=district,
+        json={"code": item, "name": "棉被", "category": "clothing_bedding", "unit": "床"},
+    )
+    assert made.status_code in (201, 409), made.text
+    return Keepers(headers, item)
+
+
+async def _expected_inbound(keepers: Keepers, wh: httpx.AsyncClient, warehouse: str) -> str:
+    """A procurement announced at ``warehouse`` by the district's keeper; its id."""
+    created = await wh.post(
+        "/api/v1/inbounds",
+        headers=keepers.headers[DISTRICT],
+        json={
+            "warehouse_code": warehouse,
+            "procurement_order": f"AUTHZ-{uuid.uuid4().hex[:12]}",
+            "lines": [{"item_code": keepers.item, "quantity": 5}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def _lot(keepers: Keepers, wh: httpx.AsyncClient, warehouse: str) -> str:
+    """A lot of 5 received at ``warehouse`` (by the district's keeper); its id."""
+    inbound = await _expected_inbound(keepers, wh, warehouse)
+    confirmed = await wh.post(
+        f"/api/v1/inbounds/{inbound}/confirm",
+        headers=keepers.headers[DISTRICT],
+        json={"lines": [{"line_no": 1, "received_quantity": 5}]},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    [line] = confirmed.json()["received_lines"]
+    return str(line["lot_id"])
+
+
+async def _on_hand(keepers: Keepers, wh: httpx.AsyncClient, warehouse: str, lot: str) -> int:
+    lots = await wh.get(
+        "/api/v1/lots",
+        headers=keepers.headers[DISTRICT],
+        params={"warehouse_code": warehouse, "item_code": keepers.item, "limit": 100},
+    )
+    assert lots.status_code == 200, lots.text
+    [found] = [x for x in lots.json()["items"] if x["id"] == lot]
+    return int(found["on_hand"])
+
+
+def _scope_label(case: ScopeCase) -> str:
+    verdict = "allowed" if case.allowed else "refused"
+    return f"keeper of {case.org} {case.action} at {case.warehouse}: {verdict}"
+
+
+@pytest.mark.parametrize("case", SCOPE, ids=_scope_label)
+async def test_organisation_scope(apps: Apps, keepers: Keepers, case: ScopeCase) -> None:
+    """A warehouse keeper acting at a station of their own organisation, of another one, and
+    the district's keeper at any: the policy's scope table, against the running app. A refusal
+    is a 403 that names both organisations, and changes nothing."""
+    wh = apps.clients["warehouse"]
+    me = keepers.headers[case.org]
+    label = _scope_label(case)
+    lot = None
+    if case.action == "confirm an inbound":
+        inbound = await _expected_inbound(keepers, wh, case.warehouse)
+        response = await wh.post(
+            f"/api/v1/inbounds/{inbound}/confirm",
+            headers=me,
+            json={"lines": [{"line_no": 1, "received_quantity": 5}]},
+        )
+        ok = 200
+    elif case.action in ("record a stock count", "write off stock"):
+        lot = await _lot(keepers, wh, case.warehouse)
+        line: dict[str, Any] = {"lot_id": lot, "counted_quantity": 5}
+        if case.action == "write off stock":
+            line = {"lot_id": lot, "counted_quantity": 3, "reason": "damaged"}
+        response = await wh.post(
+            "/api/v1/stock-counts",
+            headers=me,
+            json={"warehouse_code": case.warehouse, "lines": [line]},
+        )
+        ok = 201
+    else:
+        response = await wh.get(f"/api/v1/warehouses/{case.warehouse}", headers=me)
+        listed = await wh.get(
+            "/api/v1/stock", headers=me, params={"warehouse_code": case.warehouse}
+        )
+        assert listed.status_code == response.status_code, f"{label}: {listed.text}"
+        ok = 200
+    answer = Answer(response.status_code, response.headers, response.content)
+    if case.allowed:
+        assert answer.status == ok, f"{label}: {answer.describe()}"
+        if case.action == "write off stock":
+            assert lot is not None
+            assert await _on_hand(keepers, wh, case.warehouse, lot) == 3, label
+        return
+    assert_error(answer, 403, "forbidden", label)
+    message = response.json()["error"]["message"]
+    theirs = org_name(SEED_BY_TOWN[SCOPE_WAREHOUSES[case.warehouse]].code)
+    for says in (case.warehouse, theirs, org_name(case.org)):
+        assert says in message, f"{label}: the message does not say {says!r}: {message}"
+    if lot is not None:  # nothing was counted or written off
+        assert await _on_hand(keepers, wh, case.warehouse, lot) == 5, label

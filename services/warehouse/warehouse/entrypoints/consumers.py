@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from shared.contracts import staff
 from shared.contracts.donation import DONATION_CANCELLED, DONATION_RECEIVED
 from shared.messaging.consumer import ConsumerRunner, EventHandler
 from shared.messaging.topics import DONATION_EVENTS
 from shared.runtime import ServiceRuntime
 from warehouse.service_layer.inbound import on_donation_cancelled, on_donation_received
+from warehouse.service_layer.organisations import on_organisation_registered
 
 DONATION_HANDLERS: dict[str, EventHandler] = {
     DONATION_RECEIVED: on_donation_received,  # a goods gift becomes an expected inbound
@@ -14,5 +16,15 @@ DONATION_HANDLERS: dict[str, EventHandler] = {
 }
 
 
+# the warehouse's copy of the organisation register (access revocations on the same topic are
+# followed by shared.revocations, not here)
+STAFF_HANDLERS: dict[str, EventHandler] = {
+    staff.ORGANISATION_REGISTERED: on_organisation_registered,
+}
+
+
 def build_consumers(runtime: ServiceRuntime) -> list[ConsumerRunner]:
-    return [runtime.consumer("warehouse.donations", [DONATION_EVENTS], DONATION_HANDLERS)]
+    return [
+        runtime.consumer("warehouse.donations", [DONATION_EVENTS], DONATION_HANDLERS),
+        runtime.consumer("warehouse.staff", [staff.TOPIC], STAFF_HANDLERS),
+    ]

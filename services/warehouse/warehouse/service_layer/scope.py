@@ -16,25 +16,29 @@ nothing, which the roles already say).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Role, StaffPrincipal
 from shared.errors import Forbidden
 from shared.organisations import DISTRICT, org_name, reaches
-from warehouse.adapters.orm import organisations, warehouses
+from warehouse.adapters.orm import dispatches, organisations, warehouses
+
+Q = TypeVar("Q", bound=Select[Any])
 
 __all__ = [
+    "dispatches_within",
     "ensure_district",
     "ensure_reaches",
     "ensure_reaches_dispatch",
     "ensure_reaches_org",
     "ensure_sees",
     "ensure_sees_code",
+    "ensure_sees_dispatch",
     "read_scope",
-    "visible",
+    "within",
 ]
 
 
@@ -113,11 +117,11 @@ async def ensure_reaches_dispatch(
     raise await _refuse(session, actor_org, row.source_code, row.source_org, "操作")
 
 
-async def ensure_sees(session: AsyncSession, scope: str | None, warehouse: Any) -> None:
+async def ensure_sees(session: AsyncSession, scope: str | None, code: str, org_code: str) -> None:
     """403 unless a reader limited to ``scope`` (:func:`read_scope`) may read what belongs to
-    ``warehouse`` (a row with ``code`` and ``org_code``)."""
-    if scope is not None and not reaches(scope, warehouse.org_code):
-        raise await _refuse(session, scope, warehouse.code, warehouse.org_code, "查看")
+    the warehouse ``code`` of ``org_code``."""
+    if scope is not None and not reaches(scope, org_code):
+        raise await _refuse(session, scope, code, org_code, "查看")
 
 
 async def ensure_sees_code(session: AsyncSession, scope: str | None, code: str | None) -> None:
@@ -131,11 +135,49 @@ async def ensure_sees_code(session: AsyncSession, scope: str | None, code: str |
         )
     ).first()
     if row is not None:
-        await ensure_sees(session, scope, row)
+        await ensure_sees(session, scope, row.code, row.org_code)
 
 
-def visible(scope: str | None, org_code: ColumnElement[Any]) -> ColumnElement[bool] | None:
-    """The condition a list adds for a reader limited to ``scope`` (None: no condition)."""
+def within(query: Q, scope: str | None, org_code: ColumnElement[Any]) -> Q:
+    """``query`` limited to what a reader limited to ``scope`` may see (the organisation
+    ``org_code`` names, e.g. ``warehouses.c.org_code``); unchanged for district staff."""
     if scope is None or scope == DISTRICT:
-        return None
-    return org_code == scope
+        return query
+    return query.where(org_code == scope)
+
+
+def dispatches_within(query: Q, scope: str | None) -> Q:
+    """``query`` of dispatches limited to those a reader limited to ``scope`` may see: from a
+    warehouse of that organisation, or (a transfer) into one."""
+    if scope is None or scope == DISTRICT:
+        return query
+    theirs = select(warehouses.c.id).where(warehouses.c.org_code == scope)
+    return query.where(
+        or_(
+            dispatches.c.from_warehouse_id.in_(theirs),
+            dispatches.c.destination_warehouse_id.in_(theirs),
+        )
+    )
+
+
+async def ensure_sees_dispatch(session: AsyncSession, scope: str | None, row: Any) -> None:
+    """403 unless a reader limited to ``scope`` may see the dispatch ``row``: its source
+    warehouse's organisation may, and a transfer's destination's."""
+    if scope is None or scope == DISTRICT:
+        return
+    places = {
+        r.id: r
+        for r in await session.execute(
+            select(warehouses.c.id, warehouses.c.code, warehouses.c.org_code).where(
+                warehouses.c.id.in_(
+                    [row.from_warehouse_id]
+                    + ([row.destination_warehouse_id] if row.destination_warehouse_id else [])
+                )
+            )
+        )
+    }
+    source = places[row.from_warehouse_id]
+    target = places.get(row.destination_warehouse_id)
+    if reaches(scope, source.org_code) or (target is not None and reaches(scope, target.org_code)):
+        return
+    raise await _refuse(session, scope, source.code, source.org_code, "查看")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from shared.auth import StaffPrincipal
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
 from shared.openapi import Declared, raises
 from shared.pagination import Cursor, Limit
@@ -22,6 +22,8 @@ from warehouse.domain.commands import (
     UpdateWarehouse,
 )
 from warehouse.entrypoints.api.deps import (
+    OTHER_ORG_READ,
+    OTHER_ORG_WRITE,
     POST_CONFLICT,
     Keeper,
     Reader,
@@ -40,6 +42,7 @@ from warehouse.entrypoints.api.schemas import (
 )
 from warehouse.service_layer import catalogue
 from warehouse.service_layer.queries import catalogue as queries
+from warehouse.service_layer.scope import read_scope
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue 仓库与物资目录"])
 
@@ -58,7 +61,13 @@ def _changes(body: WarehouseUpdate | ItemUpdate) -> dict[str, Any]:
     status_code=201,
     response_model=WarehouseOut,
     summary="新建仓库/救灾站",
-    responses=versioned((Conflict, "The warehouse code exists"), POST_CONFLICT, status=201),
+    responses=versioned(
+        (Conflict, "The warehouse code exists"),
+        (Forbidden, "权限不足，或该组织不是您的 (roles, or an organisation not yours)"),
+        (ValidationFailed, "Unknown town or organisation, or a station without its town"),
+        POST_CONFLICT,
+        status=201,
+    ),
 )
 async def create_warehouse(
     body: WarehouseCreate, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper
@@ -82,7 +91,7 @@ async def create_warehouse(
 @router.get("/warehouses", response_model=WarehousePage, summary="仓库列表")
 async def list_warehouses(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     town: str | None = Query(None, max_length=20),
     kind: str | None = Query(None, pattern="^(district|station)$"),
     active: bool | None = None,
@@ -91,7 +100,13 @@ async def list_warehouses(
 ) -> WarehousePage:
     async with runtime.session_factory() as session:
         return await queries.list_warehouses(
-            session, town=town, kind=kind, active=active, limit=limit, cursor=cursor
+            session,
+            town=town,
+            kind=kind,
+            active=active,
+            limit=limit,
+            cursor=cursor,
+            scope=read_scope(staff),
         )
 
 
@@ -99,13 +114,13 @@ async def list_warehouses(
     "/warehouses/{code}",
     response_model=WarehouseOut,
     summary="仓库详情",
-    responses=versioned(NO_WAREHOUSE),
+    responses=versioned(NO_WAREHOUSE, OTHER_ORG_READ),
 )
 async def get_warehouse(
-    code: str, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
+    code: str, runtime: RuntimeDep, response: Response, staff: StaffPrincipal = Reader
 ) -> WarehouseOut:
     async with runtime.session_factory() as session:
-        out = await queries.get_warehouse(session, code)
+        out = await queries.get_warehouse(session, code, scope=read_scope(staff))
     response.headers.update(etag(out.version))
     return out
 
@@ -114,7 +129,7 @@ async def get_warehouse(
     "/warehouses/{code}",
     response_model=WarehouseOut,
     summary="修改仓库（乐观锁 version）",
-    responses=versioned(NO_WAREHOUSE, STALE),
+    responses=versioned(NO_WAREHOUSE, STALE, OTHER_ORG_WRITE),
 )
 async def update_warehouse(
     code: str,
@@ -128,7 +143,7 @@ async def update_warehouse(
     )
     async with runtime.unit_of_work() as uow:
         await catalogue.update_warehouse(uow, command)
-        out = await queries.get_warehouse(uow.session, code)
+        out = await queries.get_warehouse(uow.session, code, scope=None)  # changed: reached
         await uow.commit()
     response.headers.update(etag(out.version))
     return out
@@ -213,7 +228,9 @@ async def update_item(
 @router.post(
     "/safety-stocks",
     summary="设置某仓库某物资的安全库存",
-    responses=raises((NotFound, "The warehouse or item named does not exist"), POST_CONFLICT),
+    responses=raises(
+        (NotFound, "The warehouse or item named does not exist"), OTHER_ORG_WRITE, POST_CONFLICT
+    ),
 )
 async def set_safety_stock(
     body: SafetyStockSet, runtime: RuntimeDep, key: IdempotencyKey, staff: StaffPrincipal = Keeper

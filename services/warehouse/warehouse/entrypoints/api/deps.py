@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from shared.auth import Role, require_roles
+from shared.errors import Forbidden
 from shared.http_commands import WRITE_CONFLICT, if_match
 from shared.openapi import Declared, Responses, raises
 from shared.runtime import ServiceRuntime
@@ -53,3 +54,14 @@ def versioned(*errors: Declared, status: int = 200) -> Responses:
 
 # The 409 every POST run through ``idempotent`` can answer, besides its own.
 POST_CONFLICT: Declared = WRITE_CONFLICT
+
+# Organisation scope (``warehouse.service_layer.scope``): a town branch's staff reach only the
+# warehouses (and their stock, inbounds, counts, dispatches) of their own organisation.
+OTHER_ORG_READ: Declared = (
+    Forbidden,
+    "权限不足，或属于其他组织的仓库 (roles, or a warehouse of another organisation)",
+)
+OTHER_ORG_WRITE: Declared = (
+    Forbidden,
+    "权限不足，或无权操作其他组织的仓库 (roles, or a warehouse of another organisation)",
+)

@@ -32,6 +32,8 @@ from warehouse.domain.commands import (
     ShipDispatch,
 )
 from warehouse.entrypoints.api.deps import (
+    OTHER_ORG_READ,
+    OTHER_ORG_WRITE,
     POST_CONFLICT,
     IfMatch,
     Reader,
@@ -50,6 +52,7 @@ from warehouse.service_layer import delivery, picking
 from warehouse.service_layer import dispatch as lifecycle
 from warehouse.service_layer.dispatch_steps import Outcome
 from warehouse.service_layer.queries import dispatches as queries
+from warehouse.service_layer.scope import read_scope
 
 router = APIRouter(prefix="/api/v1/dispatches", tags=["dispatch 调拨/出库"])
 
@@ -57,6 +60,7 @@ NO_DISPATCH: Declared = (NotFound, "No such dispatch")
 # What every step of a dispatch (approve ... deliver) can answer besides its own.
 STEP: tuple[Declared, ...] = (
     NO_DISPATCH,
+    OTHER_ORG_WRITE,
     (Conflict, "Not allowed in the dispatch's status, or version mismatch (If-Match)"),
     POST_CONFLICT,
 )
@@ -77,6 +81,7 @@ _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
     responses=versioned(
         (NotFound, "A warehouse or an item named does not exist"),
         (Conflict, "A warehouse or an item named is inactive"),
+        OTHER_ORG_WRITE,
         POST_CONFLICT,
         status=201,
     ),
@@ -249,7 +254,7 @@ async def deliver(body: DeliverIn, step: Step, staff: StaffPrincipal = Closer) -
 @router.get("", response_model=DispatchPage, summary="调拨单列表")
 async def list_dispatches(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     status: str | None = Query(
         None, pattern="^(requested|approved|picked|shipped|delivered|rejected|cancelled)$"
     ),
@@ -272,6 +277,7 @@ async def list_dispatches(
             donation_id=donation_id,
             limit=limit,
             cursor=cursor,
+            scope=read_scope(staff),
         )
 
 
@@ -279,12 +285,12 @@ async def list_dispatches(
     "/{dispatch_id}",
     response_model=DispatchOut,
     summary="调拨单详情",
-    responses=versioned(NO_DISPATCH),
+    responses=versioned(NO_DISPATCH, OTHER_ORG_READ),
 )
 async def get_dispatch(
-    dispatch_id: uuid.UUID, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
+    dispatch_id: uuid.UUID, runtime: RuntimeDep, response: Response, staff: StaffPrincipal = Reader
 ) -> DispatchOut:
     async with runtime.session_factory() as session:
-        out = await queries.get_dispatch(session, dispatch_id)
+        out = await queries.get_dispatch(session, dispatch_id, scope=read_scope(staff))
     response.headers.update(etag(out.version))
     return out

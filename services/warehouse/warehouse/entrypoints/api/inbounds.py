@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from shared.auth import StaffPrincipal
 from shared.errors import Conflict, NotFound
 from shared.http_commands import IdempotencyKey, RuntimeDep, idempotent
+from shared.openapi import raises
 from shared.pagination import Cursor, Limit
 from shared.uow import SqlUnitOfWork
 from shared.versions import etag
@@ -24,6 +25,8 @@ from warehouse.domain.commands import (
     RegisterProcurement,
 )
 from warehouse.entrypoints.api.deps import (
+    OTHER_ORG_READ,
+    OTHER_ORG_WRITE,
     POST_CONFLICT,
     Keeper,
     Reader,
@@ -38,6 +41,7 @@ from warehouse.entrypoints.api.schemas import (
 )
 from warehouse.service_layer.inbound import confirm_inbound, register_procurement
 from warehouse.service_layer.queries import inbounds as queries
+from warehouse.service_layer.scope import read_scope
 
 router = APIRouter(prefix="/api/v1", tags=["inbound 入库"])
 
@@ -48,7 +52,10 @@ router = APIRouter(prefix="/api/v1", tags=["inbound 入库"])
     response_model=InboundOut,
     summary="登记采购入库（预期）",
     responses=versioned(
-        (NotFound, "The warehouse or an item named does not exist"), POST_CONFLICT, status=201
+        (NotFound, "The warehouse or an item named does not exist"),
+        OTHER_ORG_WRITE,
+        POST_CONFLICT,
+        status=201,
     ),
 )
 async def create_inbound(
@@ -66,7 +73,8 @@ async def create_inbound(
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         inbound_id = await register_procurement(uow, command)
-        return 201, (await queries.get_inbound(uow.session, inbound_id)).model_dump(mode="json")
+        inbound = await queries.get_inbound(uow.session, inbound_id, scope=None)  # reached
+        return 201, inbound.model_dump(mode="json")
 
     return await idempotent(
         runtime,
@@ -85,6 +93,7 @@ async def create_inbound(
     responses=versioned(
         (NotFound, "No such inbound, or the warehouse or an item named does not exist"),
         (Conflict, "Not expected any more, version mismatch, or the warehouse is inactive"),
+        OTHER_ORG_WRITE,
         POST_CONFLICT,
     ),
 )
@@ -107,7 +116,8 @@ async def confirm(
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         await confirm_inbound(uow, command)
-        return 200, (await queries.get_inbound(uow.session, inbound_id)).model_dump(mode="json")
+        inbound = await queries.get_inbound(uow.session, inbound_id, scope=None)  # reached
+        return 200, inbound.model_dump(mode="json")
 
     return await idempotent(
         runtime,
@@ -119,10 +129,15 @@ async def confirm(
     )
 
 
-@router.get("/inbounds", response_model=InboundPage, summary="入库单列表")
+@router.get(
+    "/inbounds",
+    response_model=InboundPage,
+    summary="入库单列表",
+    responses=raises(OTHER_ORG_READ),
+)
 async def list_inbounds(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     status: str | None = Query(None, pattern="^(expected|received|cancelled)$"),
     source_kind: str | None = Query(None, pattern="^(donation|procurement|transfer)$"),
     warehouse_code: str | None = Query(None, max_length=32),
@@ -139,6 +154,7 @@ async def list_inbounds(
             donation_id=donation_id,
             limit=limit,
             cursor=cursor,
+            scope=read_scope(staff),
         )
 
 
@@ -146,13 +162,13 @@ async def list_inbounds(
     "/inbounds/{inbound_id}",
     response_model=InboundOut,
     summary="入库单详情",
-    responses=versioned((NotFound, "No such inbound")),
+    responses=versioned((NotFound, "No such inbound"), OTHER_ORG_READ),
 )
 async def get_inbound(
-    inbound_id: uuid.UUID, runtime: RuntimeDep, response: Response, _: StaffPrincipal = Reader
+    inbound_id: uuid.UUID, runtime: RuntimeDep, response: Response, staff: StaffPrincipal = Reader
 ) -> InboundOut:
     async with runtime.session_factory() as session:
-        out = await queries.get_inbound(session, inbound_id)
+        out = await queries.get_inbound(session, inbound_id, scope=read_scope(staff))
     response.headers.update(etag(out.version))
     return out
 
@@ -164,8 +180,8 @@ async def get_inbound(
 )
 async def list_expected(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,  # the same rows any staff role reads at /inbounds
+    staff: StaffPrincipal = Reader,  # the same rows any staff role reads at /inbounds
     limit: Limit = 50,
 ) -> list[ExpectedInboundOut]:
     async with runtime.session_factory() as session:
-        return await queries.list_expected(session, limit)
+        return await queries.list_expected(session, limit, scope=read_scope(staff))

@@ -19,6 +19,8 @@ from shared.pagination import Cursor, Limit
 from shared.uow import SqlUnitOfWork
 from warehouse.domain.commands import CountLine, RecordStockCount
 from warehouse.entrypoints.api.deps import (
+    OTHER_ORG_READ,
+    OTHER_ORG_WRITE,
     POST_CONFLICT,
     Keeper,
     Reader,
@@ -33,14 +35,20 @@ from warehouse.entrypoints.api.schemas import (
 )
 from warehouse.service_layer.counts import record_count
 from warehouse.service_layer.queries import stock as queries
+from warehouse.service_layer.scope import read_scope
 
 router = APIRouter(prefix="/api/v1", tags=["stock 库存"])
 
 
-@router.get("/stock", response_model=StockPage, summary="库存（按仓库+物资）")
+@router.get(
+    "/stock",
+    response_model=StockPage,
+    summary="库存（按仓库+物资）",
+    responses=raises(OTHER_ORG_READ),
+)
 async def list_stock(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     warehouse_code: str | None = Query(None, max_length=32),
     item_code: str | None = Query(None, max_length=64),
     category: str | None = Query(None, max_length=20),
@@ -57,6 +65,7 @@ async def list_stock(
             below_safety_stock=below_safety_stock,
             limit=limit,
             cursor=cursor,
+            scope=read_scope(staff),
         )
 
 
@@ -72,10 +81,15 @@ def _csv(header: list[str], rows: list[list[Any]], filename: str) -> Response:
     )
 
 
-@router.get("/stock/export.csv", summary="导出库存 CSV", response_class=Response)
+@router.get(
+    "/stock/export.csv",
+    summary="导出库存 CSV",
+    response_class=Response,
+    responses=raises(OTHER_ORG_READ),
+)
 async def export_stock(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     warehouse_code: str | None = Query(None, max_length=32),
     item_code: str | None = Query(None, max_length=64),
     category: str | None = Query(None, max_length=20),
@@ -88,14 +102,20 @@ async def export_stock(
             item_code=item_code,
             category=category,
             below_safety_stock=below_safety_stock,
+            scope=read_scope(staff),
         )
     return _csv(queries.STOCK_CSV_COLUMNS, rows, "stock.csv")
 
 
-@router.get("/lots", response_model=LotPage, summary="批次列表（按效期先后）")
+@router.get(
+    "/lots",
+    response_model=LotPage,
+    summary="批次列表（按效期先后）",
+    responses=raises(OTHER_ORG_READ),
+)
 async def list_lots(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     warehouse_code: str | None = Query(None, max_length=32),
     item_code: str | None = Query(None, max_length=64),
     donation_id: uuid.UUID | None = None,
@@ -114,6 +134,7 @@ async def list_lots(
             in_stock=in_stock,
             limit=limit,
             cursor=cursor,
+            scope=read_scope(staff),
         )
 
 
@@ -121,15 +142,17 @@ async def list_lots(
     "/stock/card",
     response_model=MovementPage,
     summary="库存卡片 (stock card: same as /stock/movements)",
+    responses=raises(OTHER_ORG_READ),
 )
 @router.get(
     "/stock/movements",
     response_model=MovementPage,
     summary="库存卡片/流水：每次变动及结存 (stock card with running balance)",
+    responses=raises(OTHER_ORG_READ),
 )
 async def list_movements(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     warehouse_code: str | None = Query(None, max_length=32),
     item_code: str | None = Query(None, max_length=64),
     lot_id: uuid.UUID | None = None,
@@ -144,20 +167,30 @@ async def list_movements(
             lot_id=lot_id,
             limit=limit,
             cursor=cursor,
+            scope=read_scope(staff),
         )
 
 
-@router.get("/stock/movements/export.csv", summary="导出库存流水 CSV", response_class=Response)
+@router.get(
+    "/stock/movements/export.csv",
+    summary="导出库存流水 CSV",
+    response_class=Response,
+    responses=raises(OTHER_ORG_READ),
+)
 async def export_movements(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     warehouse_code: str | None = Query(None, max_length=32),
     item_code: str | None = Query(None, max_length=64),
     lot_id: uuid.UUID | None = None,
 ) -> Response:
     async with runtime.session_factory() as session:
         rows = await queries.movement_csv_rows(
-            session, warehouse_code=warehouse_code, item_code=item_code, lot_id=lot_id
+            session,
+            warehouse_code=warehouse_code,
+            item_code=item_code,
+            lot_id=lot_id,
+            scope=read_scope(staff),
         )
     return _csv(queries.MOVEMENT_CSV_COLUMNS, rows, "stock-movements.csv")
 
@@ -170,6 +203,7 @@ async def export_movements(
     responses=raises(
         (NotFound, "The warehouse, an item or a lot named does not exist"),
         (Conflict, "A lot counted below its reserved quantity"),
+        OTHER_ORG_WRITE,
         POST_CONFLICT,
     ),
 )
@@ -198,17 +232,26 @@ async def create_stock_count(
     )
 
 
-@router.get("/stock-counts", response_model=StockCountPage, summary="盘点记录（最新在前）")
+@router.get(
+    "/stock-counts",
+    response_model=StockCountPage,
+    summary="盘点记录（最新在前）",
+    responses=raises(OTHER_ORG_READ),
+)
 async def list_stock_counts(
     runtime: RuntimeDep,
-    _: StaffPrincipal = Reader,
+    staff: StaffPrincipal = Reader,
     warehouse_code: str | None = Query(None, max_length=32),
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> StockCountPage:
     async with runtime.session_factory() as session:
         return await queries.list_stock_counts(
-            session, warehouse_code=warehouse_code, limit=limit, cursor=cursor
+            session,
+            warehouse_code=warehouse_code,
+            limit=limit,
+            cursor=cursor,
+            scope=read_scope(staff),
         )
 
 
@@ -216,10 +259,10 @@ async def list_stock_counts(
     "/stock-counts/{count_id}",
     response_model=StockCountOut,
     summary="盘点详情",
-    responses=raises((NotFound, "No such stock count")),
+    responses=raises((NotFound, "No such stock count"), OTHER_ORG_READ),
 )
 async def get_stock_count(
-    count_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
+    count_id: uuid.UUID, runtime: RuntimeDep, staff: StaffPrincipal = Reader
 ) -> StockCountOut:
     async with runtime.session_factory() as session:
-        return await queries.get_stock_count(session, count_id)
+        return await queries.get_stock_count(session, count_id, scope=read_scope(staff))

@@ -13,6 +13,7 @@ from shared.errors import NotFound
 from shared.pagination import decode_cursor, read_page
 from warehouse.adapters.orm import items, warehouses
 from warehouse.entrypoints.api.schemas import ItemOut, ItemPage, WarehouseOut, WarehousePage
+from warehouse.service_layer import scope as scope_rule
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -66,9 +67,12 @@ async def created_warehouse(session: AsyncSession, code: str) -> dict[str, Any]:
     return await _created(session, WAREHOUSES, code)
 
 
-async def get_warehouse(session: AsyncSession, code: str) -> WarehouseOut:
-    """One warehouse; 404 if there is none."""
-    return await _get(session, WAREHOUSES, code)
+async def get_warehouse(session: AsyncSession, code: str, *, scope: str | None) -> WarehouseOut:
+    """One warehouse; 404 if there is none, 403 if a reader limited to ``scope`` (an
+    organisation, ``service_layer.scope.read_scope``) may not see it."""
+    out = await _get(session, WAREHOUSES, code)
+    await scope_rule.ensure_sees(session, scope, out.code, out.org_code)
+    return out
 
 
 async def list_warehouses(
@@ -79,8 +83,10 @@ async def list_warehouses(
     active: bool | None,
     limit: int,
     cursor: str | None,
+    scope: str | None,
 ) -> WarehousePage:
-    query = select(warehouses)
+    """Warehouses in code order (those of the reader's organisation, ``scope``)."""
+    query = scope_rule.within(select(warehouses), scope, warehouses.c.org_code)
     if town:
         query = query.where(warehouses.c.town == town)
     if kind:

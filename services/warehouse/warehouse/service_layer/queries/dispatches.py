@@ -16,6 +16,7 @@ from shared.pagination import decode_cursor, read_page
 from warehouse.adapters.dispatch_rows import allocations_of, find_dispatch
 from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, warehouses
 from warehouse.entrypoints.api.schemas import AllocationOut, DispatchOut, DispatchPage
+from warehouse.service_layer import scope as scope_rule
 from warehouse.service_layer.dispatch_steps import Outcome
 
 # Lots are allocated by picking: a dispatch still requested or approved has none.
@@ -107,11 +108,15 @@ async def dispatch_out(
     )
 
 
-async def get_dispatch(session: AsyncSession, dispatch_id: uuid.UUID) -> DispatchOut:
-    """One dispatch; 404 if there is none."""
+async def get_dispatch(
+    session: AsyncSession, dispatch_id: uuid.UUID, *, scope: str | None
+) -> DispatchOut:
+    """One dispatch; 404 if there is none, 403 if a reader limited to ``scope`` may not see
+    it (neither from nor, a transfer, into a warehouse of that organisation)."""
     row = await find_dispatch(session, dispatch_id)
     if row is None:
         raise NotFound(f"调拨单不存在 (dispatch {dispatch_id} not found)")
+    await scope_rule.ensure_sees_dispatch(session, scope, row)
     return await dispatch_out(session, row)
 
 
@@ -119,7 +124,7 @@ async def step_body(session: AsyncSession, dispatch_id: uuid.UUID, done: Outcome
     """The answer to a step, JSON-ready: the dispatch after it (from what the step left behind,
     or read again)."""
     if done is None:
-        out = await get_dispatch(session, dispatch_id)
+        out = await get_dispatch(session, dispatch_id, scope=None)  # the step reached it
     else:
         out = await dispatch_out(session, done.row, allocs=done.allocations, codes=done.codes)
     return out.model_dump(mode="json")
@@ -136,9 +141,10 @@ async def list_dispatches(
     donation_id: uuid.UUID | None,
     limit: int,
     cursor: str | None,
+    scope: str | None,
 ) -> DispatchPage:
-    """Dispatches, the latest requested first, filtered."""
-    query = select(dispatches)
+    """Dispatches, the latest requested first, filtered (to those ``scope`` sees)."""
+    query = scope_rule.dispatches_within(select(dispatches), scope)
     if status:
         query = query.where(dispatches.c.status == status)
     if kind:

@@ -10,26 +10,39 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import NotFound
+from shared.organisations import DISTRICT
 from shared.pagination import decode_cursor, read_page
 from warehouse.adapters.orm import inbounds, warehouses
 from warehouse.entrypoints.api.schemas import ExpectedInboundOut, InboundOut, InboundPage
+from warehouse.service_layer import scope as scope_rule
 
 
-def _query() -> Any:
-    return select(inbounds, warehouses.c.code.label("warehouse_code")).outerjoin(
-        warehouses, warehouses.c.id == inbounds.c.warehouse_id
-    )
+def _query(scope: str | None = None) -> Any:
+    """Inbounds with their warehouse's code; for a reader limited to ``scope``, those of
+    that organisation's warehouses and the goods gifts no warehouse has received yet (any
+    branch may be the one that receives them)."""
+    query = select(
+        inbounds, warehouses.c.code.label("warehouse_code"), warehouses.c.org_code
+    ).outerjoin(warehouses, warehouses.c.id == inbounds.c.warehouse_id)
+    if scope is None or scope == DISTRICT:
+        return query
+    return query.where(or_(warehouses.c.org_code == scope, inbounds.c.warehouse_id.is_(None)))
 
 
 def _out(row: Any) -> InboundOut:
     return InboundOut.model_validate(row, from_attributes=True)
 
 
-async def get_inbound(session: AsyncSession, inbound_id: uuid.UUID) -> InboundOut:
-    """One inbound; 404 if there is none."""
+async def get_inbound(
+    session: AsyncSession, inbound_id: uuid.UUID, *, scope: str | None
+) -> InboundOut:
+    """One inbound; 404 if there is none, 403 if it is at a warehouse a reader limited to
+    ``scope`` may not see."""
     row = (await session.execute(_query().where(inbounds.c.id == inbound_id))).first()
     if row is None:
         raise NotFound(f"入库单不存在 (inbound {inbound_id} not found)")
+    if row.warehouse_id is not None:
+        await scope_rule.ensure_sees(session, scope, row.warehouse_code, row.org_code)
     return _out(row)
 
 
@@ -42,9 +55,11 @@ async def list_inbounds(
     donation_id: uuid.UUID | None,
     limit: int,
     cursor: str | None,
+    scope: str | None,
 ) -> InboundPage:
-    """Inbounds, the latest announced first, filtered."""
-    query = _query()
+    """Inbounds, the latest announced first, filtered (to what ``scope`` may see)."""
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
+    query = _query(scope)
     if status:
         query = query.where(inbounds.c.status == status)
     if source_kind:
@@ -68,10 +83,12 @@ async def list_inbounds(
     return InboundPage(items=[_out(r) for r in page], next_cursor=next_cursor)
 
 
-async def list_expected(session: AsyncSession, limit: int) -> list[ExpectedInboundOut]:
-    """The donation gifts still expected, the latest announced first."""
+async def list_expected(
+    session: AsyncSession, limit: int, *, scope: str | None
+) -> list[ExpectedInboundOut]:
+    """The donation gifts still expected, the latest announced first (those ``scope`` sees)."""
     query = (
-        select(inbounds)
+        _query(scope)
         .where(inbounds.c.status == "expected", inbounds.c.source_kind == "donation")
         .order_by(inbounds.c.announced_at.desc())
         .limit(limit)

@@ -36,6 +36,7 @@ from warehouse.entrypoints.api.schemas import (
     StockLevelOut,
     StockPage,
 )
+from warehouse.service_layer import scope as scope_rule
 from warehouse.service_layer.stock import expired_lot, expired_units_by_level
 
 CSV_MAX_ROWS = 100_000
@@ -73,7 +74,11 @@ MOVEMENT_CSV_COLUMNS = [
 
 
 def _level_query(
-    warehouse_code: str | None, item_code: str | None, category: str | None, below: bool | None
+    warehouse_code: str | None,
+    item_code: str | None,
+    category: str | None,
+    below: bool | None,
+    scope: str | None,
 ) -> Any:
     """Levels as of now: units in lots past their expiry date today (Asia/Shanghai) are on hand
     but not available, whether or not the level was re-published since they expired."""
@@ -115,6 +120,7 @@ def _level_query(
         query = query.where(items.c.category == category)
     if below is not None:
         query = query.where((available < stock_levels.c.safety_stock) == below)
+    query = scope_rule.within(query, scope, warehouses.c.org_code)
     return query.order_by(warehouses.c.code, items.c.code)
 
 
@@ -138,7 +144,7 @@ def _lot_query() -> Any:
 
 
 def _movement_query(
-    warehouse_code: str | None, item_code: str | None, lot_id: uuid.UUID | None
+    warehouse_code: str | None, item_code: str | None, lot_id: uuid.UUID | None, scope: str | None
 ) -> Any:
     query = (
         select(
@@ -158,13 +164,13 @@ def _movement_query(
         query = query.where(items.c.code == item_code)
     if lot_id:
         query = query.where(stock_movements.c.lot_id == lot_id)
-    return query
+    return scope_rule.within(query, scope, warehouses.c.org_code)
 
 
 def _count_query() -> Any:
-    return select(stock_counts, warehouses.c.code.label("warehouse_code")).join(
-        warehouses, warehouses.c.id == stock_counts.c.warehouse_id
-    )
+    return select(
+        stock_counts, warehouses.c.code.label("warehouse_code"), warehouses.c.org_code
+    ).join(warehouses, warehouses.c.id == stock_counts.c.warehouse_id)
 
 
 async def _count_out(session: AsyncSession, count: Any) -> StockCountOut:
@@ -208,9 +214,11 @@ async def list_stock(
     below_safety_stock: bool | None,
     limit: int,
     cursor: str | None,
+    scope: str | None,
 ) -> StockPage:
-    """Levels in warehouse, then item code order."""
-    query = _level_query(warehouse_code, item_code, category, below_safety_stock)
+    """Levels in warehouse, then item code order (of the warehouses ``scope`` sees)."""
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
+    query = _level_query(warehouse_code, item_code, category, below_safety_stock, scope)
     if cursor:
         wh, it = decode_cursor(cursor, 2)
         query = query.where(
@@ -235,9 +243,11 @@ async def stock_csv_rows(
     item_code: str | None,
     category: str | None,
     below_safety_stock: bool | None,
+    scope: str | None,
 ) -> list[list[Any]]:
     """The levels as CSV rows of :data:`STOCK_CSV_COLUMNS` (at most ``CSV_MAX_ROWS``)."""
-    query = _level_query(warehouse_code, item_code, category, below_safety_stock).limit(
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
+    query = _level_query(warehouse_code, item_code, category, below_safety_stock, scope).limit(
         CSV_MAX_ROWS
     )
     rows = (await session.execute(query)).all()
@@ -254,9 +264,12 @@ async def list_lots(
     in_stock: bool,
     limit: int,
     cursor: str | None,
+    scope: str | None,
 ) -> LotPage:
-    """Lots, the earliest expiry first (lots without expiry last)."""
-    query = _lot_query()
+    """Lots, the earliest expiry first (lots without expiry last), of the warehouses
+    ``scope`` sees."""
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
+    query = scope_rule.within(_lot_query(), scope, warehouses.c.org_code)
     if warehouse_code:
         query = query.where(warehouses.c.code == warehouse_code)
     if item_code:
@@ -291,9 +304,12 @@ async def list_movements(
     lot_id: uuid.UUID | None,
     limit: int,
     cursor: str | None,
+    scope: str | None,
 ) -> MovementPage:
-    """The stock card: movements in order, each with the balance after it."""
-    query = _movement_query(warehouse_code, item_code, lot_id)
+    """The stock card: movements in order, each with the balance after it (of the warehouses
+    ``scope`` sees)."""
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
+    query = _movement_query(warehouse_code, item_code, lot_id, scope)
     if cursor:
         (after,) = decode_cursor(cursor, 1, int)
         query = query.where(stock_movements.c.seq > after)
@@ -311,10 +327,12 @@ async def movement_csv_rows(
     warehouse_code: str | None,
     item_code: str | None,
     lot_id: uuid.UUID | None,
+    scope: str | None,
 ) -> list[list[Any]]:
     """The movements as CSV rows of :data:`MOVEMENT_CSV_COLUMNS` (at most ``CSV_MAX_ROWS``)."""
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
     query = (
-        _movement_query(warehouse_code, item_code, lot_id)
+        _movement_query(warehouse_code, item_code, lot_id, scope)
         .order_by(stock_movements.c.seq)
         .limit(CSV_MAX_ROWS)
     )
@@ -329,10 +347,16 @@ async def recorded_count(session: AsyncSession, count_id: uuid.UUID) -> dict[str
 
 
 async def list_stock_counts(
-    session: AsyncSession, *, warehouse_code: str | None, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    warehouse_code: str | None,
+    limit: int,
+    cursor: str | None,
+    scope: str | None,
 ) -> StockCountPage:
-    """Stock counts, the latest first."""
-    query = _count_query()
+    """Stock counts, the latest first (of the warehouses ``scope`` sees)."""
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
+    query = scope_rule.within(_count_query(), scope, warehouses.c.org_code)
     if warehouse_code:
         query = query.where(warehouses.c.code == warehouse_code)
     if cursor:
@@ -344,9 +368,13 @@ async def list_stock_counts(
     return StockCountPage(items=out, next_cursor=next_cursor)
 
 
-async def get_stock_count(session: AsyncSession, count_id: uuid.UUID) -> StockCountOut:
-    """One stock count with its adjustments; 404 if there is none."""
+async def get_stock_count(
+    session: AsyncSession, count_id: uuid.UUID, *, scope: str | None
+) -> StockCountOut:
+    """One stock count with its adjustments; 404 if there is none, 403 if it is of a
+    warehouse ``scope`` may not see."""
     row = (await session.execute(_count_query().where(stock_counts.c.id == count_id))).first()
     if row is None:
         raise NotFound(f"盘点记录不存在 (stock count {count_id} not found)")
+    await scope_rule.ensure_sees(session, scope, row.warehouse_code, row.org_code)
     return await _count_out(session, row)
