@@ -326,6 +326,11 @@ async def refund_donation(uow: SqlUnitOfWork, cmd: RefundDonation) -> Donation |
     return donation
 
 
+def pending_refund_id(result: Donation | RefundRequest) -> uuid.UUID | None:
+    """The refund request :func:`refund_donation` left pending (above the threshold), if any."""
+    return result.id if isinstance(result, RefundRequest) else None
+
+
 def _refundable(donation: Donation) -> int:
     """The fen a refund of this gift returns; refused when it cannot be refunded."""
     if donation.kind != "money":

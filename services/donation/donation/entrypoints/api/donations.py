@@ -36,7 +36,6 @@ from donation.entrypoints.api.schemas import (
     RefundRequestOut,
 )
 from donation.service_layer import gifts
-from donation.service_layer.gifts import RefundRequest
 from donation.service_layer.intake import record_donation
 from donation.service_layer.queries.donations import (
     GiftFilters,
@@ -398,8 +397,9 @@ async def refund(
     async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         result = await gifts.refund_donation(uow, command)
         await uow.flush()
-        if isinstance(result, RefundRequest):
-            return 202, await refund_request_body(uow, result.id)
+        request_id = gifts.pending_refund_id(result)
+        if request_id is not None:
+            return 202, await refund_request_body(uow, request_id)
         return 200, await donation_body(uow, donation_id)
 
     return await idempotent(
