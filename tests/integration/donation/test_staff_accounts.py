@@ -144,11 +144,12 @@ async def test_a_new_account_changes_its_password_before_any_token(api: Api) -> 
 
 async def test_a_generated_initial_password_is_answered_once(api: Api) -> None:
     user = name()
-    body = {"username": user, "display_name": "调度", "org_code": "DY", "roles": ["dispatcher"]}
+    body = {"username": user, "display_name": " 调度 ", "org_code": "DY", "roles": ["dispatcher"]}
     headers = {"Idempotency-Key": unique("k-")}
     first = await admin(api, "POST", "/api/v1/staff", json=body, headers=headers)
     assert first.status_code == 201, first.text
     assert first.headers["cache-control"] == "no-store"
+    assert first.json()["display_name"] == "调度"
     password = first.json()["initial_password"]
     assert isinstance(password, str)
     assert len(password) >= 10
@@ -433,6 +434,14 @@ async def test_a_district_admin_registers_and_renames_an_organisation(api: Api) 
         api, "POST", "/api/v1/organisations", json=body | {"code": code + "X", "town": None}
     )
     assert no_town.status_code == 422
+    district = await admin(
+        api,
+        "POST",
+        "/api/v1/organisations",
+        json=body | {"code": code + "D", "name": "第二个区会", "kind": "district", "town": None},
+    )
+    assert district.status_code == 422
+    assert "区红十字会只有一个" in district.json()["error"]["message"]
 
     renamed = await admin(
         api,

@@ -72,9 +72,12 @@ def _check_district_admin(actor_org: str) -> None:
 
 
 def _check_kind(kind: str, town: str | None) -> None:
-    if kind == "district" and town is not None:
-        raise ValidationFailed("区级组织不属于某个镇街 (a district organisation serves no town)")
-    if kind == "town" and not town:
+    if kind == "district":
+        raise ValidationFailed(
+            "区红十字会只有一个，新登记的组织须为镇（街道）红十字会 "
+            "(there is one district branch; a new organisation is a town branch)"
+        )
+    if not town:
         raise ValidationFailed("镇街组织须注明所在镇街 (a town branch names its town)")
 
 

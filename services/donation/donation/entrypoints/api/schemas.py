@@ -6,7 +6,14 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from shared.contracts.donation import Channel, DisplayChoice, DonationKind
 
@@ -518,7 +525,9 @@ class StaffAccountPage(BaseModel):
 
 class StaffAccountCreate(SecretModel):
     username: Username
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(
+        min_length=1, max_length=100
+    )
     org_code: OrgCode
     roles: list[StaffRole] = Field(min_length=1, max_length=6)
     password: Password | None = Field(
