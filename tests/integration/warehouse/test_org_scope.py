@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from shared.auth import StaffPrincipal
+from shared.contracts.donation import DonatedItemV1
 from shared.contracts.staff import ORGANISATION_REGISTERED, OrganisationRegisteredV1
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import create_producer
@@ -26,6 +27,12 @@ from shared.messaging.topics import STAFF_EVENTS
 from tests.conftest import KAFKA_BOOTSTRAP, TOPIC_PREFIX
 from tests.integration.conftest import eventually
 from tests.integration.warehouse.conftest import Api, make_item, receive, uniq
+from tests.integration.warehouse.test_inbound import (
+    expected_inbound,
+    gift_event,
+    goods_gift,
+    publish,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -388,3 +395,44 @@ async def test_the_register_follows_organisation_registered_events(api: Api) -> 
         return response.status_code == 403 and "测试镇红十字会（更名）" in response.text
 
     await eventually(renamed, timeout=30)
+
+
+async def test_a_goods_gift_not_yet_received_is_every_branchs_until_one_receives_it(
+    api: Api,
+) -> None:
+    """An expected goods gift (no warehouse yet) is listed to every branch; the one that
+    receives it confirms it into its own station (not into another's), and from then on it is
+    that organisation's inbound."""
+    mine, theirs = await station(api, "溪口镇"), await station(api, "大堰镇")
+    item = await make_item(api)
+    gift = goods_gift(
+        [DonatedItemV1(item_code=item, name="棉被", quantity=3, unit="床", value_fen=900)]
+    )
+    await publish([gift_event(gift)], str(gift.donation_id))
+    inbound = await expected_inbound(api, gift.donation_id)
+    for org in ("XK", "DY"):
+        listed = await get(
+            api, "/api/v1/inbounds", as_(api, org), donation_id=str(gift.donation_id)
+        )
+        assert [i["id"] for i in listed["items"]] == [inbound["id"]], org
+        assert (
+            await api.client.get(f"/api/v1/inbounds/{inbound['id']}", headers=as_(api, org))
+        ).status_code == 200
+    body = {"lines": [{"line_no": 1, "received_quantity": 3}]}
+    path = f"/api/v1/inbounds/{inbound['id']}/confirm"
+    into_theirs = await api.client.post(
+        path, headers=as_(api, "XK"), json=body | {"warehouse_code": theirs["code"]}
+    )
+    refused(into_theirs, theirs["code"], DY, XK)
+    confirmed = await api.client.post(
+        path, headers=as_(api, "XK"), json=body | {"warehouse_code": mine["code"]}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    refused(
+        await api.client.get(f"/api/v1/inbounds/{inbound['id']}", headers=as_(api, "DY")),
+        mine["code"],
+        XK,
+        DY,
+    )
+    listed = await get(api, "/api/v1/inbounds", as_(api, "DY"), donation_id=str(gift.donation_id))
+    assert listed["items"] == []
