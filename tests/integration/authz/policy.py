@@ -111,6 +111,12 @@ _DONATION: dict[str, Access] = {
     "POST /api/v1/donations/{donation_id}/cancel": staff(FINANCE),
     "POST /api/v1/donations/{donation_id}/refund": staff(FINANCE),
     "POST /api/v1/donations/{donation_id}/complete": staff(FINANCE),
+    # refunds above DONATION_REFUND_FOUR_EYES_FEN (docs/donation.md): read like gifts,
+    # approved or rejected like disbursements (another account than the requester)
+    "GET /api/v1/refund-requests": _GIFT_READERS,
+    "GET /api/v1/refund-requests/{request_id}": _GIFT_READERS,
+    "POST /api/v1/refund-requests/{request_id}/approve": staff(APPROVER, FINANCE),
+    "POST /api/v1/refund-requests/{request_id}/reject": staff(APPROVER, FINANCE),
     "GET /api/v1/receipts": _GIFT_READERS,
     # donors
     "POST /api/v1/donors": staff(FINANCE),
@@ -124,6 +130,7 @@ _DONATION: dict[str, Access] = {
     "PATCH /api/v1/projects/{code}": staff(FINANCE),
     "POST /api/v1/projects/{code}/close": staff(FINANCE),
     "POST /api/v1/projects/{code}/remainder": staff(FINANCE),
+    "POST /api/v1/projects/{code}/remainder/consents": staff(FINANCE),
     "POST /api/v1/projects/{code}/disbursements": staff(FINANCE),
     "GET /api/v1/projects/{code}/disbursements": _PROJECT_READERS,
     "GET /api/v1/disbursements": _PROJECT_READERS,
@@ -131,6 +138,13 @@ _DONATION: dict[str, Access] = {
     "PATCH /api/v1/disbursements/{disbursement_id}": staff(FINANCE),
     "POST /api/v1/disbursements/{disbursement_id}/approve": staff(APPROVER, FINANCE),
     "POST /api/v1/disbursements/{disbursement_id}/reject": staff(APPROVER, FINANCE),
+    # an approved disbursement reversed or corrected: entered like one, approved like one
+    "POST /api/v1/disbursements/{disbursement_id}/reverse": staff(FINANCE),
+    "POST /api/v1/disbursements/{disbursement_id}/correct": staff(FINANCE),
+    "GET /api/v1/disbursement-reversals": _PROJECT_READERS,
+    "GET /api/v1/disbursement-reversals/{reversal_id}": _PROJECT_READERS,
+    "POST /api/v1/disbursement-reversals/{reversal_id}/approve": staff(APPROVER, FINANCE),
+    "POST /api/v1/disbursement-reversals/{reversal_id}/reject": staff(APPROVER, FINANCE),
     "POST /api/v1/follow-ups": staff(DISPATCHER, APPROVER, FINANCE),
     "GET /api/v1/follow-ups": _PROJECT_READERS,
     # reports and the audit log

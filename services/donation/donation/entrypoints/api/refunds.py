@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from donation.domain.commands import ApproveRefund, RejectRefund
-from donation.entrypoints.api.project_access import Approver, Reader
+from donation.entrypoints.api.project_access import Approver
 from donation.entrypoints.api.schemas import ReasonIn, RefundRequestOut, RefundRequestPage
 from donation.service_layer import gifts
 from donation.service_layer.queries import refunds as queries
-from shared.auth import StaffPrincipal
+from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.http_commands import Change, IdempotencyKey, RuntimeDep, act_on_row
 from shared.openapi import IDEMPOTENCY_CONFLICT, Declared, raises
@@ -27,6 +27,8 @@ from shared.uow import SqlUnitOfWork
 router = APIRouter(prefix="/api/v1/refund-requests", tags=["donations"])
 
 NO_REQUEST: Declared = (NotFound, "No such refund request")
+# who reads gifts reads their refund requests (as /api/v1/donations)
+Reader = require_roles(Role.FINANCE, Role.APPROVER, Role.AUDITOR)
 
 
 async def _act(
