@@ -121,8 +121,12 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
         status, body = await action(uow)
         return JSONResponse(body, status)
 
+    async def donation_body(uow: SqlUnitOfWork, donation_id: uuid.UUID) -> dict[str, Any]:
+        return {"id": str(donation_id)}  # the refund route answers the gift itself
+
     monkeypatch.setattr(donations, "act_on_row", act_on_row)
     monkeypatch.setattr(donations, "idempotent", idempotent)
+    monkeypatch.setattr(donations, "donation_body", donation_body)
     receipt = Receipt(
         id=uuid.uuid4(),
         donation_id=GIFT,
@@ -185,7 +189,13 @@ async def test_a_declined_receipt_for_another_payer_carries_both(sent: Sent) -> 
     [
         ("void", VoidReceipt(donation_id=GIFT, actor="finance", reason="抬头有误")),
         ("cancel", CancelDonation(donation_id=GIFT, actor="finance", reason="抬头有误")),
-        ("refund", RefundDonation(donation_id=GIFT, actor="finance", reason="抬头有误")),
+        # the refund carries the four-eyes threshold (DONATION_REFUND_FOUR_EYES_FEN)
+        (
+            "refund",
+            RefundDonation(
+                donation_id=GIFT, actor="finance", reason="抬头有误", four_eyes_fen=100_000
+            ),
+        ),
     ],
     ids=["void", "cancel", "refund"],
 )
