@@ -7,6 +7,7 @@ audited without a password; organisations registered, renamed and announced."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -506,3 +507,29 @@ async def test_demo_accounts_of_the_town_branches(api: Api, user: str, org: str,
     claims = jwt.decode(answer.json()["access_token"], options={"verify_signature": False})
     assert claims["org"] == org
     assert claims["roles"] == [role]
+
+
+async def test_a_login_racing_a_disable_gets_no_token(api: Api) -> None:
+    """A disable in progress (the row locked FOR UPDATE, tokens_not_before set, not committed)
+    holds back a login until it commits; the login then sees the disabled account. Reading the
+    row without the lock, the login would get a token issued after not_before: valid for the
+    token's whole lifetime although the account was disabled."""
+    user = (await create(api))["username"]
+    assert (await change_password(api, user, GOOD, NEWER)).status_code == 204
+    async with api.app.state.runtime.session_factory() as session, session.begin():
+        await session.execute(
+            text("SELECT 1 FROM staff_users WHERE username = :u FOR UPDATE"), {"u": user}
+        )
+        await session.execute(
+            text(
+                "UPDATE staff_users SET active = false, disabled_at = now(),"
+                " tokens_not_before = clock_timestamp() WHERE username = :u"
+            ),
+            {"u": user},
+        )
+        racing = asyncio.create_task(login(api, user, NEWER))
+        await asyncio.sleep(0.5)
+        assert not racing.done(), "the login did not wait for the disable in progress"
+    answer = await asyncio.wait_for(racing, timeout=10)
+    assert answer.status_code == 401, answer.text
+    assert "access_token" not in answer.text

@@ -9,6 +9,7 @@ sees a token of an account that still holds an initial password."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -115,27 +116,38 @@ async def seed_demo_staff(session_factory: async_sessionmaker[AsyncSession], pas
 
 
 async def authenticate(
-    session_factory: async_sessionmaker[AsyncSession], username: str, password: str
-) -> StaffPrincipal:
-    async with session_factory() as session:
-        user = await session.scalar(select(StaffUser).where(col(StaffUser.username) == username))
-    # Verify against a dummy hash for unknown users too, so timing does not reveal who exists.
-    password_hash = user.password_hash if user is not None else DUMMY_HASH
-    matches = verify_password(password_hash, password)
-    if user is None:
-        raise LoginFailed("unknown_user", None)
-    if not matches:
-        raise LoginFailed("wrong_password", user.username)
-    if not user.active:
-        raise LoginFailed("inactive", user.username)
-    if user.must_change_password:
-        raise PasswordChangeRequired()
-    return StaffPrincipal(
-        username=user.username,
-        roles=frozenset(user.roles),
-        display_name=user.display_name,
-        org=user.org_code,
-    )
+    session_factory: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str,
+    issue: Callable[[StaffPrincipal], str],
+) -> str:
+    """A token for ``username``, issued by ``issue`` while the account row is locked ``FOR
+    SHARE``. A change that revokes tokens (disable, reset, roles, organisation) locks the row
+    ``FOR UPDATE`` and only then takes ``tokens_not_before``: it either commits before this
+    read, which then sees it, or waits for this login, whose token's ``iat`` is then before its
+    ``not_before`` — no token outlives a revocation that raced it."""
+    async with session_factory() as session, session.begin():
+        user = await session.scalar(
+            select(StaffUser).where(col(StaffUser.username) == username).with_for_update(read=True)
+        )
+        # Verify against a dummy hash for unknown users too, so timing does not reveal who exists.
+        password_hash = user.password_hash if user is not None else DUMMY_HASH
+        matches = verify_password(password_hash, password)
+        if user is None:
+            raise LoginFailed("unknown_user", None)
+        if not matches:
+            raise LoginFailed("wrong_password", user.username)
+        if not user.active:
+            raise LoginFailed("inactive", user.username)
+        if user.must_change_password:
+            raise PasswordChangeRequired()
+        principal = StaffPrincipal(
+            username=user.username,
+            roles=frozenset(user.roles),
+            display_name=user.display_name,
+            org=user.org_code,
+        )
+        return issue(principal)
 
 
 async def record_failed_login(uow: SqlUnitOfWork, cmd: RecordFailedLogin) -> None:

@@ -79,8 +79,11 @@ async def issue_token(
 ) -> TokenOut:
     client = client_of(request)
     attempt = await login_throttle(runtime).begin(form.username, client)
+    issuer: TokenIssuer = runtime.extras["token_issuer"]
     try:
-        principal = await authenticate(runtime.session_factory, form.username, form.password)
+        token = await authenticate(
+            runtime.session_factory, form.username, form.password, issuer.issue
+        )
     except LoginFailed as failure:  # it keeps its slots: it counts
         command = failed_login_command(failure, client, runtime.settings.service_name)
         async with runtime.unit_of_work() as uow:
@@ -91,10 +94,7 @@ async def issue_token(
         await login_throttle(runtime).release(attempt)
         raise
     await login_throttle(runtime).release(attempt)
-    issuer: TokenIssuer = runtime.extras["token_issuer"]
-    return TokenOut(
-        access_token=issuer.issue(principal), expires_in=int(issuer.ttl.total_seconds())
-    )
+    return TokenOut(access_token=token, expires_in=int(issuer.ttl.total_seconds()))
 
 
 @router.get("/me", response_model=StaffOut, summary="Who am I")
