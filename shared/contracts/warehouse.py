@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared.contracts.base import EventPayload
+from shared.contracts.base import EventPayload, ProjectCode
 from shared.contracts.registry import EventContract
 
 PREFIX = "org.redcross.fenghua.warehouse"
@@ -74,6 +74,12 @@ class LotSourceV1(EventPayload):
     tracking_code: str | None = None
     procurement_order: str | None = Field(default=None, max_length=64)
     transfer_dispatch_id: uuid.UUID | None = None
+    designated_project: ProjectCode | None = Field(
+        default=None, description="The project the goods gift was designated to (lots keep it)"
+    )
+    disbursement_id: uuid.UUID | None = Field(
+        default=None, description="The disbursement whose donated money bought the goods"
+    )
 
 
 class ReceivedLotV1(EventPayload):
@@ -95,6 +101,12 @@ class ReceivedLotV1(EventPayload):
     unit_value_fen: int = Field(ge=0)
     donation_id: uuid.UUID | None = None
     tracking_code: str | None = None
+    designated_project: ProjectCode | None = Field(
+        default=None, description="The project the goods gift was designated to (lots keep it)"
+    )
+    disbursement_id: uuid.UUID | None = Field(
+        default=None, description="The disbursement whose donated money bought the goods"
+    )
 
 
 class DestinationV1(EventPayload):
@@ -119,6 +131,12 @@ class PickedLotV1(EventPayload):
     source_kind: SourceKind
     donation_id: uuid.UUID | None = None
     tracking_code: str | None = None
+    designated_project: ProjectCode | None = Field(
+        default=None, description="The project the goods gift was designated to (lots keep it)"
+    )
+    disbursement_id: uuid.UUID | None = Field(
+        default=None, description="The disbursement whose donated money bought the goods"
+    )
 
 
 class PickedLineV1(EventPayload):
@@ -137,6 +155,9 @@ class DeliveredLotV1(EventPayload):
     returned_quantity: int = Field(ge=0)
     donation_id: uuid.UUID | None = None
     tracking_code: str | None = None
+    disbursement_id: uuid.UUID | None = Field(
+        default=None, description="The disbursement whose donated money bought the goods"
+    )
 
 
 class DeliveredLineV1(EventPayload):
@@ -167,6 +188,9 @@ class DispatchHeaderV1(EventPayload):
     incident_code: str | None = None
     incident_name: str | None = None
     urgency: Urgency
+    project_code: ProjectCode | None = Field(
+        default=None, description="The project the dispatch serves (picks its designated lots)"
+    )
 
 
 # --------------------------------------------------------------------------- events
@@ -199,6 +223,9 @@ class StockAdjustedV1(EventPayload):
     donation_id: uuid.UUID | None = None
     tracking_code: str | None = None
     adjusted_at: AwareDatetime
+    disbursement_id: uuid.UUID | None = Field(
+        default=None, description="The disbursement whose donated money bought the lot"
+    )
 
 
 class StockLevelChangedV1(EventPayload):
@@ -235,6 +262,11 @@ class DispatchRequestedV1(DispatchHeaderV1):
 class DispatchApprovedV1(DispatchHeaderV1):
     lines: list[RequestedLineV1]
     approved_at: AwareDatetime
+    designated_override: bool = Field(
+        default=False,
+        description="The approver let the dispatch pick lots designated to another project "
+        "(the reason stays in the warehouse's audit log)",
+    )
 
 
 class DispatchRejectedV1(DispatchHeaderV1):

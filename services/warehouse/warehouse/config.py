@@ -23,3 +23,6 @@ class WarehouseSettings(ServiceSettings):
     # Background expiry tasks: the daily scan, and the re-publishing of levels whose lots
     # expired at midnight (off in tests that drive them by hand).
     run_expiry_scan: bool = True
+    # A write-off (a stock count's decrease) worth more than this many fen (units × the item's
+    # unit value) waits for a second person (an approver) to apply it: four eyes.
+    write_off_four_eyes_fen: int = Field(default=50_000, ge=0)

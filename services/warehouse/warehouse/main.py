@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from shared.runtime import ServiceRuntime, create_service_app
 from warehouse.config import WarehouseSettings
 from warehouse.entrypoints import web
-from warehouse.entrypoints.api import audit, catalogue, dispatches, inbounds, stock
+from warehouse.entrypoints.api import audit, catalogue, dispatches, inbounds, stock, write_offs
 from warehouse.entrypoints.consumers import build_consumers
 from warehouse.service_layer.expiry import daily_loop, expiry_levels_loop
 
@@ -37,6 +37,7 @@ def create_app(settings: WarehouseSettings | None = None) -> FastAPI:
             catalogue.router,
             inbounds.router,
             stock.router,
+            write_offs.router,
             dispatches.router,
             audit.router,
             web.router,

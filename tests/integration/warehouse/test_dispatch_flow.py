@@ -271,6 +271,8 @@ async def test_transfer_lands_as_inbound_keeping_lineage(
         "tracking_code": None,
         "procurement_order": None,
         "transfer_dispatch_id": did,
+        "designated_project": None,
+        "disbursement_id": None,
     }
     assert received[0].data["lots"][0]["quantity"] == 6
     inbounds = await api.ok(

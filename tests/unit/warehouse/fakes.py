@@ -69,6 +69,8 @@ class DispatchRow:
     closed_by: str | None = None
     closed_at: datetime | None = None
     decided_reason: str | None = None
+    project_code: str | None = None
+    designated_override_reason: str | None = None
     # joined by the lock
     source_code: str = "WH-FH"
     source_name: str = "区备灾救灾中心仓库"

@@ -32,6 +32,8 @@ async def allocations_of(session: AsyncSession, dispatch_id: uuid.UUID) -> list[
             lots.c.source_kind,
             lots.c.donation_id,
             lots.c.tracking_code,
+            lots.c.designated_project,
+            lots.c.disbursement_id,
             lots.c.warehouse_id,
             items.c.code.label("item_code"),
             items.c.name.label("item_name"),

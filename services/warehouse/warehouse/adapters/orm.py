@@ -112,6 +112,10 @@ inbounds = Table(
     Column("received_by", String(64)),
     Column("created_by", String(64)),
     Column("version", Integer, nullable=False),
+    # the project a goods gift was designated to; the disbursement that paid for a purchase
+    # (migration 0005): both carried on to the lots received
+    Column("designated_project", String(32)),
+    _uuid("disbursement_id"),
 )
 
 lots = Table(
@@ -134,6 +138,9 @@ lots = Table(
     _uuid("inbound_id"),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True)),
+    # migration 0005: picked only for a dispatch serving that project (or by an override)
+    Column("designated_project", String(32)),
+    _uuid("disbursement_id"),  # the disbursement whose money bought the lot
 )
 
 stock_movements = Table(
@@ -179,6 +186,15 @@ stock_adjustments = Table(
     Column("note", Text),
     Column("actor", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+    # migration 0005: a write-off above the four-eyes threshold waits (pending) for a second
+    # person to apply or reject it
+    Column("status", String(10), nullable=False, server_default="applied"),
+    Column("delta", Integer, nullable=False),
+    Column("value_fen", BigInteger),
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_reason", Text),
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 dispatches = Table(
@@ -220,6 +236,10 @@ dispatches = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # migration 0005: the project the dispatch serves; an approver's reason to let it pick
+    # lots designated to another project
+    Column("project_code", String(32)),
+    Column("designated_override_reason", Text),
 )
 
 dispatch_allocations = Table(

@@ -103,6 +103,8 @@ class RegisterProcurement:
     actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     supplier: str | None = None
     note: str | None = None
+    # the approved disbursement whose donated money paid for the goods (lineage to the gifts)
+    disbursement_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,9 @@ class RecordStockCount:
     actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     note: str | None = None
     counted_at: datetime = field(default_factory=_now)
+    # a decrease worth more than this (units × the item's unit value, fen) waits for a second
+    # person (WAREHOUSE_WRITE_OFF_FOUR_EYES_FEN)
+    four_eyes_above_fen: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,7 @@ class RequestDispatch:
     incident_name: str | None = None
     note: str | None = None
     requested_at: datetime = field(default_factory=_now)
+    project_code: str | None = None  # the project it serves: it may pick lots designated to it
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,8 @@ class ApproveDispatch:
     actor: str
     actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     expected_version: int | None = None
+    # the approver lets it pick lots designated to another project (or any, if it names none)
+    designated_override_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -265,4 +273,28 @@ class DeliverDispatch:
     note: str | None = None
     returns: tuple[ReturnLine, ...] = ()
     delivered_at: datetime = field(default_factory=_now)
+    expected_version: int | None = None
+
+
+# ----------------------------------------------------------------------------- write-offs
+
+
+@dataclass(frozen=True)
+class ApproveWriteOff:
+    """Apply a pending write-off (four eyes): someone other than the person who counted."""
+
+    adjustment_id: uuid.UUID
+    actor: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class RejectWriteOff:
+    """Refuse a pending write-off: the stock stays as it is."""
+
+    adjustment_id: uuid.UUID
+    actor: str
+    reason: str
+    actor_org: str = field(kw_only=True)  # the actor's organisation (scope)
     expected_version: int | None = None

@@ -255,3 +255,33 @@ def mask_person_name(name: str) -> str:
     if len(rest) <= 1:
         return surname + "*"
     return surname + "*" * (len(rest) - 1) + rest[-1]
+
+
+# ------------------------------------------------------------------ four eyes, designation
+
+
+def write_off_value(delta: int, unit_value_fen: int) -> int:
+    """What a decrease of ``delta`` units (negative) is worth in fen; 0 for an increase."""
+    return -delta * unit_value_fen if delta < 0 else 0
+
+
+def needs_second_person(delta: int, unit_value_fen: int, threshold_fen: int) -> bool:
+    """A write-off (a decrease) worth more than ``threshold_fen`` waits for a second person."""
+    return write_off_value(delta, unit_value_fen) > threshold_fen
+
+
+def check_write_off_approver(counted_by: str, approver: str) -> None:
+    """:class:`SelfApproval` if the person deciding a write-off is the one who counted it."""
+    if same_subject(counted_by, approver):
+        raise SelfApproval(
+            "报损核销须由盘点人以外的人审批 "
+            "(a write-off must be decided by someone other than the person who counted it)"
+        )
+
+
+def may_pick_designated(
+    designated_project: str | None, project_code: str | None, *, override: bool
+) -> bool:
+    """A lot designated to a project goes only to a dispatch serving that project, unless an
+    approver overrode the designation; an undesignated lot goes anywhere."""
+    return override or designated_project is None or designated_project == project_code

@@ -10,15 +10,15 @@ import uuid
 
 from sqlalchemy import insert, select
 
-from shared.contracts.warehouse import STOCK_ADJUSTED, TOPIC, StockAdjustedV1
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import uuid7
 from warehouse.adapters.orm import items, lots, stock_adjustments, stock_counts
 from warehouse.domain.commands import RecordStockCount
-from warehouse.domain.model import ADJUSTMENT_REASONS
+from warehouse.domain.model import ADJUSTMENT_REASONS, needs_second_person, write_off_value
 from warehouse.service_layer import scope
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
+from warehouse.service_layer.write_offs import ensure_none_pending, publish_adjusted
 
 DECREASE = {"lost", "damaged", "expired", "correction"}
 INCREASE = {"found", "correction"}
@@ -110,6 +110,46 @@ async def record_count(tx: Tx, command: RecordStockCount) -> tuple[uuid.UUID, li
                 f"盘盈的原因不能是 {reason} (reason {reason} cannot increase stock)"
             )
         adjustment_id = uuid7()
+        item = (await session.execute(select(items).where(items.c.id == item_id))).one()
+        if line.lot_id is not None:
+            await ensure_none_pending(session, lot_id)
+        value = write_off_value(delta, item.unit_value_fen)
+        if needs_second_person(delta, item.unit_value_fen, command.four_eyes_above_fen):
+            # four eyes: recorded, not applied; an approver applies it (write_offs.approve)
+            await session.execute(
+                insert(stock_adjustments).values(
+                    id=adjustment_id,
+                    stock_count_id=count_id,
+                    lot_id=lot_id,
+                    reason=reason,
+                    quantity_before=before,
+                    quantity_after=line.counted_quantity,
+                    delta=delta,
+                    value_fen=value,
+                    status="pending",
+                    note=line.note,
+                    actor=command.actor,
+                    at=at,
+                )
+            )
+            await audit(
+                session,
+                actor=command.actor,
+                action="stock.write_off.request",
+                entity_type="lot",
+                entity_id=str(lot_id),
+                at=at,
+                detail={
+                    "adjustment": str(adjustment_id),
+                    "reason": reason,
+                    "delta": delta,
+                    "value_fen": value,
+                    "threshold_fen": command.four_eyes_above_fen,
+                    "count": str(count_id),
+                },
+            )
+            adjustment_ids.append(adjustment_id)
+            continue
         moved = await book.move(
             lot_id=lot_id,
             movement="adjustment",
@@ -126,34 +166,24 @@ async def record_count(tx: Tx, command: RecordStockCount) -> tuple[uuid.UUID, li
                 reason=reason,
                 quantity_before=before,
                 quantity_after=moved.on_hand,
+                delta=delta,
+                value_fen=value,
+                status="applied",
                 note=line.note,
                 actor=command.actor,
                 at=at,
             )
         )
-        item = (await session.execute(select(items).where(items.c.id == item_id))).one()
-        tx.publish(
-            topic=TOPIC,
-            key=str(lot_id),
-            subject=str(lot_id),
-            type=STOCK_ADJUSTED,
-            payload=StockAdjustedV1(
-                adjustment_id=adjustment_id,
-                stock_count_id=count_id,
-                lot_id=lot_id,
-                lot_no=moved.lot_no,
-                item_code=item.code,
-                item_name=item.name,
-                unit=item.unit,
-                warehouse_code=place.code,
-                reason=reason,  # type: ignore[arg-type]
-                quantity_before=before,
-                quantity_after=moved.on_hand,
-                delta=delta,
-                donation_id=moved.donation_id,
-                tracking_code=moved.tracking_code,
-                adjusted_at=at,
-            ),
+        publish_adjusted(
+            tx,
+            adjustment_id=adjustment_id,
+            stock_count_id=count_id,
+            lot=moved,
+            item=item,
+            warehouse_code=place.code,
+            reason=reason,
+            before=before,
+            at=at,
         )
         await audit(
             session,

@@ -131,6 +131,7 @@ async def deliver_dispatch(
                     returned_quantity=back,
                     donation_id=a.donation_id,
                     tracking_code=a.tracking_code,
+                    disbursement_id=a.disbursement_id,
                 )
             )
         lines.append(
@@ -237,6 +238,9 @@ async def _land_transfer(
             procurement_order=origin.procurement_order,
             transfer_dispatch_id=row.id,
             inbound_id=inbound_id,
+            # a designation and the money that bought the goods travel with them
+            designated_project=origin.designated_project,
+            disbursement_id=origin.disbursement_id,
             received_at=at,
         )
         await book.move(
@@ -271,6 +275,8 @@ async def _land_transfer(
                 unit_value_fen=origin.unit_value_fen,
                 donation_id=origin.donation_id,
                 tracking_code=origin.tracking_code,
+                designated_project=origin.designated_project,
+                disbursement_id=origin.disbursement_id,
             )
         )
     await session.execute(

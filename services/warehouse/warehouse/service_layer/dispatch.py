@@ -112,6 +112,7 @@ async def request_dispatch(
             "incident_code": command.incident_code,
             "incident_name": command.incident_name,
             "urgency": command.urgency,
+            "project_code": command.project_code,
             "lines": lines,
             "note": command.note,
             "requested_by": command.actor,
@@ -155,14 +156,37 @@ async def approve_dispatch(
         session=tx.session,
     )
     approver_allowed(row.requested_by, command.actor)
-    row = await save(rows, row, status, at, approved_by=command.actor, approved_at=at)
+    override = (command.designated_override_reason or "").strip() or None
+    row = await save(
+        rows,
+        row,
+        status,
+        at,
+        approved_by=command.actor,
+        approved_at=at,
+        designated_override_reason=override,
+    )
     publish(
         tx,
         row,
         contracts.DISPATCH_APPROVED,
-        contracts.DispatchApprovedV1(**head, lines=requested_lines(row), approved_at=at),
+        contracts.DispatchApprovedV1(
+            **head,
+            lines=requested_lines(row),
+            approved_at=at,
+            designated_override=override is not None,
+        ),
     )
-    await rows.audit(actor=command.actor, action="dispatch.approve", entity_id=str(row.id), at=at)
+    await rows.audit(
+        actor=command.actor,
+        action="dispatch.approve",
+        entity_id=str(row.id),
+        at=at,
+        # an override of the goods' designation is recorded with its reason
+        detail={"designated_override": override, "project_code": row.project_code}
+        if override
+        else None,
+    )
     return outcome(row, [], head)  # nothing is allocated before picking
 
 

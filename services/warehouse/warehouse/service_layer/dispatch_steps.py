@@ -65,6 +65,8 @@ class Picked:
     source_kind: str
     donation_id: uuid.UUID | None
     tracking_code: str | None
+    designated_project: str | None = None
+    disbursement_id: uuid.UUID | None = None
     delivered_quantity: int | None = None
     returned_quantity: int | None = None
 
@@ -88,6 +90,7 @@ def event_head(
         "incident_code": row.incident_code,
         "incident_name": row.incident_name,
         "urgency": row.urgency,
+        "project_code": row.project_code,
     }
 
 
@@ -122,6 +125,8 @@ def picked_lines(allocs: Sequence[Any]) -> list[PickedLineV1]:
                     source_kind=r.source_kind,
                     donation_id=r.donation_id,
                     tracking_code=r.tracking_code,
+                    designated_project=r.designated_project,
+                    disbursement_id=r.disbursement_id,
                 )
                 for r in rows
             ],

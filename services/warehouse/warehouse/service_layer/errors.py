@@ -12,7 +12,13 @@ from datetime import date
 
 from shared.errors import Conflict, Forbidden
 from warehouse.domain import errors as domain
-from warehouse.domain.model import LotStock, check_approver, next_status, pick_fefo
+from warehouse.domain.model import (
+    LotStock,
+    check_approver,
+    check_write_off_approver,
+    next_status,
+    pick_fefo,
+)
 
 
 class InsufficientStock(Conflict):
@@ -45,3 +51,11 @@ def pick_lots(
         return pick_fefo(lots, quantity, today=today, min_days=min_days, item=item)
     except domain.InsufficientStock as exc:
         raise InsufficientStock(exc.message, details=exc.details) from exc
+
+
+def write_off_approver_allowed(counted_by: str, approver: str) -> None:
+    """:func:`check_write_off_approver`; a 403 Forbidden if the approver counted it."""
+    try:
+        check_write_off_approver(counted_by, approver)
+    except domain.SelfApproval as exc:
+        raise Forbidden(exc.message, details=exc.details) from exc

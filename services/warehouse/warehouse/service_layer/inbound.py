@@ -16,7 +16,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts.donation import DonationCancelledV1, DonationReceivedV1
+from shared.contracts.donation import (
+    DesignationChangedV1,
+    DonationCancelledV1,
+    DonationReceivedV1,
+)
 from shared.contracts.warehouse import (
     STOCK_RECEIVED,
     TOPIC,
@@ -27,7 +31,7 @@ from shared.contracts.warehouse import (
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import uuid7
 from shared.messaging.envelope import CloudEvent
-from warehouse.adapters.orm import inbounds, items, warehouses
+from warehouse.adapters.orm import inbounds, items, lots, warehouses
 from warehouse.domain.commands import ConfirmInbound, ConfirmLine, RegisterProcurement
 from warehouse.domain.model import is_expired, local_today
 from warehouse.service_layer import scope
@@ -51,6 +55,7 @@ async def on_donation_received(session: AsyncSession, event: CloudEvent) -> None
             donation_id=gift.donation_id,
             tracking_code=gift.tracking_code,
             donor_display_name=gift.display_name,
+            designated_project=gift.project_code,  # its lots go only to that project's dispatches
             lines=[item.model_dump(mode="json") for item in gift.items],
             announced_at=gift.received_at,
             created_by="donation.received",
@@ -84,6 +89,37 @@ async def on_donation_cancelled(session: AsyncSession, event: CloudEvent) -> Non
             at=datetime.now(UTC),
             detail={"donation_id": str(cancelled.donation_id), "reason": cancelled.reason},
         )
+
+
+async def on_designation_changed(session: AsyncSession, event: CloudEvent) -> None:
+    """A gift's designation was corrected: its expected inbound and its lots follow (lots
+    already reserved or shipped keep what their dispatch was picked under)."""
+    changed = DesignationChangedV1.model_validate(event.data)
+    project = changed.to_project_code
+    await session.execute(
+        update(inbounds)
+        .where(inbounds.c.donation_id == changed.donation_id)
+        .values(designated_project=project)
+    )
+    moved = await session.execute(
+        update(lots)
+        .where(lots.c.donation_id == changed.donation_id)
+        .values(designated_project=project)
+        .returning(lots.c.id)
+    )
+    await audit(
+        session,
+        actor="donation.designation_changed",
+        action="lot.designate",
+        entity_type="donation",
+        entity_id=str(changed.donation_id),
+        at=datetime.now(UTC),
+        detail={
+            "from": changed.from_project_code,
+            "to": project,
+            "lots": [str(lot_id) for lot_id in moved.scalars()],
+        },
+    )
 
 
 # --------------------------------------------------------------------------- procurement
@@ -123,6 +159,7 @@ async def register_procurement(tx: Tx, command: RegisterProcurement) -> uuid.UUI
             warehouse_id=place.id,
             procurement_order=procurement_order,
             supplier=supplier,
+            disbursement_id=command.disbursement_id,
             lines=stored,
             note=note,
             announced_at=now,
@@ -137,7 +174,11 @@ async def register_procurement(tx: Tx, command: RegisterProcurement) -> uuid.UUI
         entity_type="inbound",
         entity_id=str(inbound_id),
         at=now,
-        detail={"procurement_order": procurement_order, "warehouse_code": warehouse_code},
+        detail={
+            "procurement_order": procurement_order,
+            "warehouse_code": warehouse_code,
+            "disbursement_id": str(command.disbursement_id) if command.disbursement_id else None,
+        },
     )
     return inbound_id
 
@@ -273,6 +314,8 @@ async def confirm_inbound(tx: Tx, command: ConfirmInbound) -> uuid.UUID:
                 transfer_dispatch_id=inbound.transfer_dispatch_id,
                 inbound_id=inbound.id,
                 received_at=command.received_at,
+                designated_project=inbound.designated_project,
+                disbursement_id=inbound.disbursement_id,
             )
             await book.move(
                 lot_id=lot_id,
@@ -303,6 +346,8 @@ async def confirm_inbound(tx: Tx, command: ConfirmInbound) -> uuid.UUID:
                     unit_value_fen=unit_value,
                     donation_id=inbound.donation_id,
                     tracking_code=inbound.tracking_code,
+                    designated_project=inbound.designated_project,
+                    disbursement_id=inbound.disbursement_id,
                 )
             )
         stored.append(record)
@@ -350,6 +395,8 @@ async def confirm_inbound(tx: Tx, command: ConfirmInbound) -> uuid.UUID:
                 tracking_code=inbound.tracking_code,
                 procurement_order=inbound.procurement_order,
                 transfer_dispatch_id=inbound.transfer_dispatch_id,
+                designated_project=inbound.designated_project,
+                disbursement_id=inbound.disbursement_id,
             ),
             received_at=command.received_at,
             lots=received,

@@ -18,7 +18,7 @@ from shared.contracts import warehouse as contracts
 from shared.ids import uuid7
 from warehouse.adapters.orm import dispatch_allocations, lots
 from warehouse.domain.commands import PickDispatch
-from warehouse.domain.model import LotStock, local_today
+from warehouse.domain.model import LotStock, is_pickable, local_today, may_pick_designated
 from warehouse.service_layer.dispatch_rows import DispatchRows, rows_of
 from warehouse.service_layer.dispatch_steps import (
     Outcome,
@@ -29,7 +29,7 @@ from warehouse.service_layer.dispatch_steps import (
     publish,
     save,
 )
-from warehouse.service_layer.errors import pick_lots
+from warehouse.service_layer.errors import InsufficientStock, pick_lots
 from warehouse.service_layer.stock import StockBook
 from warehouse.service_layer.tx import Tx
 
@@ -56,6 +56,9 @@ async def pick_dispatch(tx: Tx, command: PickDispatch, rows: DispatchRows | None
     row = await save(rows, row, status, at, picked_by=actor, picked_at=at)
     book = StockBook(tx, actor=actor, at=at)
     lines = row.lines
+    # lots designated to a project go only to a dispatch serving it, unless an approver
+    # overrode that with a reason when approving
+    override = row.designated_override_reason is not None
     await book.lock({(row.from_warehouse_id, uuid.UUID(line["item_id"])) for line in lines})
     allocations: list[dict[str, Any]] = []
     picked: list[Picked] = []
@@ -72,15 +75,19 @@ async def pick_dispatch(tx: Tx, command: PickDispatch, rows: DispatchRows | None
                 .with_for_update()
             )
         ).all()
-        chosen = pick_lots(
-            [
-                LotStock(c.id, c.lot_no, c.expiry_date, c.on_hand, c.reserved, c.received_at)
-                for c in candidates
-            ],
+        allowed = [
+            c
+            for c in candidates
+            if may_pick_designated(c.designated_project, row.project_code, override=override)
+        ]
+        chosen = _pick(
+            allowed,
+            [c for c in candidates if c.id not in {a.id for a in allowed}],
             int(line["quantity"]),
             today=today,
             min_days=min_days,
             item=line["item_code"],
+            project_code=row.project_code,
         )
         by_id = {c.id: c for c in candidates}
         for lot, quantity in chosen:
@@ -116,6 +123,8 @@ async def pick_dispatch(tx: Tx, command: PickDispatch, rows: DispatchRows | None
                     source_kind=c.source_kind,
                     donation_id=c.donation_id,
                     tracking_code=c.tracking_code,
+                    designated_project=c.designated_project,
+                    disbursement_id=c.disbursement_id,
                 )
             )
     if allocations:
@@ -140,3 +149,46 @@ async def pick_dispatch(tx: Tx, command: PickDispatch, rows: DispatchRows | None
         detail={"lots": [{"lot_id": str(a.lot_id), "quantity": a.quantity} for a in allocs]},
     )
     return outcome(row, allocs, head)
+
+
+def _lot_stock(c: Any) -> LotStock:
+    return LotStock(c.id, c.lot_no, c.expiry_date, c.on_hand, c.reserved, c.received_at)
+
+
+def _pick(
+    allowed: list[Any],
+    held: list[Any],
+    quantity: int,
+    *,
+    today: date,
+    min_days: int,
+    item: str,
+    project_code: str | None,
+) -> list[tuple[LotStock, int]]:
+    """FEFO over the lots the dispatch may take; a 409 that says so when lots designated to
+    another project (``held``) were held back and the rest is not enough."""
+    try:
+        return pick_lots(
+            [_lot_stock(c) for c in allowed], quantity, today=today, min_days=min_days, item=item
+        )
+    except InsufficientStock as exc:
+        stock = [_lot_stock(c) for c in held]
+        held_back = sum(
+            s.available for s in stock if is_pickable(s, today=today, min_days=min_days)
+        )
+        if not held_back:
+            raise
+        projects = sorted({str(c.designated_project) for c in held})
+        serves = f"项目 {project_code}" if project_code else "未指定项目"
+        raise InsufficientStock(
+            f"{exc.message}；另有 {held_back} 为定向捐赠给 {'、'.join(projects)} 的批次，"
+            f"本调拨单（{serves}）不能使用，须审批人填写理由特批 "
+            f"(designated lots held back: {held_back} units are designated to "
+            f"{', '.join(projects)}; an approver may override with a reason)",
+            details={
+                **exc.details,
+                "designated_held_back": held_back,
+                "designated_projects": projects,
+                "project_code": project_code,
+            },
+        ) from exc

@@ -41,6 +41,7 @@ from warehouse.entrypoints.api.deps import (
     versioned,
 )
 from warehouse.entrypoints.api.schemas import (
+    ApproveIn,
     DeliverIn,
     DispatchCreate,
     DispatchOut,
@@ -102,6 +103,7 @@ async def request_dispatch(
         incident_code=body.incident_code,
         incident_name=body.incident_name,
         note=body.note,
+        project_code=body.project_code,
     )
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
@@ -176,10 +178,18 @@ async def _step(
 
 
 @_step_route("approve", "审批通过（审批人，非申请人）")
-async def approve(step: Step, staff: StaffPrincipal = Approver) -> JSONResponse:
-    command = ApproveDispatch(step.dispatch_id, staff.username, step.version, actor_org=staff.org)
+async def approve(
+    step: Step, body: ApproveIn | None = None, staff: StaffPrincipal = Approver
+) -> JSONResponse:
+    command = ApproveDispatch(
+        step.dispatch_id,
+        staff.username,
+        step.version,
+        actor_org=staff.org,
+        designated_override_reason=body.designated_override_reason if body else None,
+    )
     return await _step(
-        step, staff, "approve", None, lambda uow: lifecycle.approve_dispatch(uow, command)
+        step, staff, "approve", body, lambda uow: lifecycle.approve_dispatch(uow, command)
     )
 
 

@@ -69,6 +69,7 @@ async def create_inbound(
         actor_org=staff.org,
         supplier=body.supplier,
         note=body.note,
+        disbursement_id=body.disbursement_id,
     )
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:

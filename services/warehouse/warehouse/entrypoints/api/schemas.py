@@ -202,6 +202,12 @@ class LotOut(BaseModel):
     transfer_dispatch_id: uuid.UUID | None
     inbound_id: uuid.UUID | None
     received_at: datetime
+    designated_project: str | None = Field(
+        description="定向项目：只用于该项目的调拨 (designated: only for that project's dispatches)"
+    )
+    disbursement_id: uuid.UUID | None = Field(
+        description="采购资金来源的拨付 (the disbursement whose donated money bought it)"
+    )
 
 
 class LotPage(BaseModel):
@@ -262,6 +268,38 @@ class StockCountPage(BaseModel):
     next_cursor: str | None
 
 
+class StockAdjustmentOut(BaseModel):
+    """One difference a stock count found; a write-off above the four-eyes threshold is
+    ``pending`` until an approver (not the counter) applies or rejects it."""
+
+    id: uuid.UUID
+    stock_count_id: uuid.UUID | None
+    lot_id: uuid.UUID
+    lot_no: str
+    item_code: str
+    item_name: str
+    unit: str
+    warehouse_code: str
+    reason: str
+    status: Literal["applied", "pending", "rejected"]
+    quantity_before: int = Field(description="在库：盘点时（已执行：执行时）(on hand before)")
+    quantity_after: int
+    delta: int
+    value_fen: int | None = Field(description="核减价值 = 数量 × 物资单价 (units × unit value)")
+    note: str | None
+    counted_by: str
+    counted_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decided_reason: str | None
+    version: int
+
+
+class StockAdjustmentPage(BaseModel):
+    items: list[StockAdjustmentOut]
+    next_cursor: str | None
+
+
 # --------------------------------------------------------------------------- inbound
 
 
@@ -280,6 +318,11 @@ class InboundCreate(Strict):
     supplier: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=500)
     lines: list[ProcurementLineIn] = Field(min_length=1, max_length=200)
+    disbursement_id: uuid.UUID | None = Field(
+        default=None,
+        description="用捐款采购：支付这批物资的拨付 id，批次带上其资金来源 "
+        "(bought with donated money: the disbursement that paid; its lots carry that lineage)",
+    )
 
 
 class ConfirmLineIn(Strict):
@@ -313,6 +356,8 @@ class InboundOut(BaseModel):
     procurement_order: str | None
     supplier: str | None
     transfer_dispatch_id: uuid.UUID | None
+    designated_project: str | None = None
+    disbursement_id: uuid.UUID | None = None
     lines: list[dict[str, Any]]
     received_lines: list[dict[str, Any]] | None
     note: str | None
@@ -361,6 +406,24 @@ class DispatchCreate(Strict):
     urgency: Literal["normal", "urgent", "critical"] = "normal"
     note: str | None = Field(default=None, max_length=500)
     lines: list[DispatchLineIn] = Field(min_length=1, max_length=100)
+    project_code: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$",
+        description="服务的项目：可使用定向给该项目的捐赠物资 "
+        "(the project it serves: it may pick goods designated to it)",
+    )
+
+
+class ApproveIn(Strict):
+    designated_override_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="特批使用定向给其他项目的物资的理由（记入审计）"
+        " (let it pick lots designated to another project: the reason, audited)",
+    )
 
 
 class ReasonIn(Strict):
@@ -400,6 +463,8 @@ class AllocationOut(BaseModel):
     tracking_code: str | None
     delivered_quantity: int | None
     returned_quantity: int | None
+    designated_project: str | None = None
+    disbursement_id: uuid.UUID | None = None
 
 
 class DispatchOut(BaseModel):
@@ -415,6 +480,10 @@ class DispatchOut(BaseModel):
     lines: list[dict[str, Any]]
     allocations: list[AllocationOut]
     note: str | None
+    project_code: str | None = None
+    designated_override_reason: str | None = Field(
+        default=None, description="审批时特批使用他项目定向物资的理由 (the approver's override)"
+    )
     requested_by: str
     requested_at: datetime
     approved_by: str | None

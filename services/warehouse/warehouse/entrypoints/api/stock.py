@@ -24,6 +24,7 @@ from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
     Keeper,
     Reader,
+    settings_of,
 )
 from warehouse.entrypoints.api.schemas import (
     LotPage,
@@ -216,6 +217,7 @@ async def create_stock_count(
         actor=staff.username,
         actor_org=staff.org,
         note=body.note,
+        four_eyes_above_fen=settings_of(runtime).write_off_four_eyes_fen,
     )
 
     async def action(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:

@@ -81,10 +81,14 @@ async def dispatch_out(
                 tracking_code=a.tracking_code,
                 delivered_quantity=a.delivered_quantity,
                 returned_quantity=a.returned_quantity,
+                designated_project=a.designated_project,
+                disbursement_id=a.disbursement_id,
             )
             for a in allocs
         ],
         note=row.note,
+        project_code=row.project_code,
+        designated_override_reason=row.designated_override_reason,
         requested_by=row.requested_by,
         requested_at=row.requested_at,
         approved_by=row.approved_by,

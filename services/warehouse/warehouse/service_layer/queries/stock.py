@@ -31,6 +31,8 @@ from warehouse.entrypoints.api.schemas import (
     LotPage,
     MovementOut,
     MovementPage,
+    StockAdjustmentOut,
+    StockAdjustmentPage,
     StockCountOut,
     StockCountPage,
     StockLevelOut,
@@ -197,8 +199,11 @@ async def _count_out(session: AsyncSession, count: Any) -> StockCountOut:
                 "reason": a.reason,
                 "quantity_before": a.quantity_before,
                 "quantity_after": a.quantity_after,
-                "delta": a.quantity_after - a.quantity_before,
+                "delta": a.delta,
                 "note": a.note,
+                # a write-off above the four-eyes threshold waits for a second person
+                "status": a.status,
+                "value_fen": a.value_fen,
             }
             for a in adjustments
         ],
@@ -378,3 +383,88 @@ async def get_stock_count(
         raise NotFound(f"盘点记录不存在 (stock count {count_id} not found)")
     await scope_rule.ensure_sees(session, scope, row.warehouse_code, row.org_code)
     return await _count_out(session, row)
+
+
+# --------------------------------------------------------------------------- write-offs
+
+
+def _adjustment_query() -> Any:
+    return (
+        select(
+            stock_adjustments,
+            lots.c.lot_no,
+            items.c.code.label("item_code"),
+            items.c.name.label("item_name"),
+            items.c.unit,
+            warehouses.c.code.label("warehouse_code"),
+            warehouses.c.org_code,
+        )
+        .join(lots, lots.c.id == stock_adjustments.c.lot_id)
+        .join(items, items.c.id == lots.c.item_id)
+        .join(warehouses, warehouses.c.id == lots.c.warehouse_id)
+    )
+
+
+def _adjustment_out(row: Any) -> StockAdjustmentOut:
+    return StockAdjustmentOut(
+        id=row.id,
+        stock_count_id=row.stock_count_id,
+        lot_id=row.lot_id,
+        lot_no=row.lot_no,
+        item_code=row.item_code,
+        item_name=row.item_name,
+        unit=row.unit,
+        warehouse_code=row.warehouse_code,
+        reason=row.reason,
+        status=row.status,
+        quantity_before=row.quantity_before,
+        quantity_after=row.quantity_after,
+        delta=row.delta,
+        value_fen=row.value_fen,
+        note=row.note,
+        counted_by=row.actor,
+        counted_at=row.at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        decided_reason=row.decided_reason,
+        version=row.version,
+    )
+
+
+async def adjustment_body(
+    session: AsyncSession, adjustment_id: uuid.UUID, *, scope: str | None = None
+) -> dict[str, Any]:
+    """One stock adjustment, JSON-ready; 404 if there is none, 403 if it is of a warehouse
+    ``scope`` may not see."""
+    row = (
+        await session.execute(_adjustment_query().where(stock_adjustments.c.id == adjustment_id))
+    ).first()
+    if row is None:
+        raise NotFound(f"库存调整不存在 (stock adjustment {adjustment_id} not found)")
+    await scope_rule.ensure_sees(session, scope, row.warehouse_code, row.org_code)
+    return _adjustment_out(row).model_dump(mode="json")
+
+
+async def list_adjustments(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    warehouse_code: str | None,
+    scope: str | None,
+    limit: int,
+    cursor: str | None,
+) -> StockAdjustmentPage:
+    """Stock adjustments, the latest first (``status=pending``: the write-offs awaiting a
+    second person), of the warehouses ``scope`` sees."""
+    await scope_rule.ensure_sees_code(session, scope, warehouse_code)
+    query = scope_rule.within(_adjustment_query(), scope, warehouses.c.org_code)
+    if status:
+        query = query.where(stock_adjustments.c.status == status)
+    if warehouse_code:
+        query = query.where(warehouses.c.code == warehouse_code)
+    if cursor:
+        (before,) = decode_cursor(cursor, 1, uuid.UUID)
+        query = query.where(stock_adjustments.c.id < before)
+    query = query.order_by(stock_adjustments.c.id.desc())
+    page, next_cursor = await read_page(session, query, limit, lambda r: [str(r.id)])
+    return StockAdjustmentPage(items=[_adjustment_out(r) for r in page], next_cursor=next_cursor)
