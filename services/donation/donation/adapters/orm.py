@@ -240,7 +240,9 @@ class GoodsLineage(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
     )
-    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    # a goods gift's goods, or goods a disbursement's money bought (migration 0007)
+    donation_id: uuid.UUID | None = Field(default=None, foreign_key="donations.id")
+    disbursement_id: uuid.UUID | None = Field(default=None, foreign_key="disbursements.id")
     stage: str = Field(max_length=12)
     item_code: str = Field(max_length=64)
     item_name: str | None = Field(default=None, max_length=200)

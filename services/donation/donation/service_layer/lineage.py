@@ -1,6 +1,12 @@
 """Goods lineage from the warehouse's events: a goods gift's timeline grows with each lot
-received, each dispatch that carried its goods, each sign-off; the gift is completed when all
-of its quantity was delivered."""
+received, each dispatch that carried its goods, each sign-off; the gift is used per unit
+delivered (``used_fen``: each unit signed for at its line's value) and completed when all of
+its quantity was delivered.
+
+Goods bought with donated money are followed the same way: a lot whose procurement named the
+disbursement that paid for it (``disbursement_id`` in the warehouse's events) is recorded
+against that disbursement, so a donor whose gift the disbursement drew on sees the goods and
+who signed for them (``service_layer.tracking``)."""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from donation.adapters.orm import Donation, DonationItem, Donor, GoodsLineage
+from donation.adapters.orm import Disbursement, Donation, DonationItem, Donor, GoodsLineage
+from donation.domain.figures import goods_used_fen
 from donation.domain.lifecycle import goods_status
 from donation.service_layer.common import NOTICE_NAMESPACE, notice_channels, now
 from shared.contracts.donation import (
@@ -82,6 +89,39 @@ async def _gift(session: AsyncSession, donation_id: uuid.UUID | None) -> Donatio
     )
 
 
+def _lineage_row(
+    event: CloudEvent,
+    *,
+    stage: str,
+    item_code: str,
+    item_name: str | None,
+    quantity: int,
+    unit: str | None,
+    lot_id: str | None,
+    dispatch_id: str | None,
+    destination: str | None,
+    signed_by: str | None,
+    at: datetime,
+    donation_id: uuid.UUID | None = None,
+    disbursement_id: uuid.UUID | None = None,
+) -> GoodsLineage:
+    return GoodsLineage(
+        donation_id=donation_id,
+        disbursement_id=disbursement_id,
+        stage=stage,
+        item_code=item_code,
+        item_name=item_name,
+        quantity=quantity,
+        unit=unit,
+        lot_id=lot_id,
+        dispatch_id=dispatch_id,
+        destination=destination,
+        signed_by=signed_by,
+        at=at,
+        source_event_id=event.id,
+    )
+
+
 async def _record(
     session: AsyncSession,
     stager: _Stager,
@@ -100,7 +140,8 @@ async def _record(
     at: datetime,
 ) -> None:
     session.add(
-        GoodsLineage(
+        _lineage_row(
+            event,
             donation_id=donation.id,
             stage=stage,
             item_code=item_code,
@@ -112,7 +153,6 @@ async def _record(
             destination=destination,
             signed_by=signed_by,
             at=at,
-            source_event_id=event.id,
         )
     )
     stager.publish(
@@ -138,24 +178,36 @@ async def _record(
 
 async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -> None:
     await session.flush()
-    total = int(
-        await session.scalar(
-            select(func.coalesce(func.sum(col(DonationItem.quantity)), 0)).where(
-                col(DonationItem.donation_id) == donation.id
-            )
+    lines = [
+        (i.item_code, i.quantity, i.value_fen)
+        for i in await session.scalars(
+            select(DonationItem).where(col(DonationItem.donation_id) == donation.id)
         )
-        or 0
-    )
-    sums = dict(
-        (
-            await session.execute(
-                select(col(GoodsLineage.stage), func.sum(col(GoodsLineage.quantity)))
-                .where(col(GoodsLineage.donation_id) == donation.id)
-                .group_by(col(GoodsLineage.stage))
+    ]
+    total = sum(quantity for _, quantity, _ in lines)
+    by_item = (
+        await session.execute(
+            select(
+                col(GoodsLineage.stage),
+                col(GoodsLineage.item_code),
+                func.sum(col(GoodsLineage.quantity)),
             )
-        ).all()
-    )
+            .where(col(GoodsLineage.donation_id) == donation.id)
+            .group_by(col(GoodsLineage.stage), col(GoodsLineage.item_code))
+        )
+    ).all()
+    sums: dict[str, int] = {}
+    signed: dict[str, int] = {}
+    for stage, item_code, quantity in by_item:
+        sums[stage] = sums.get(stage, 0) + int(quantity)
+        if stage == "signed":
+            signed[item_code] = int(quantity)
     before = donation.status
+    used_before = donation.used_fen
+    # used per unit delivered, at the value the donor's line gave each unit
+    donation.used_fen = goods_used_fen(
+        lines, signed, cap_fen=donation.amount_fen - donation.refunded_fen
+    )
     donation.status = goods_status(
         before,
         total=total,
@@ -163,7 +215,13 @@ async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -
         distributed=int(sums.get("signed", 0)),
         written_off=int(sums.get("written_off", 0)),
     )
+    if donation.status == "completed":
+        # everything that arrived was handed out: the whole gift is used
+        donation.used_fen = donation.amount_fen - donation.refunded_fen
     if donation.status == before:
+        if donation.used_fen != used_before:
+            donation.version += 1
+            donation.updated_at = now()
         return
     donation.version += 1
     donation.updated_at = now()
@@ -228,6 +286,7 @@ class _Moved:
     quantity: int
     unit: str | None
     lot_id: str
+    disbursement_id: uuid.UUID | None = None  # the money that bought the lot, if donated
 
 
 async def _track(
@@ -243,12 +302,27 @@ async def _track(
     at: datetime,
 ) -> None:
     """Record each lot of a goods gift the event moved (nothing moved, or not of a goods gift,
-    is passed over) on the gift's timeline, then advance each gift touched, once."""
+    is passed over) on the gift's timeline, then advance each gift touched, once; a lot bought
+    with a disbursement's money on that disbursement's lineage."""
     stager = _Stager(session, topic_prefix)
     touched: dict[uuid.UUID, Donation] = {}
     for lot in moved:
+        if lot.quantity <= 0:
+            continue
+        if lot.donation_id is None and lot.disbursement_id is not None:
+            await _record_bought(
+                session,
+                event,
+                lot,
+                stage=stage,
+                dispatch_id=dispatch_id,
+                destination=destination,
+                signed_by=signed_by,
+                at=at,
+            )
+            continue
         donation = await _gift(session, lot.donation_id)
-        if donation is None or lot.quantity <= 0:
+        if donation is None:
             continue
         touched[donation.id] = donation
         await _record(
@@ -272,6 +346,42 @@ async def _track(
     await stager.flush()
 
 
+async def _record_bought(
+    session: AsyncSession,
+    event: CloudEvent,
+    lot: _Moved,
+    *,
+    stage: str,
+    dispatch_id: str | None,
+    destination: str | None,
+    signed_by: str | None,
+    at: datetime,
+) -> None:
+    """A lot bought with a disbursement's money moved: on the disbursement's lineage (a
+    disbursement this service does not know is passed over)."""
+    known = await session.scalar(
+        select(col(Disbursement.id)).where(col(Disbursement.id) == lot.disbursement_id)
+    )
+    if known is None:
+        return
+    session.add(
+        _lineage_row(
+            event,
+            disbursement_id=lot.disbursement_id,
+            stage=stage,
+            item_code=lot.item_code,
+            item_name=lot.item_name,
+            quantity=lot.quantity,
+            unit=lot.unit,
+            lot_id=lot.lot_id,
+            dispatch_id=dispatch_id,
+            destination=destination,
+            signed_by=signed_by,
+            at=at,
+        )
+    )
+
+
 def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
     async def on_stock_received(session: AsyncSession, event: CloudEvent) -> None:
         received = StockReceivedV1.model_validate(event.data)
@@ -291,6 +401,7 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
                     lot.quantity,
                     lot.unit,
                     str(lot.lot_id),
+                    lot.disbursement_id or received.source.disbursement_id,
                 )
                 for lot in received.lots
             ),
@@ -315,6 +426,7 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
                     lot.quantity,
                     line.unit,
                     str(lot.lot_id),
+                    lot.disbursement_id,
                 )
                 for line in shipped.lines
                 for lot in line.lots
@@ -347,6 +459,7 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
                     lot.delivered_quantity,
                     line.unit,
                     str(lot.lot_id),
+                    lot.disbursement_id,
                 )
                 for line in delivered.lines
                 for lot in line.lots
@@ -372,6 +485,7 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
                     abs(adjusted.delta),
                     adjusted.unit,
                     str(adjusted.lot_id),
+                    adjusted.disbursement_id,
                 )
             ],
             stage="written_off" if adjusted.delta < 0 else "in_stock",

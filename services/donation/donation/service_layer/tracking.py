@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from donation.adapters.orm import (
     RemainderMove,
 )
 from donation.domain.commands import RequestLookupCode, VerifyLookupCode
+from donation.domain.figures import remaining_fen
 from donation.service_layer.common import now, request_notice
 from shared.contracts.donation import NoticeFactsV1
 from shared.errors import NotFound, ValidationFailed
@@ -36,6 +38,30 @@ from shared.uow import SqlUnitOfWork
 NOT_FOUND = "未找到该查询码对应的捐赠 (no gift found for this code)"
 CODE_TTL = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
+
+
+def _goods_text(g: GoodsLineage) -> str:
+    what = f"{g.item_name or g.item_code} {g.quantity}{g.unit or ''}"
+    return {
+        "in_stock": f"{what} 入库 {g.destination or ''}",
+        "dispatched": f"{what} 调拨发往 {g.destination or ''}",
+        "signed": f"{what} 已签收（{g.signed_by or ''}）",
+        "written_off": f"{what} 在仓库报损/过期核销",
+    }[g.stage].strip()
+
+
+def _goods_out(g: GoodsLineage) -> dict[str, Any]:
+    return {
+        "stage": g.stage,
+        "item_code": g.item_code,
+        "item_name": g.item_name,
+        "quantity": g.quantity,
+        "unit": g.unit,
+        "destination": g.destination,
+        "signed_by": g.signed_by,
+        "dispatch_id": g.dispatch_id,
+        "at": g.at.isoformat(),
+    }
 
 
 async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any]:
@@ -100,6 +126,15 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
         )
     )
     disbursement_ids = [d.id for _, d, _ in uses]
+    # goods the disbursements that drew on this gift bought: into stock, out, signed for
+    bought: dict[uuid.UUID, list[GoodsLineage]] = {}
+    for g in await s.scalars(
+        select(GoodsLineage)
+        .where(col(GoodsLineage.disbursement_id).in_(disbursement_ids))
+        .order_by(col(GoodsLineage.at), col(GoodsLineage.id))
+    ):
+        assert g.disbursement_id is not None
+        bought.setdefault(g.disbursement_id, []).append(g)
     follow_ups = list(
         await s.scalars(
             select(FollowUp)
@@ -172,14 +207,16 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
                 }
             )
     for g in lineage:
-        what = f"{g.item_name or g.item_code} {g.quantity}{g.unit or ''}"
-        text = {
-            "in_stock": f"{what} 入库 {g.destination or ''}",
-            "dispatched": f"{what} 调拨发往 {g.destination or ''}",
-            "signed": f"{what} 已签收（{g.signed_by or ''}）",
-            "written_off": f"{what} 在仓库报损/过期核销",
-        }[g.stage]
-        timeline.append({"at": g.at.isoformat(), "event": g.stage, "text": text.strip()})
+        timeline.append({"at": g.at.isoformat(), "event": g.stage, "text": _goods_text(g)})
+    for _, d, _ in uses:
+        for g in bought.get(d.id, []):
+            timeline.append(
+                {
+                    "at": g.at.isoformat(),
+                    "event": f"bought_{g.stage}",
+                    "text": f"「{d.purpose}」所购物资：{_goods_text(g)}",
+                }
+            )
     for f in follow_ups:
         timeline.append(
             {"at": f.visited_on.isoformat(), "event": "follow_up", "text": f"回访：{f.summary}"}
@@ -206,9 +243,14 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
         "amount_fen": donation.amount_fen,
         "used_fen": donation.used_fen,
         "refunded_fen": donation.refunded_fen,
-        "remaining_fen": donation.amount_fen - donation.used_fen - donation.refunded_fen
-        if donation.kind == "money"
-        else None,
+        # a goods gift's fen are used per unit delivered; a cancelled gift has nothing left
+        "remaining_fen": remaining_fen(
+            donation.kind,
+            donation.status,
+            amount_fen=donation.amount_fen,
+            used_fen=donation.used_fen,
+            refunded_fen=donation.refunded_fen,
+        ),
         "received_at": donation.received_at.isoformat(),
         "project": {"code": project.code, "name": project.name} if project else None,
         "receipt": {
@@ -235,6 +277,8 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
                 "amount_fen": a.amount_fen,
                 "disbursement_amount_fen": d.amount_fen,
                 "reversed": d.id in reversed_ids,
+                # the goods this disbursement bought, and who signed for them (masked)
+                "goods": [_goods_out(g) for g in bought.get(d.id, [])],
             }
             for a, d, p in uses
         ],
@@ -254,20 +298,7 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
             }
             for m, source in moves
         ],
-        "goods": [
-            {
-                "stage": g.stage,
-                "item_code": g.item_code,
-                "item_name": g.item_name,
-                "quantity": g.quantity,
-                "unit": g.unit,
-                "destination": g.destination,
-                "signed_by": g.signed_by,
-                "dispatch_id": g.dispatch_id,
-                "at": g.at.isoformat(),
-            }
-            for g in lineage
-        ],
+        "goods": [_goods_out(g) for g in lineage],
         "follow_ups": [
             {"visited_on": f.visited_on.isoformat(), "summary": f.summary, "town": f.town}
             for f in follow_ups

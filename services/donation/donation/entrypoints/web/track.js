@@ -12,6 +12,10 @@ const EVENTS = {
   delivered: ["物资送达", "Goods arrived"],
   signed: ["受助方签收", "Signed for by the recipient"],
   written_off: ["物资报损核销", "Goods written off"],
+  bought_in_stock: ["善款所购物资入库", "Goods bought with the gift in the warehouse"],
+  bought_dispatched: ["善款所购物资发运", "Goods bought with the gift left the warehouse"],
+  bought_signed: ["善款所购物资签收", "Goods bought with the gift signed for"],
+  bought_written_off: ["善款所购物资报损", "Goods bought with the gift written off"],
   follow_up: ["回访", "Follow-up visit"],
   cancelled: ["捐赠已取消", "Gift cancelled"],
   refunded: ["未使用部分已退回", "Unused part refunded"],
@@ -27,7 +31,7 @@ const STATUS = {
   cancelled: ["已取消", "Cancelled"],
   refunded: ["已退回", "Refunded"],
 };
-const CORRECTIONS = new Set(["receipt_voided", "cancelled", "refunded", "written_off"]);
+const CORRECTIONS = new Set(["receipt_voided", "cancelled", "refunded", "written_off", "bought_written_off"]);
 
 let current = null;
 
@@ -64,7 +68,8 @@ function render(data) {
   bar.setAttribute("aria-valuenow", String(pct));
   bar.firstElementChild.style.width = `${pct}%`;
   document.getElementById("used-text").textContent = data.kind === "goods"
-    ? t("物资的去向见下方时间线。", "Where the goods went is below.")
+    ? t(`按已签收件数计，已使用 ${yuan(used)}（${pct}%），尚余 ${yuan(data.remaining_fen)}；物资的去向见下方时间线。`,
+      `Used ${yuan(used)} (${pct}%) by the units signed for; ${yuan(data.remaining_fen)} left. Where the goods went is below.`)
     : t(`已使用 ${yuan(used)}（${pct}%），尚余 ${yuan(data.remaining_fen)}${data.refunded_fen ? `，已退回 ${yuan(data.refunded_fen)}` : ""}。`,
       `Used ${yuan(used)} (${pct}%); ${yuan(data.remaining_fen)} left${data.refunded_fen ? `; ${yuan(data.refunded_fen)} refunded` : ""}.`);
 

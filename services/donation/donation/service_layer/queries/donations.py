@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
 from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
+from donation.domain.figures import remaining_fen
 from donation.entrypoints.api.schemas import DonationItemOut, DonationOut, DonationPage
 from donation.service_layer.queries.donors import donor_out
 from shared import public_lookups
@@ -63,7 +64,14 @@ def donation_out(
         version=donation.version,
         used_fen=donation.used_fen,
         refunded_fen=donation.refunded_fen,
-        remaining_fen=donation.amount_fen - donation.used_fen - donation.refunded_fen,
+        # nothing remains of a cancelled gift; a goods gift's fen are used per unit delivered
+        remaining_fen=remaining_fen(
+            donation.kind,
+            donation.status,
+            amount_fen=donation.amount_fen,
+            used_fen=donation.used_fen,
+            refunded_fen=donation.refunded_fen,
+        ),
         status_reason=donation.status_reason,
         receipt_no=receipt_no,
         updated_at=donation.updated_at,

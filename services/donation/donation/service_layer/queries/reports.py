@@ -52,10 +52,12 @@ async def totals(
     net = col(Donation.amount_fen) - col(Donation.refunded_fen)
     is_money = col(Donation.kind) == "money"
     designated = col(Donation.project_code).is_not(None)
+    # a goods gift is used per unit delivered (used_fen, kept by the goods lineage), all of it
+    # once completed
     used = case(
         (is_money, col(Donation.used_fen)),
         (col(Donation.status) == "completed", net),
-        else_=literal(0),
+        else_=col(Donation.used_fen),
     )
     allocated = case((~is_money | designated, net), else_=col(Donation.used_fen))
     unallocated = case((~is_money | designated, literal(0)), else_=net - col(Donation.used_fen))

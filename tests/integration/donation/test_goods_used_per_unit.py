@@ -1,0 +1,174 @@
+"""A goods gift is used per unit delivered, over HTTP with the warehouse's events on the real
+broker: 4 of 10 quilts signed for is 40 % of the gift's value used (the gift's record, the
+donor's tracking page, the totals report), not ¥0 until the last one; all of it once completed.
+A cancelled gift has nothing remaining."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.contracts.warehouse import (
+    DISPATCH_DELIVERED,
+    STOCK_RECEIVED,
+    DeliveredLineV1,
+    DeliveredLotV1,
+    DispatchDeliveredV1,
+    LotSourceV1,
+    ReceivedLotV1,
+    StockReceivedV1,
+)
+from shared.ids import uuid7
+from tests.integration.conftest import eventually
+from tests.integration.donation.conftest import Api, gift
+from tests.integration.donation.test_goods_lineage import header, produce
+
+pytestmark = pytest.mark.integration
+
+T = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+async def _goods_gift(api: Api, quantity: int, value_fen: int) -> dict[str, Any]:
+    created: dict[str, Any] = await api.ok(
+        "POST",
+        "/api/v1/donations",
+        json=gift(
+            kind="goods",
+            amount_fen=None,
+            channel="on_site",
+            display="named",
+            donor={"name": "奉化某某商贸有限公司", "donor_type": "organization"},
+            items=[
+                {
+                    "item_code": "QUILT",
+                    "name": "棉被",
+                    "quantity": quantity,
+                    "unit": "床",
+                    "value_fen": value_fen,
+                }
+            ],
+        )
+        | {"amount_fen": value_fen},
+    )
+    return created
+
+
+def _delivered(
+    dispatch_id: uuid.UUID, lot_id: uuid.UUID, donation_id: uuid.UUID, code: str, quantity: int
+) -> DispatchDeliveredV1:
+    return DispatchDeliveredV1(
+        **header(dispatch_id),
+        recipient_name_masked="王*明",
+        recipient_org="溪口镇人民政府",
+        partial=False,
+        lines=[
+            DeliveredLineV1(
+                item_code="QUILT",
+                item_name="棉被",
+                unit="床",
+                shipped_quantity=quantity,
+                delivered_quantity=quantity,
+                returned_quantity=0,
+                lots=[
+                    DeliveredLotV1(
+                        lot_id=lot_id,
+                        lot_no="D-QUILT-U",
+                        shipped_quantity=quantity,
+                        delivered_quantity=quantity,
+                        returned_quantity=0,
+                        donation_id=donation_id,
+                        tracking_code=code,
+                    )
+                ],
+            )
+        ],
+        delivered_at=T + timedelta(hours=6),
+    )
+
+
+async def test_a_goods_gift_is_used_per_unit_delivered(api: Api) -> None:
+    created = await _goods_gift(api, 10, 120_000)  # ¥120 a quilt
+    donation_id, code = uuid.UUID(created["id"]), created["tracking_code"]
+    assert (created["used_fen"], created["remaining_fen"]) == (0, 120_000)
+    lot_id = uuid7()
+    received = StockReceivedV1(
+        inbound_id=uuid7(),
+        receipt_no="RK-2026-009101",
+        warehouse_code="WH-DISTRICT",
+        warehouse_name="区备灾救灾中心仓库",
+        source=LotSourceV1(source_kind="donation", donation_id=donation_id, tracking_code=code),
+        received_at=T,
+        lots=[
+            ReceivedLotV1(
+                lot_id=lot_id,
+                lot_no="D-QUILT-U",
+                item_code="QUILT",
+                item_name="棉被",
+                category="clothing_bedding",
+                unit="床",
+                warehouse_code="WH-DISTRICT",
+                quantity=10,
+                unit_value_fen=12_000,
+                donation_id=donation_id,
+                tracking_code=code,
+            )
+        ],
+    )
+    await produce(
+        [
+            (STOCK_RECEIVED, str(lot_id), received),
+            (DISPATCH_DELIVERED, str(lot_id), _delivered(uuid7(), lot_id, donation_id, code, 4)),
+        ]
+    )
+
+    async def used(expected: int) -> bool:
+        body = await api.ok("GET", f"/api/v1/donations/{donation_id}")
+        return bool(body["used_fen"] == expected)
+
+    await eventually(lambda: used(48_000), timeout=30)
+    body = await api.ok("GET", f"/api/v1/donations/{donation_id}")
+    assert (body["status"], body["used_fen"], body["remaining_fen"]) == ("used", 48_000, 72_000)
+    view = (await api.client.get(f"/api/v1/track/{code}")).json()
+    assert (view["used_fen"], view["remaining_fen"]) == (48_000, 72_000)
+    at = datetime.fromisoformat(created["received_at"])
+    report = await api.ok(
+        "GET",
+        "/api/v1/reports/totals",
+        params={
+            "group_by": "kind",
+            "kind": "goods",
+            "received_from": at.isoformat(),
+            "received_to": (at + timedelta(milliseconds=1)).isoformat(),
+        },
+    )
+    (row,) = report["rows"]
+    assert (row["used_fen"], row["remaining_fen"]) == (48_000, 72_000)
+
+    # the other 6: completed, all of it used, nothing left
+    await produce(
+        [(DISPATCH_DELIVERED, str(lot_id), _delivered(uuid7(), lot_id, donation_id, code, 6))]
+    )
+    await eventually(lambda: used(120_000), timeout=30)
+    body = await api.ok("GET", f"/api/v1/donations/{donation_id}")
+    assert (body["status"], body["remaining_fen"]) == ("completed", 0)
+
+
+async def test_a_cancelled_gift_shows_nothing_remaining(api: Api) -> None:
+    created = await api.ok("POST", "/api/v1/donations", json=gift(amount_fen=30_000))
+    cancelled = await api.ok(
+        "POST",
+        f"/api/v1/donations/{created['id']}/cancel",
+        json={"reason": "重复登记"},
+    )
+    assert cancelled["status"] == "cancelled"
+    assert (cancelled["used_fen"], cancelled["remaining_fen"]) == (0, 0)
+    view = (await api.client.get(f"/api/v1/track/{created['tracking_code']}")).json()
+    assert view["remaining_fen"] == 0
+    goods = await _goods_gift(api, 3, 9_000)
+    gone = await api.ok(
+        "POST", f"/api/v1/donations/{goods['id']}/cancel", json={"reason": "物资未送达"}
+    )
+    assert gone["remaining_fen"] == 0
