@@ -195,6 +195,11 @@ _WAREHOUSE: dict[str, Access] = {
     "POST /api/v1/stock-counts": _KEEPER,
     "GET /api/v1/stock-counts": EVERY_ROLE,
     "GET /api/v1/stock-counts/{count_id}": EVERY_ROLE,
+    # write-offs above the four-eyes threshold: decided by an approver, not the counter
+    "GET /api/v1/stock-adjustments": EVERY_ROLE,
+    "GET /api/v1/stock-adjustments/{adjustment_id}": EVERY_ROLE,
+    "POST /api/v1/stock-adjustments/{adjustment_id}/approve": staff(APPROVER),
+    "POST /api/v1/stock-adjustments/{adjustment_id}/reject": staff(APPROVER),
     # dispatch
     "POST /api/v1/dispatches": staff(DISPATCHER),
     "POST /api/v1/dispatches/{dispatch_id}/approve": staff(APPROVER),
