@@ -81,6 +81,10 @@ UNREACHABLE: dict[str, dict[type[AppError], str]] = {
 NOT_FROM_A_ROUTE = {
     "shared.auth.TokenVerifier._verify": "through request.app.state (not followed); its 401 is "
     "the one current_staff raises on every secured route",
+    "shared.auth.TokenVerifier._refuse_if_revoked": "called by TokenVerifier.verify (through "
+    "request.app.state, not followed): the same 401 of current_staff",
+    "shared.auth.TokenVerifier._roles_of": "called by TokenVerifier._verify: the same 401",
+    "shared.auth.TokenVerifier._org_of": "called by TokenVerifier._verify: the same 401",
     "shared.auth.require_roles": "the 403 is raised by the dependency it returns (reached)",
     "shared.request_guard._too_large": "middleware: the generic 413",
     "donation.service_layer.projects.execute_remainder": "the demo seed's catch-up of a "
