@@ -218,8 +218,8 @@ _WAREHOUSE: dict[str, Access] = {
     "GET /": PUBLIC,
     "GET /console/warehouse": PUBLIC,
     "POST /console/api/auth/token": PUBLIC,  # → donation POST /api/v1/auth/token
-    "GET /console/api/alerts": staff(WAREHOUSE, AUDITOR),  # → notification GET /api/v1/alerts
     "POST /console/api/auth/password": PUBLIC,  # → donation POST /api/v1/auth/password
+    "GET /console/api/alerts": staff(WAREHOUSE, AUDITOR),  # → notification GET /api/v1/alerts
     "POST /console/api/alerts/{alert_id}/acknowledge": staff(WAREHOUSE),  # → … /acknowledge
 }
 
@@ -363,6 +363,14 @@ too (`org_code`). On top of the roles above:
   organisation also reads it and may sign it off (its goods land there). Goods gifts not yet
   received at a warehouse are listed to every branch (any may receive them). The district-wide
   expiry scan is run by district staff only.
+- **Staff accounts and the register** (donation service, role `admin`): an admin of the
+  district branch manages every account and the organisation register; an admin of a town
+  branch only the accounts of their own organisation (reading, creating, changing, resetting,
+  disabling or unlocking another's, or moving one elsewhere: `403` "只能管理本组织（…）的账号"),
+  and registers no organisation (`403`). Every staff member reads the register
+  ([donation guide](donation.md#staff-accounts-账号); checked in
+  `tests/integration/donation/test_staff_accounts.py`).
+
 Checked by `test_matrix.py` (a warehouse keeper of each organisation, on a station of each):
 """
 
