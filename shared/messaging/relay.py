@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.aio import wait_event
 from shared.faults import failpoint
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.tables import NOTIFY_CHANNEL
@@ -129,8 +130,7 @@ class OutboxRelay:
                 if time.monotonic() - housekept_at >= HOUSEKEEPING_INTERVAL_S:
                     await self._housekeeping()
                     housekept_at = time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                await wait_event(self._wake, self._poll_interval)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -34,6 +34,7 @@ from notification.adapters.alert_tables import NOTICES_CHANNEL
 from notification.adapters.listen import listen_forever
 from notification.channels.base import Channel, DeliveryFailed, OutgoingMessage
 from notification.metrics import NOTICE_DELIVERIES
+from shared.aio import wait_event
 
 log = logging.getLogger("sunshine.notification.delivery")
 
@@ -156,8 +157,7 @@ class DeliveryWorker:
                 if handled >= self._batch:
                     continue
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                await wait_event(self._wake, self._poll)
         except asyncio.CancelledError:
             await self.aclose()  # shutting down: release the channels' connections
             raise

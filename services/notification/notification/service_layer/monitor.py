@@ -18,6 +18,7 @@ from notification.adapters.alert_tables import ALERTS_CHANNEL
 from notification.adapters.listen import listen_forever
 from notification.service_layer.alerts import escalate_due, refresh_gauge
 from notification.service_layer.notices import Routing
+from shared.aio import wait_event
 
 log = logging.getLogger("sunshine.notification.alerts")
 
@@ -60,8 +61,7 @@ class AlertMonitor:
                     await asyncio.sleep(2)
                     continue
                 timeout = max(next_check - loop.time(), 0.05)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                await wait_event(self._changed, timeout)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -257,7 +257,8 @@ async def stream(
                 if len(entries) == queries.STREAM_BATCH:
                     continue
                 try:
-                    messages = [await asyncio.wait_for(queue.get(), KEEPALIVE_S)]
+                    async with asyncio.timeout(KEEPALIVE_S):  # not wait_for: see shared.aio
+                        messages = [await queue.get()]
                     while not queue.empty():
                         messages.append(queue.get_nowait())
                 except TimeoutError:
