@@ -23,7 +23,8 @@ cat <<MSG
   Notification service  http://127.0.0.1:${NOTIFICATION_PORT:-8003}/api/docs
   Public feed (JSON)    http://127.0.0.1:${NOTIFICATION_PORT:-8003}/api/v1/public/feed
   Metrics               http://127.0.0.1:${DONATION_PORT:-8001}/metrics (and :8002, :8003)
-  Staff logins          admin, finance, warehouse, dispatcher, approver, auditor
+  Staff logins          admin, finance, warehouse, dispatcher, approver, auditor (district);
+                        keeper-xk, dispatcher-xk (溪口镇), keeper-dy (大堰镇)
                         password: ${DONATION_DEMO_PASSWORD:-sunshine-demo}
 Stop with: make down
 MSG

@@ -158,7 +158,8 @@ async def seed(
         await _close_emergency_project(uow, now)
         print(
             f"donation: seeded {len(ids)} demo gifts, {receipts} receipts, {disbursed} "
-            "approved disbursements with follow-ups, and one staff account per role"
+            "approved disbursements with follow-ups, a closed project whose remainder moved, and"
+            " demo staff of the district and two town branches"
         )
     finally:
         await engine.dispose()

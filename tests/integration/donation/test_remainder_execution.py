@@ -252,6 +252,10 @@ async def test_a_project_belongs_to_a_known_organisation(api: Api) -> None:
     town = await new_project(api, org_code="XK")
     assert town["org_code"] == "XK"
     assert (await api.ok("GET", f"/api/v1/projects/{town['code']}"))["org_code"] == "XK"
+    # the migrations' projects: a town's 博爱家园 is its branch's, the standing ones the district's
+    assert (await api.ok("GET", "/api/v1/projects/BOAI-JY-XK"))["org_code"] == "XK"
+    assert (await api.ok("GET", "/api/v1/projects/BOAI-JY-SA"))["org_code"] == "SA"
+    assert (await api.ok("GET", "/api/v1/projects/BOAI-JY"))["org_code"] == "FH"
     unknown = await api.call(
         "POST",
         "/api/v1/projects",

@@ -2,8 +2,9 @@
 corrected as new entries, refunds above a threshold approved by a second person; each project
 belongs to an organisation.
 
-- ``projects.org_code``: the organisation a project belongs to (existing ones: the district
-  branch ``FH``), a reference to ``organisations``.
+- ``projects.org_code``: the organisation a project belongs to, a reference to
+  ``organisations``: a town's 博爱家园 project (``BOAI-JY-<town>``) its town branch, the others
+  the district branch ``FH``.
 - ``donations.moved_to_project_code``: the project a gift's unused fen now belong to, once a
   closed project's remainder moved them there (NULL: its designation, ``project_code``).
 - ``remainder_consents``: a donor's consent that their designated gift moves from a closed
@@ -34,6 +35,9 @@ DDL = [
     "ALTER TABLE projects ADD COLUMN org_code VARCHAR(16) NOT NULL DEFAULT 'FH' "
     "REFERENCES organisations (code)",
     "CREATE INDEX ix_projects_org ON projects (org_code)",
+    # a town's 博爱家园 project is its town branch's (the standing projects are the district's)
+    "UPDATE projects p SET org_code = o.code FROM organisations o "
+    "WHERE o.kind = 'town' AND o.town = p.town AND p.code LIKE 'BOAI-JY-%'",
     "ALTER TABLE donations ADD COLUMN moved_to_project_code VARCHAR(32) REFERENCES projects (code)",
     "CREATE INDEX ix_donations_moved_to ON donations (moved_to_project_code) "
     "WHERE moved_to_project_code IS NOT NULL",
