@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import random
 import sys
 import time
@@ -51,6 +50,7 @@ from bench.common import (
     stop,
     wait_ready,
 )
+from shared.aio import wait_event
 from shared.messaging.topics import all_topics, ensure_topics
 from warehouse.config import WarehouseSettings
 from warehouse.main import MIGRATIONS
@@ -191,8 +191,7 @@ async def sample_waits(dsn: str, stop_event: asyncio.Event) -> dict[str, float]:
             samples += 1
             for key in ("lock_wait", "idle_in_tx", "active"):
                 totals[key] += row[key]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop_event.wait(), 0.1)
+            await wait_event(stop_event, 0.1)
     finally:
         await conn.close()
     return {k: v / max(samples, 1) for k, v in totals.items()}

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from shared.aio import within
+
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 router = APIRouter(tags=["health"])
@@ -56,7 +58,7 @@ class KafkaProbe:
     async def _reachable(server: str) -> bool:
         host, _, port = server.rpartition(":")
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
+            _, writer = await within(asyncio.open_connection(host, int(port)), 1.0)
         except (OSError, TimeoutError, ValueError):
             return False
         writer.close()

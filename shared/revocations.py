@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from shared.aio import stop_if_cancelled, within
 from shared.auth import TokenVerifier
 from shared.contracts.staff import ACCESS_REVOKED, AccessRevokedV1
 from shared.messaging.envelope import MalformedEvent, from_kafka
@@ -90,6 +91,7 @@ class RevocationListener:
         """Follow the topic until cancelled; reconnect after any Kafka failure."""
         pause = self._pause_s
         while True:
+            stop_if_cancelled()
             consumer = self._factory(self._bootstrap, self._topic)
             try:
                 await consumer.start()
@@ -103,7 +105,7 @@ class RevocationListener:
                 )
             finally:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(consumer.stop(), STOP_TIMEOUT_S)
+                    await within(consumer.stop(), STOP_TIMEOUT_S)
             await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
 
@@ -123,6 +125,7 @@ class RevocationListener:
                 {tp.partition: offset for tp, offset in self._targets.items()},
             )
         while True:
+            stop_if_cancelled()
             batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
             for tp, records in batches.items():
                 for record in records:
@@ -134,6 +137,7 @@ class RevocationListener:
     async def _wait_for_assignment(self, consumer: Any) -> list[TopicPartition]:
         waited = 0.0
         while True:
+            stop_if_cancelled()
             partitions = sorted(consumer.assignment(), key=lambda tp: tp.partition)
             if partitions:
                 return partitions

@@ -51,6 +51,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.aio import stop_if_cancelled, within
 from shared.faults import failpoint, rejected_event
 from shared.logging import event_id_var, trace_id_var
 from shared.messaging.envelope import CloudEvent, MalformedEvent, from_kafka
@@ -192,6 +193,7 @@ class ConsumerRunner:
         lag_reported_at = 0.0
         try:
             while True:
+                stop_if_cancelled()
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
                 if self._batch and batches:
                     # one transaction per partition batch, partitions side by side (the
@@ -215,9 +217,9 @@ class ConsumerRunner:
         finally:
             self.connected = False
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), STOP_TIMEOUT_S)
+                await within(consumer.stop(), STOP_TIMEOUT_S)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(dlq.stop(), STOP_TIMEOUT_S)
+                await within(dlq.stop(), STOP_TIMEOUT_S)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
@@ -225,7 +227,7 @@ class ConsumerRunner:
             if highwater is None:
                 continue
             try:  # a position being re-fetched (after a rebalance) is waited for: not here
-                position = await asyncio.wait_for(consumer.position(tp), LAG_POSITION_TIMEOUT_S)
+                position = await within(consumer.position(tp), LAG_POSITION_TIMEOUT_S)
             except (KafkaError, TimeoutError):
                 continue
             CONSUMER_LAG.labels(self._service, self.name, tp.topic, str(tp.partition)).set(
@@ -251,7 +253,7 @@ class ConsumerRunner:
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_S)
+            await within(consumer.commit(offsets), COMMIT_TIMEOUT_S)
         except (CommitFailedError, KafkaError) as exc:
             # A partition was reassigned: whoever owns it now re-reads these records,
             # and the inbox turns them into no-ops.

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.aio import wait_event
+from shared.aio import stop_if_cancelled, wait_event
 from shared.faults import failpoint
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.tables import NOTIFY_CHANNEL
@@ -113,6 +113,7 @@ class OutboxRelay:
             await self._start_producer()
             housekept_at = 0.0
             while True:
+                stop_if_cancelled()
                 # Cleared before the round, not after it: a commit that notifies while the
                 # round runs must wake the next one (cleared afterwards, its row waited for
                 # the next commit or the poll interval).

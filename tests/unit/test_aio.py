@@ -1,5 +1,6 @@
-"""``shared.aio.wait_event``: a cancellation in the same turn as the event is set ends the
-loop waiting on it (``asyncio.wait_for`` on Python 3.11 swallows it, and the loop runs on)."""
+"""``shared.aio``: a cancellation in the same turn as the awaited thing completes ends the
+loop waiting on it (``asyncio.wait_for`` on Python 3.11 swallows it, and the loop runs on);
+``stop_if_cancelled`` ends a loop whose stop request a library lost."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from shared.aio import wait_event
+from shared.aio import stop_if_cancelled, wait_event, within
 
 
 async def _loop(wait: Callable[[asyncio.Event], Awaitable[object]], event: asyncio.Event) -> None:
@@ -47,3 +48,48 @@ async def test_it_answers_whether_the_event_was_set() -> None:
     assert await wait_event(event, 0.01) is False
     event.set()
     assert await wait_event(event, 1) is True
+
+
+async def test_within_keeps_a_cancellation_as_the_awaited_call_finishes() -> None:
+    """Like a consumer's offset commit answered in the turn shutdown cancels the consumer."""
+    assert await _cancel_as_it_wakes(lambda e: within(e.wait(), 5))
+
+
+async def test_within_times_out_and_cancels_what_it_awaited() -> None:
+    started = asyncio.Event()
+    cancelled = False
+
+    async def slow() -> None:
+        nonlocal cancelled
+        started.set()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+
+    with pytest.raises(TimeoutError):
+        await within(slow(), 0.05)
+    assert started.is_set() and cancelled
+    assert await within(asyncio.sleep(0, result="answer"), 1) == "answer"
+
+
+async def test_a_loop_ends_at_its_next_round_when_a_library_lost_its_stop_request() -> None:
+    rounds = 0
+
+    async def loop() -> None:
+        nonlocal rounds
+        while True:
+            stop_if_cancelled()
+            rounds += 1
+            try:  # a library that swallows the cancellation (as 3.11's wait_for can)
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                pass
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0.03)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=1)
+    assert done and task.cancelled()
+    assert rounds >= 2
