@@ -5,6 +5,7 @@ loop waiting on it (``asyncio.wait_for`` on Python 3.11 swallows it, and the loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -70,7 +71,8 @@ async def test_within_times_out_and_cancels_what_it_awaited() -> None:
 
     with pytest.raises(TimeoutError):
         await within(slow(), 0.05)
-    assert started.is_set() and cancelled
+    assert started.is_set()
+    assert cancelled
     assert await within(asyncio.sleep(0, result="answer"), 1) == "answer"
 
 
@@ -82,14 +84,14 @@ async def test_a_loop_ends_at_its_next_round_when_a_library_lost_its_stop_reques
         while True:
             stop_if_cancelled()
             rounds += 1
-            try:  # a library that swallows the cancellation (as 3.11's wait_for can)
+            # a library that swallows the cancellation (as 3.11's wait_for can)
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(0.01)
-            except asyncio.CancelledError:
-                pass
 
     task = asyncio.create_task(loop())
     await asyncio.sleep(0.03)
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=1)
-    assert done and task.cancelled()
+    assert done
+    assert task.cancelled()
     assert rounds >= 2
