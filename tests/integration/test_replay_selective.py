@@ -137,7 +137,11 @@ async def test_an_offset_committed_past_a_dead_letter_is_recovered_with_from_beg
     events = [event(uuid.uuid4()) for _ in range(3)]
     await produce(dlq, [_dead_letter(e, scratch_topic, i) for i, e in enumerate(events)])
     group = f"{scratch_topic}.old-replay"
-    old = AIOKafkaConsumer(bootstrap_servers=KAFKA_BOOTSTRAP, group_id=group)
+    # no auto-commit: on stop it would commit the position it fetched meanwhile (the
+    # partition's end, by the default reset "latest") over the offset this sets
+    old = AIOKafkaConsumer(
+        bootstrap_servers=KAFKA_BOOTSTRAP, group_id=group, enable_auto_commit=False
+    )
     await old.start()
     try:
         tp = TopicPartition(dlq, 0)
