@@ -498,6 +498,7 @@ async def test_keeper_and_approver_take_a_dispatch_to_sign_off_and_the_public_se
 
     # a stock count finds one box short (damaged): one adjustment, stock 14
     await page.click("#menu button[data-view='count']")
+    await expect(page.locator("#view-count:not([aria-busy])")).to_have_count(1)
     await page.select_option("#k-wh", warehouse)
     await expect(page.locator("#k-lot option")).to_have_count(1, timeout=TIMEOUT_MS)
     await page.fill("#k-qty", "14")

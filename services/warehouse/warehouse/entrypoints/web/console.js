@@ -198,7 +198,9 @@ async function renderCount() {
   await loadReference();
   const form = document.getElementById("count-form");
   const fillLots = async () => {
-    const lots = await api(`${V1}/lots?warehouse_code=${encodeURIComponent(form.warehouse_code.value)}&in_stock=true&limit=100`, auth());
+    const code = form.warehouse_code.value;
+    const lots = await api(`${V1}/lots?warehouse_code=${encodeURIComponent(code)}&in_stock=true&limit=100`, auth());
+    if (form.warehouse_code.value !== code) return; // the keeper chose another warehouse meanwhile
     const select = clear(form.lot_id);
     for (const l of lots.items) select.append(el("option", { value: l.id }, `${l.item_name} ${l.lot_no}${l.expiry_date ? ` (${l.expiry_date})` : ""} — ${t("账面", "book")} ${l.on_hand}${l.unit}`));
   };
