@@ -122,11 +122,13 @@ def notify_sink() -> Iterator[NotifySink]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             sink.record(Received(self.path, {k: v for k, v in self.headers.items()}, body))
-            self.send_response(sink.status)
-            self.send_header("Content-Type", sink.content_type)
-            self.send_header("Content-Length", str(len(sink.body)))
+            # read once: a test may change the answer while this request is being answered
+            status, answer, content_type = sink.status, sink.body, sink.content_type
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(sink.body)
+            self.wfile.write(answer)
 
         def log_message(self, format: str, *args: object) -> None:
             return
