@@ -304,6 +304,18 @@ def router(sandbox: Sandbox) -> APIRouter:
         if refunded + amount == total:
             order["trade_status"] = "TRADE_CLOSED"
             sandbox.store.put_order("alipay", order)
+        if order.get("notify_url"):  # a refund changes the trade: Alipay notifies it too
+            fields = sandbox.alipay_notify_fields(order, now) | {
+                "trade_status": order["trade_status"],
+                "refund_fee": fen_to_yuan(refunded + amount),
+                "gmt_refund": clock.alipay_time(now) + ".000",
+                "out_biz_no": request_no,
+            }
+            fields["sign"] = sandbox.alipay_sign(fields, exclude=("sign", "sign_type"))
+            sandbox.store.add_notification(
+                "alipay", "refund", order["out_trade_no"], request_no, order["notify_url"], fields
+            )
+            sandbox.wake()
         return answer | {
             "fund_change": "Y",
             "refund_fee": fen_to_yuan(refunded + amount),

@@ -100,6 +100,13 @@ def _cn_day(day: date) -> str:
     return f"{day.year}年{day.month:02d}月{day.day:02d}日"
 
 
+class _GbkName(zipfile.ZipInfo):
+    """Alipay names the files in its zips in GBK, without the UTF-8 flag (bit 11)."""
+
+    def _encodeFilenameFlags(self) -> tuple[bytes, int]:  # zipfile's (private) hook
+        return self.filename.encode("gbk"), self.flag_bits & ~0x800
+
+
 def alipay_tradebill(sandbox: Sandbox, day: date) -> tuple[str, bytes]:
     """(zip file name, zip bytes) with the detail CSV and its summary CSV, both GBK."""
     seller = sandbox.keys.alipay_seller_id
@@ -133,7 +140,7 @@ def alipay_tradebill(sandbox: Sandbox, day: date) -> tuple[str, bytes]:
                 clock.alipay_time(order["gmt_create_ts"]),
                 clock.alipay_time(refund["gmt_refund_ts"]),
                 "\t", "\t", "\t", "\t", order["buyer_logon_id"] + "\t",
-                order["total_amount"], fen_to_yuan(-cents), "0.00", "0.00", "0.00", "0.00", "0.00",
+                fen_to_yuan(-cents), fen_to_yuan(-cents), "0.00", "0.00", "0.00", "0.00", "0.00",
                 "", "0.00", "0.00", refund["out_request_no"] + "\t", fen_to_yuan(fee), "0.00",
                 refund.get("refund_reason") or "",
             ]))  # fmt: skip
@@ -179,8 +186,7 @@ def alipay_tradebill(sandbox: Sandbox, day: date) -> tuple[str, bytes]:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, lines in (("业务明细", detail), ("业务明细(汇总)", summary)):
-            info = zipfile.ZipInfo(f"{seller}0156_{compact}_{name}.csv")
+            info = _GbkName(f"{seller}0156_{compact}_{name}.csv")
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.flag_bits |= 0x800  # UTF-8 file name
             archive.writestr(info, ("\r\n".join(lines) + "\r\n").encode("gbk"))
     return f"{seller}0156_{compact}.csv.zip", buffer.getvalue()
