@@ -50,9 +50,11 @@ def start_sandbox(
     log = (state_dir.parent / f"{state_dir.name}.log").open("ab")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "payment_sandbox", "--port", str(port), "--state-dir",
-         str(state_dir), "--public-url", base_url, "--retry-scale", str(retry_scale),
-         "--wechat-sign-mode", sign_mode],  # fmt: skip
+        [
+            *(sys.executable, "-m", "payment_sandbox", "--port", str(port)),
+            *("--state-dir", str(state_dir), "--public-url", base_url),
+            *("--retry-scale", str(retry_scale), "--wechat-sign-mode", sign_mode),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -62,7 +64,8 @@ def start_sandbox(
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"payment sandbox exited with {process.returncode}: see {log.name}")
+                code = process.returncode
+                raise RuntimeError(f"payment sandbox exited with {code}: see {log.name}")
             try:
                 if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
                     break
@@ -121,7 +124,7 @@ def notify_sink() -> Iterator[NotifySink]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            sink.record(Received(self.path, {k: v for k, v in self.headers.items()}, body))
+            sink.record(Received(self.path, dict(self.headers.items()), body))
             # read once: a test may change the answer while this request is being answered
             status, answer, content_type = sink.status, sink.body, sink.content_type
             self.send_response(status)

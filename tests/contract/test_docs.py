@@ -21,7 +21,9 @@ INTERNAL = {"service_name"}
 
 def documented_variables() -> set[str]:
     names: set[str] = set()
-    for row in re.findall(r"^\| `([A-Z_]+)`(?: / `([A-Z_]+)`)? \|", README, flags=re.M):
+    for row in re.findall(
+        r"^\| `([A-Z][A-Z0-9_]*)`(?: / `([A-Z][A-Z0-9_]*)`)? \|", README, flags=re.M
+    ):
         names.update(n for n in row if n)
     return names
 

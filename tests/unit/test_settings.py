@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -28,10 +29,30 @@ def test_production_refuses_default_secrets(tmp_path: Path) -> None:
         DonationSettings(environment="production", db_password="s3cret")
     with pytest.raises(ValidationError, match="demo password"):
         DonationSettings(environment="production", db_password="s3cret", seed_demo_staff=False)
-    ok = DonationSettings(
-        environment="production", db_password="s3cret", seed_demo_staff=False, demo_password="x"
-    )
+    live: dict[str, Any] = {
+        "environment": "production",
+        "db_password": "s3cret",
+        "seed_demo_staff": False,
+        "demo_password": "x",
+    }
+    with pytest.raises(ValidationError, match="https://"):
+        DonationSettings(**live)
+    live["public_url"] = "https://give.fhredcross.example"
+    with pytest.raises(ValidationError, match="DONATION_RECEIPT_CODE"):
+        DonationSettings(**live)
+    live["receipt_code"] = "33100126"
+    with pytest.raises(ValidationError, match="DONATION_RECEIPT_ISSUER_CREDIT_CODE"):
+        DonationSettings(**live)
+    live["receipt_issuer_credit_code"] = "91350100M000100Y43"
+    with pytest.raises(ValidationError, match="sandbox in production"):
+        DonationSettings(**live, payment_sandbox_state=Path("/tmp/sandbox"))
+    ok = DonationSettings(**live)
     assert ok.database_url.endswith("/donation")
+
+
+def test_online_giving_limits_are_consistent() -> None:
+    with pytest.raises(ValidationError, match="ONLINE_MIN_FEN"):
+        DonationSettings(online_min_fen=10_000, online_max_fen=5_000)
 
 
 def test_production_refuses_a_missing_feed_log_key(tmp_path: Path) -> None:

@@ -9,6 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.config import DEMO_PASSWORD, LOCAL_STATE, ServiceSettings
 
+DEMO_RECEIPT_CODE = "00000000"
+DEMO_ISSUER_CREDIT_CODE = "12330283MB00000000"  # a valid check character, not a real code
+
 
 class DonationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DONATION_", extra="ignore")
@@ -34,6 +37,51 @@ class DonationSettings(ServiceSettings):
     # requested by the account that asks; another account approves (and books) or rejects it.
     refund_four_eyes_fen: int = Field(default=100_000, ge=0)
 
+    # Online giving (docs/online-giving.md). ``public_url`` is how donors' browsers and the
+    # gateways reach this service: notify and return URLs are built from it.
+    public_url: str = "http://127.0.0.1:8001"
+    online_min_fen: int = Field(default=100, ge=1)  # ¥1
+    online_max_fen: int = Field(default=5_000_000, ge=1)  # ¥50,000; larger gifts by transfer
+    online_presets_fen: list[int] = Field(default_factory=lambda: [2_000, 5_000, 10_000, 50_000])
+    # per client address: orders started, and reads of orders (the result page polls every 2 s)
+    online_order_limit: int = Field(default=10, ge=1)
+    online_order_window_s: float = Field(default=600.0, gt=0)
+    online_read_limit: int = Field(default=120, ge=1)
+    online_order_ttl_minutes: int = Field(default=30, ge=5, le=1440)
+    # the sweeper queries the gateway for orders still unpaid this long after creation
+    online_sweep_after_s: float = Field(default=120.0, gt=0)
+    online_sweep_interval_s: float = Field(default=30.0, gt=0)
+    run_payment_sweeper: bool = True
+    # The gateway sandbox (deploy/payment_sandbox) for the demo and tests: both gateways are
+    # configured from its state directory. Refused in production.
+    payment_sandbox_state: Path | None = None
+    payment_sandbox_url: str = "http://127.0.0.1:8090"
+    # WeChat Pay API v3 (pay.weixin.qq.com): set mchid to enable it.
+    wechat_pay_mchid: str | None = None
+    wechat_pay_appid: str | None = None
+    wechat_pay_merchant_serial: str | None = None
+    wechat_pay_private_key_file: Path | None = None
+    wechat_pay_apiv3_key_file: Path | None = None
+    wechat_pay_public_key_id: str | None = None  # PUB_KEY_ID_...; else platform certificates
+    wechat_pay_public_key_file: Path | None = None
+    wechat_pay_base_url: str = "https://api.mch.weixin.qq.com"
+    # Alipay open platform (open.alipay.com): set app_id to enable it.
+    alipay_app_id: str | None = None
+    alipay_seller_id: str | None = None
+    alipay_private_key_file: Path | None = None
+    alipay_public_key_file: Path | None = None
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+
+    # The 公益事业捐赠电子票据 as PDF (docs/online-giving.md). The 票据代码 and the issuer's
+    # 统一社会信用代码 are assigned by the finance bureau and the registry: the defaults are
+    # demo values that production refuses.
+    receipt_code: str = Field(default=DEMO_RECEIPT_CODE, pattern=r"^[0-9]{8}$")
+    receipt_issuer_name: str = "宁波市奉化区红十字会"
+    receipt_issuer_credit_code: str = DEMO_ISSUER_CREDIT_CODE
+    receipt_payee: str = ""  # 收款人 printed on receipts
+    receipt_reviewer: str = ""  # 复核人
+    receipt_font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
     @model_validator(mode="after")
     def _refuse_demo_credentials_in_production(self) -> DonationSettings:
         if self.environment == "production":
@@ -47,4 +95,24 @@ class DonationSettings(ServiceSettings):
                     "refusing to start in production with the demo password configured; "
                     "set DONATION_DEMO_PASSWORD or disable demo staff"
                 )
+            if self.payment_sandbox_state is not None:
+                raise ValueError(
+                    "refusing to take payments through the sandbox in production; "
+                    "unset DONATION_PAYMENT_SANDBOX_STATE and configure the gateways"
+                )
+            if self.receipt_code == DEMO_RECEIPT_CODE:
+                raise ValueError(
+                    "set DONATION_RECEIPT_CODE to the 票据代码 the finance bureau assigned"
+                )
+            if self.receipt_issuer_credit_code == DEMO_ISSUER_CREDIT_CODE:
+                raise ValueError(
+                    "set DONATION_RECEIPT_ISSUER_CREDIT_CODE to the branch's 统一社会信用代码"
+                )
+            if not self.public_url.startswith("https://"):
+                raise ValueError(
+                    "DONATION_PUBLIC_URL must be an https:// address in production "
+                    "(the gateways post their notifications there)"
+                )
+        if self.online_min_fen > self.online_max_fen:
+            raise ValueError("DONATION_ONLINE_MIN_FEN is above DONATION_ONLINE_MAX_FEN")
         return self

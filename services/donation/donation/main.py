@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from donation.adapters.gateways import build_gateways
 from donation.config import DonationSettings
 from donation.entrypoints import web
 from donation.entrypoints.api import (
@@ -16,6 +17,7 @@ from donation.entrypoints.api import (
     donations,
     donors,
     follow_ups,
+    giving,
     organisations,
     projects,
     public,
@@ -23,11 +25,13 @@ from donation.entrypoints.api import (
     reports,
 )
 from donation.entrypoints.consumers import build_consumers
+from donation.service_layer.online_giving import Gateways
 from donation.service_layer.organisations import announce_unannounced_organisations
+from donation.service_layer.payment_checks import run_sweeper
 from donation.service_layer.projects import announce_unannounced_projects
 from donation.service_layer.staff import seed_demo_staff
 from shared.auth import TokenIssuer
-from shared.runtime import ServiceRuntime, create_service_app
+from shared.runtime import ServiceRuntime, create_service_app, supervised
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -52,6 +56,14 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
         async with runtime.unit_of_work() as uow:
             if await announce_unannounced_organisations(uow):
                 await uow.commit()
+        configured = build_gateways(settings, runtime.http)
+        if configured:
+            gateways = Gateways(configured)
+            runtime.extras["gateways"] = gateways
+            if settings.run_payment_sweeper:
+                runtime.tasks.append(
+                    supervised(lambda: run_sweeper(runtime, gateways), "payment-sweeper")
+                )
 
     return create_service_app(
         settings,
@@ -66,6 +78,7 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             disbursements.router,
             follow_ups.router,
             public.router,
+            giving.router,
             reports.router,
             organisations.router,
             accounts.router,

@@ -146,6 +146,7 @@ class Receipt(SQLModel, table=True):
     voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     void_reason: str | None = Field(default=None, max_length=500)
     voided_by: str | None = Field(default=None, max_length=64)
+    payer_credit_code: str | None = Field(default=None, max_length=18)
 
 
 class Project(SQLModel, table=True):
@@ -343,3 +344,55 @@ class RefundRequest(SQLModel, table=True):
     reject_reason: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     version: int = 1
+
+
+class OnlineOrder(SQLModel, table=True):
+    """A payment order a donor started on ``/give`` (migration 0008)."""
+
+    __tablename__ = "online_orders"
+
+    id: uuid.UUID = Field(primary_key=True)
+    out_trade_no: str = Field(max_length=32, unique=True)
+    channel: str = Field(max_length=20)
+    scene: str = Field(max_length=10)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    project_code: str | None = Field(default=None, max_length=32, foreign_key="projects.code")
+    display: str = Field(max_length=20)
+    donor_type: str = Field(max_length=20)
+    donor_name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+    credit_code: str | None = Field(default=None, max_length=18)
+    notify: str = Field(default="all", max_length=10)
+    want_receipt: bool = True
+    status: str = Field(max_length=10)
+    pay_url: str | None = None
+    show_as_qr: bool = False
+    client_ip: str = Field(max_length=64)
+    transaction_id: str | None = Field(default=None, max_length=64)
+    paid_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    paid_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    donation_id: uuid.UUID | None = Field(default=None, foreign_key="donations.id")
+    close_reason: str | None = Field(default=None, max_length=200)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    checked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class PaymentEvent(SQLModel, table=True):
+    """A verified statement of a gateway about an order, and what it did (migration 0008)."""
+
+    __tablename__ = "payment_events"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    channel: str = Field(max_length=20)
+    source: str = Field(max_length=10)
+    out_trade_no: str = Field(max_length=64)
+    transaction_id: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=24)
+    amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    detail: dict[str, object] | None = Field(default=None, sa_column=Column(JSONB))

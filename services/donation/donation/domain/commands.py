@@ -183,6 +183,7 @@ class IssueReceipt:
     actor: str
     declined: bool = False
     payer_name: str | None = None
+    payer_credit_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -403,3 +404,24 @@ class RejectRefund:
     request_id: uuid.UUID
     actor: str
     reason: str
+
+
+@dataclass(frozen=True)
+class StartOnlineGift:
+    """A donor starts paying a gift on ``/give`` (no login: ``client_ip`` is who asked)."""
+
+    channel: str
+    scene: str
+    amount_fen: int
+    display: str
+    donor_type: str
+    donor_name: str
+    client_ip: str
+    notify_url: str
+    return_url: str
+    project_code: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    credit_code: str | None = None
+    notify: str = "all"
+    want_receipt: bool = True

@@ -191,6 +191,7 @@ async def issue_receipt(uow: SqlUnitOfWork, cmd: IssueReceipt) -> Receipt:
         declined=cmd.declined,
         issued_at=at,
         issued_by=cmd.actor,
+        payer_credit_code=None if anonymous else cmd.payer_credit_code,
     )
     uow.session.add(receipt)
     before = donation.status

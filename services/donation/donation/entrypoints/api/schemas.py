@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from donation.domain.credit_code import normalise_credit_code
 from shared.contracts.donation import Channel, DisplayChoice, DonationKind
 
 MAX_AMOUNT_FEN = 10_000_000_000_00  # ten billion yuan: far above any real gift
@@ -639,3 +640,78 @@ class RefundRequestOut(BaseModel):
 
 class RefundRequestPage(BaseModel):
     items: list[RefundRequestOut]
+
+
+CREDIT_CODE_HELP = "统一社会信用代码（单位捐赠开票用，18 位）"
+
+
+class OnlineGiftIn(StrictModel):
+    """A donor's own gift on ``/give``: paid online, receipted when the payment is confirmed."""
+
+    channel: Literal["wechat_pay", "alipay"]
+    scene: Literal["native", "h5", "wap", "page"] | None = Field(
+        default=None,
+        description="native 微信扫码 / h5 微信手机网页 / wap 支付宝手机网页 / page 支付宝电脑网页；"
+        "默认按浏览器判断（手机或电脑）",
+    )
+    amount_fen: int = Field(strict=True, gt=0, description="金额（分）")
+    project_code: ProjectCode | None = Field(default=None, description="定向项目；不填为非定向")
+    display: DisplayChoice = "named"
+    donor_type: Literal["individual", "organization"] = "individual"
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="姓名或单位名称（匿名可不填）"
+    )
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    notify: Notify = "all"
+    credit_code: str | None = Field(default=None, max_length=24, description=CREDIT_CODE_HELP)
+    want_receipt: bool = Field(default=True, description="是否开具公益事业捐赠电子票据")
+
+    @model_validator(mode="after")
+    def _check_donor(self) -> OnlineGiftIn:
+        if self.donor_type == "organization" and not self.name:
+            raise ValueError("单位捐赠请填写单位名称 (an organisation gives its name)")
+        if self.display != "anonymous" and not self.name:
+            raise ValueError(
+                "署名捐赠请填写姓名，或选择匿名 (a named gift needs a name; or choose anonymous)"
+            )
+        if self.credit_code is not None:
+            if self.donor_type != "organization":
+                raise ValueError("统一社会信用代码仅用于单位捐赠 (only organisations have one)")
+            self.credit_code = normalise_credit_code(self.credit_code)
+        return self
+
+
+class OnlineOrderOut(BaseModel):
+    out_trade_no: str
+    status: Literal["pending", "paid", "closed"]
+    channel: str
+    scene: str
+    amount_fen: int
+    project_code: str | None
+    project_name: str | None
+    pay_url: str | None = Field(description="打开以付款；native 场景为二维码内容（见 qr_url）")
+    show_as_qr: bool
+    qr_url: str | None = Field(description="native 场景的付款二维码（SVG）")
+    result_url: str
+    expires_at: datetime
+    paid_at: datetime | None
+    tracking_code: str | None = Field(description="支付成功后生成的捐赠查询码")
+    receipt_no: str | None
+    close_reason: str | None
+
+
+class GivingProjectOut(BaseModel):
+    code: str
+    name: str
+    category: str
+    town: str | None
+    description: str
+
+
+class GivingOptionsOut(BaseModel):
+    channels: list[str]
+    presets_fen: list[int]
+    min_fen: int
+    max_fen: int
+    projects: list[GivingProjectOut]
