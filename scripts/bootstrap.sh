@@ -7,6 +7,17 @@ STAMP="$VENV/.sunshine-installed"
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
+# The receipt PDF's font (公益事业捐赠电子票据 in Chinese): WenQuanYi Micro Hei, a Debian package.
+RECEIPT_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+if [[ ! -f "$RECEIPT_FONT" ]]; then
+  if [[ "$(id -u)" == 0 ]]; then
+    echo "bootstrap: installing the receipt font (fonts-wqy-microhei)" >&2
+    apt-get install -y -q fonts-wqy-microhei >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q fonts-wqy-microhei >/dev/null; }
+  else
+    echo "bootstrap: receipts need fonts-wqy-microhei; as root run: apt-get install -y fonts-wqy-microhei" >&2
+  fi
+fi
+
 # Front-end packages for the pages (ECharts, QR codes): npm ci into node_modules when missing or
 # when package-lock.json changed. Pages still load without them (charts say they are unavailable).
 NODE_STAMP="$REPO/node_modules/.sunshine-installed"

@@ -1,5 +1,6 @@
 """Pages of the donation service: the donor's tracking page (``/track``, ``/track/{code}``) and
-the donation console (``/console/donation``). Static HTML + ES modules; see shared/web.py."""
+the donor's giving page (``/give``, ``/give/{project_code}``, ``/give/result/{out_trade_no}``)
+and the donation console (``/console/donation``). Static HTML + ES modules; see shared/web.py."""
 
 from __future__ import annotations
 
@@ -31,6 +32,23 @@ async def track_code_page(tracking_code: str) -> Response:
     # The page reads the code from its own URL (a receipt's QR code opens it directly).
     del tracking_code
     return page(HERE / "track.html")
+
+
+@router.get("/give")
+async def give_page() -> Response:
+    return page(HERE / "give.html")
+
+
+@router.get("/give/result/{out_trade_no}")
+async def give_result_page(out_trade_no: str) -> Response:
+    del out_trade_no  # the page reads it from its URL
+    return page(HERE / "give.html")
+
+
+@router.get("/give/{project_code}")
+async def give_project_page(project_code: str) -> Response:
+    del project_code
+    return page(HERE / "give.html")
 
 
 @router.get("/console/donation")
