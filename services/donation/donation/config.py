@@ -52,6 +52,10 @@ class DonationSettings(ServiceSettings):
     online_sweep_after_s: float = Field(default=120.0, gt=0)
     online_sweep_interval_s: float = Field(default=30.0, gt=0)
     run_payment_sweeper: bool = True
+    # Daily reconciliation (对账): yesterday's statements are fetched once after this hour
+    # (Asia/Shanghai; WeChat Pay publishes a day's bill from 10:00, Alipay from 09:00).
+    reconcile_after_hour: int = Field(default=10, ge=0, le=23)
+    run_reconciliation: bool = True
     # The gateway sandbox (deploy/payment_sandbox) for the demo and tests: both gateways are
     # configured from its state directory. Refused in production.
     payment_sandbox_state: Path | None = None

@@ -396,3 +396,41 @@ class PaymentEvent(SQLModel, table=True):
     outcome: str = Field(max_length=24)
     amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
     detail: dict[str, object] | None = Field(default=None, sa_column=Column(JSONB))
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """One channel's statement of one day held against our books (migration 0009)."""
+
+    __tablename__ = "reconciliation_runs"
+
+    id: uuid.UUID = Field(primary_key=True)
+    channel: str = Field(max_length=20)
+    day: date
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    lines: int = 0
+    matched: int = 0
+    findings: int = 0
+    run_by: str = Field(max_length=64)
+
+
+class ReconciliationFinding(SQLModel, table=True):
+    """A difference between a gateway's statement and our books (migration 0009)."""
+
+    __tablename__ = "reconciliation_findings"
+
+    id: uuid.UUID = Field(primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="reconciliation_runs.id")
+    channel: str = Field(max_length=20)
+    day: date
+    kind: str = Field(max_length=20)
+    out_trade_no: str = Field(max_length=64)
+    transaction_id: str | None = Field(default=None, max_length=64)
+    statement_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    our_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    donation_id: uuid.UUID | None = Field(default=None, foreign_key="donations.id")
+    status: str = Field(default="open", max_length=10)
+    resolution: str | None = None
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

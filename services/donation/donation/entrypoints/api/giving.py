@@ -14,6 +14,7 @@ Every public route is rate-limited per client like the other public routes.
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import timedelta
 from typing import Any, Literal
@@ -269,8 +270,15 @@ async def order_qr(out_trade_no: str, request: Request, runtime: RuntimeDep) -> 
         pay_url = order.pay_url if order.show_as_qr and order.status == "pending" else None
     if pay_url is None:
         raise NotFound("该订单没有待付款的二维码 (no QR code to pay for this order)")
-    svg = segno.make(pay_url, error="m").svg_inline(scale=6, border=2, dark="#111")
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+    # a document of its own (an <img>'s source): it needs the SVG namespace, which
+    # svg_inline() leaves out for HTML, or the browser does not render it
+    svg = io.BytesIO()
+    segno.make(pay_url, error="m").save(
+        svg, kind="svg", xmldecl=False, nl=False, scale=6, border=2, dark="#111"
+    )
+    return Response(
+        svg.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post(

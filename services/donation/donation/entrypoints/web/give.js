@@ -52,7 +52,12 @@ async function renderForm(projectCode) {
   onSubmitOnce(form, document.getElementById("give-status"), async (data) => {
     const fen = toFen(data.get("amount"));
     if (fen === null || fen < options.min_fen || fen > options.max_fen) {
-      throw new Error(t(`金额应在 ${yuan(options.min_fen)} 至 ${yuan(options.max_fen)} 之间。`, `The amount must be ${yuan(options.min_fen)} to ${yuan(options.max_fen)}.`));
+      const text = t(`金额应在 ${yuan(options.min_fen)} 至 ${yuan(options.max_fen)} 之间。`, `The amount must be ${yuan(options.min_fen)} to ${yuan(options.max_fen)}.`);
+      // next to the field, as the form's own checks are (the notice below says it too)
+      form.amount.closest(".field").querySelector(".error").textContent = text;
+      form.amount.setAttribute("aria-invalid", "true");
+      form.amount.focus();
+      throw new Error(text);
     }
     const body = {
       channel: data.get("channel"),
