@@ -21,6 +21,7 @@ from donation.entrypoints.api import (
     organisations,
     projects,
     public,
+    reconciliation,
     refunds,
     reports,
 )
@@ -29,6 +30,7 @@ from donation.service_layer.online_giving import Gateways
 from donation.service_layer.organisations import announce_unannounced_organisations
 from donation.service_layer.payment_checks import run_sweeper
 from donation.service_layer.projects import announce_unannounced_projects
+from donation.service_layer.reconciliation import run_nightly
 from donation.service_layer.staff import seed_demo_staff
 from shared.auth import TokenIssuer
 from shared.runtime import ServiceRuntime, create_service_app, supervised
@@ -64,6 +66,10 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
                 runtime.tasks.append(
                     supervised(lambda: run_sweeper(runtime, gateways), "payment-sweeper")
                 )
+            if settings.run_reconciliation:
+                runtime.tasks.append(
+                    supervised(lambda: run_nightly(runtime, gateways), "reconciliation")
+                )
 
     return create_service_app(
         settings,
@@ -83,6 +89,7 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             organisations.router,
             accounts.router,
             refunds.router,
+            reconciliation.router,
             web.router,
         ],
         consumers=build_consumers,
