@@ -5,6 +5,7 @@ each test looks only at the findings about its own orders."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -204,3 +205,22 @@ async def test_a_clean_day_has_no_findings_and_the_future_is_refused(giving: Giv
         headers=giving.staff(),
     )
     assert future.status_code == 422, future.text
+
+
+async def test_the_nightly_run_reconciles_yesterday_once_per_channel(giving: Giving) -> None:
+    now = datetime.now(SHANGHAI)
+    if now.hour < giving.settings.reconcile_after_hour:
+        pytest.skip("before the hour of the nightly run")
+    yesterday = now.date() - timedelta(days=1)
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        runs = await giving.rows(
+            "SELECT channel, run_by, finished_at FROM reconciliation_runs WHERE day = $1",
+            yesterday,
+        )
+        if len([r for r in runs if r["finished_at"] is not None]) == 2:
+            break
+        assert asyncio.get_running_loop().time() < deadline, runs
+        await asyncio.sleep(0.2)
+    assert sorted(r["channel"] for r in runs) == ["alipay", "wechat_pay"]
+    assert {r["run_by"] for r in runs} == {"system:reconciliation"}
