@@ -43,11 +43,9 @@ class Giving:
     settings: DonationSettings
     issuer: TokenIssuer
 
-    def staff(self, *roles: str) -> dict[str, str]:
+    def staff(self, *roles: str, user: str = "finance") -> dict[str, str]:
         token = self.issuer.issue(
-            StaffPrincipal(
-                username="finance", roles=frozenset(roles or ("finance",)), display_name="finance"
-            )
+            StaffPrincipal(username=user, roles=frozenset(roles or ("finance",)), display_name=user)
         )
         return {"Authorization": f"Bearer {token}"}
 

@@ -434,3 +434,25 @@ class ReconciliationFinding(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=64)
     resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OnlineRefund(SQLModel, table=True):
+    """A booked refund of an online gift, to be sent back through its gateway (0010)."""
+
+    __tablename__ = "gateway_refunds"
+
+    id: uuid.UUID = Field(primary_key=True)
+    out_refund_no: str = Field(max_length=32, unique=True)
+    donation_id: uuid.UUID = Field(foreign_key="donations.id")
+    channel: str = Field(max_length=20)
+    out_trade_no: str = Field(max_length=32)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    total_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reason: str = Field(max_length=80)
+    status: str = Field(max_length=12)
+    refund_id: str | None = Field(default=None, max_length=64)
+    failure: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    succeeded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from sqlalchemy import text
@@ -11,6 +12,8 @@ from donation.adapters.orm import (
     Donation,
     DonationItem,
     Donor,
+    OnlineOrder,
+    OnlineRefund,
     Receipt,
     RefundRequest,
     RemainderMove,
@@ -35,7 +38,14 @@ from donation.domain.lifecycle import (
     status_after_void,
 )
 from donation.domain.model import DonationStatus as S
-from donation.service_layer.common import audit, check_version, local_date, lock_row, now
+from donation.service_layer.common import (
+    LOCAL_TZ,
+    audit,
+    check_version,
+    local_date,
+    lock_row,
+    now,
+)
 from donation.service_layer.intake import announce_received, check_project_open
 from shared.contracts.donation import (
     DESIGNATION_CHANGED,
@@ -433,6 +443,7 @@ async def book_refund(
         after={"status": donation.status, "refunded_fen": left, "reason": reason}
         | ({"requested_by": actor, "approved_by": approved_by} if approved_by else {}),
     )
+    await _send_back_through_gateway(uow, donation, left, reason)
     uow.publish(
         topic=DONATION_EVENTS,
         key=str(donation.id),
@@ -446,6 +457,46 @@ async def book_refund(
             reason=reason,
             refunded_at=now(),
         ),
+    )
+
+
+async def _send_back_through_gateway(
+    uow: SqlUnitOfWork, donation: Donation, amount_fen: int, reason: str
+) -> None:
+    """A gift paid online is refunded through its gateway: the refund to send is written with
+    the booking (the payment sweeper sends it and follows it to success)."""
+    order = await uow.session.scalar(
+        select(OnlineOrder).where(
+            col(OnlineOrder.donation_id) == donation.id, col(OnlineOrder.status) == "paid"
+        )
+    )
+    if order is None:
+        return
+    at = now()
+    refund = OnlineRefund(
+        id=uuid7(),
+        out_refund_no=f"RF{at.astimezone(LOCAL_TZ):%Y%m%d}{secrets.token_hex(10)}",
+        donation_id=donation.id,
+        channel=order.channel,
+        out_trade_no=order.out_trade_no,
+        amount_fen=amount_fen,
+        total_fen=order.amount_fen,
+        reason=(reason or "捐赠退款")[:80],
+        status="pending",
+        created_at=at,
+    )
+    uow.session.add(refund)
+    audit(
+        uow.session,
+        actor="system",
+        action="refund.gateway_queued",
+        entity="donation",
+        entity_id=str(donation.id),
+        after={
+            "out_refund_no": refund.out_refund_no,
+            "channel": order.channel,
+            "amount_fen": amount_fen,
+        },
     )
 
 

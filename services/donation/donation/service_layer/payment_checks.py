@@ -19,10 +19,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from donation.adapters.orm import OnlineOrder, PaymentEvent
+from donation.adapters.orm import OnlineOrder, OnlineRefund, PaymentEvent
 from donation.config import DonationSettings
-from donation.domain.payments import GatewayError, GatewayRefund, TradeState
-from donation.service_layer.common import now
+from donation.domain.payments import (
+    GatewayError,
+    GatewayRefund,
+    GatewayRefused,
+    RefundRequest,
+    RefundState,
+    TradeState,
+)
+from donation.service_layer.common import audit, now
 from donation.service_layer.online_giving import (
     PAYMENT_OUTCOMES,
     Gateways,
@@ -135,6 +142,103 @@ async def sweep_once(runtime: ServiceRuntime, gateways: Gateways) -> int:
     return changed
 
 
+REFUND_STATES = {
+    RefundState.PROCESSING: "processing",
+    RefundState.SUCCESS: "success",
+    RefundState.CLOSED: "closed",
+    RefundState.ABNORMAL: "failed",
+}
+
+
+async def send_refunds_once(runtime: ServiceRuntime, gateways: Gateways) -> int:
+    """Send the booked refunds of online gifts, and follow those the gateway is processing.
+
+    Rows are read under ``FOR UPDATE SKIP LOCKED`` and updated under the row lock; should two
+    instances send the same row, nothing is repaid twice: its ``out_refund_no`` never changes,
+    and the gateway answers a repeated refund request with the same refund.
+    Returns how many rows changed state.
+    """
+    async with runtime.unit_of_work() as uow:
+        rows = await uow.session.execute(
+            select(OnlineRefund)
+            .where(col(OnlineRefund.status).in_(["pending", "processing"]))
+            .order_by(col(OnlineRefund.created_at))
+            .limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = [
+            (
+                r.id,
+                r.status,
+                r.channel,
+                r.out_trade_no,
+                r.out_refund_no,
+                r.amount_fen,
+                r.total_fen,
+                r.reason,
+            )
+            for r in rows.scalars()
+        ]
+    changed = 0
+    for row_id, status, channel, out_trade_no, out_refund_no, amount, total, reason in claimed:
+        stop_if_cancelled()
+        if channel not in gateways.channels():
+            continue  # a channel no longer configured: left pending, visible to finance
+        gateway = gateways.get(channel)
+        failure: str | None = None
+        try:
+            if status == "pending":
+                answer = await gateway.refund(
+                    RefundRequest(out_trade_no, out_refund_no, amount, total, reason)
+                )
+            else:
+                answer = await gateway.query_refund(out_trade_no, out_refund_no)
+        except GatewayRefused as exc:
+            answer, failure = None, f"{exc.code}: {exc.message}"
+        except GatewayError as exc:
+            log.warning(
+                "refund not sent", extra={"out_refund_no": out_refund_no, "error": str(exc)}
+            )
+            continue
+        async with runtime.unit_of_work() as uow:
+            refund = await uow.session.get(OnlineRefund, row_id, with_for_update=True)
+            if refund is None or refund.status not in ("pending", "processing"):
+                continue
+            before = refund.status
+            refund.attempts += 1
+            refund.updated_at = now()
+            if answer is None:
+                refund.status, refund.failure = "failed", (failure or "")[:500]
+            else:
+                apply_refund_answer(refund, answer)
+            if refund.status != before:
+                changed += 1
+                audit(
+                    uow.session,
+                    actor=f"online:{channel}",
+                    action=f"refund.gateway_{refund.status}",
+                    entity="donation",
+                    entity_id=str(refund.donation_id),
+                    before={"status": before},
+                    after={
+                        "out_refund_no": out_refund_no,
+                        "status": refund.status,
+                        "failure": refund.failure,
+                    },
+                )
+            await uow.commit()
+    return changed
+
+
+def apply_refund_answer(refund: OnlineRefund, answer: GatewayRefund) -> None:
+    refund.status = REFUND_STATES[answer.state]
+    refund.refund_id = answer.refund_id or refund.refund_id
+    if answer.state is RefundState.SUCCESS:
+        refund.succeeded_at = answer.succeeded_at or now()
+    if answer.state is RefundState.ABNORMAL:
+        refund.failure = "gateway reports the refund abnormal (退款异常): finance to act"
+
+
 async def run_sweeper(runtime: ServiceRuntime, gateways: Gateways) -> None:
     settings = runtime.settings
     assert isinstance(settings, DonationSettings)
@@ -142,6 +246,7 @@ async def run_sweeper(runtime: ServiceRuntime, gateways: Gateways) -> None:
     while True:
         stop_if_cancelled()
         changed = await sweep_once(runtime, gateways)
+        changed += await send_refunds_once(runtime, gateways)
         if changed:
             log.info("sweeper settled orders", extra={"changed": changed})
         await asyncio.sleep(pause)
@@ -162,3 +267,11 @@ async def record_refund_statement(uow: SqlUnitOfWork, refund: GatewayRefund, sou
         )
     )
     PAYMENT_OUTCOMES.labels(refund.channel, source, f"refund_{refund.state}").inc()
+    row = await uow.session.scalar(
+        select(OnlineRefund)
+        .where(col(OnlineRefund.out_refund_no) == refund.out_refund_no)
+        .with_for_update()
+    )
+    if row is not None and row.status in ("pending", "processing"):
+        apply_refund_answer(row, refund)
+        row.updated_at = now()
