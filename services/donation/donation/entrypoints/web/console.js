@@ -406,6 +406,72 @@ async function renderAudit(more = false) {
   document.getElementById("audit-more").classList.toggle("hidden", !auditCursor);
 }
 
+// --- reconciliation (对账) ------------------------------------------------------------------
+
+const CHANNEL = { wechat_pay: ["微信支付", "WeChat Pay"], alipay: ["支付宝", "Alipay"] };
+const FINDING = {
+  paid_no_gift: ["已收款无捐赠记录", "Paid, no gift"],
+  gift_not_paid: ["有捐赠记录、对账单无此笔", "Gift not on the statement"],
+  amount_differs: ["金额不一致", "Amounts differ"],
+  refund_unmatched: ["退款未对上", "Refund not matched"],
+};
+const label = (map, key) => (map[key] ? t(map[key][0], map[key][1]) : key);
+const money = (value) => (value === null || value === undefined ? "—" : yuan(value));
+
+async function renderReconciliation() {
+  const [findings, runs] = await Promise.all([
+    api(`${V1}/reconciliation/findings?status=open&limit=100`, auth()),
+    api(`${V1}/reconciliation/runs?limit=20`, auth()),
+  ]);
+  const canResolve = may("finance");
+  clear(document.getElementById("rec-findings")).append(table([
+    { label: ["日期", "Day"], value: (f) => f.day },
+    { label: ["渠道", "Channel"], value: (f) => label(CHANNEL, f.channel) },
+    { label: ["差异", "Finding"], value: (f) => label(FINDING, f.kind) },
+    { label: ["商户订单号", "Order no."], value: (f) => el("span", { class: "code" }, f.out_trade_no) },
+    { label: ["对账单金额", "Statement"], value: (f) => money(f.statement_fen), num: true },
+    { label: ["我方金额", "Our books"], value: (f) => money(f.our_fen), num: true },
+    { label: ["操作", "Actions"], value: (f) => (canResolve
+      ? el("button", { type: "button", class: "secondary", onclick: (e) => resolveFinding(f, e.target) }, t("处理", "Resolve"))
+      : "") },
+  ], findings.items, { empty: ["没有待处理的差异。", "No open findings."] }));
+  clear(document.getElementById("rec-runs")).append(table([
+    { label: ["日期", "Day"], value: (r) => r.day },
+    { label: ["渠道", "Channel"], value: (r) => label(CHANNEL, r.channel) },
+    { label: ["对账单笔数", "Lines"], value: (r) => r.lines, num: true },
+    { label: ["一致", "Matched"], value: (r) => r.matched, num: true },
+    { label: ["差异", "Findings"], value: (r) => r.findings, num: true },
+    { label: ["执行", "Run by"], value: (r) => `${r.run_by} ${r.finished_at ? when(r.finished_at) : ""}` },
+  ], runs.items));
+  document.getElementById("rec-form").classList.toggle("hidden", !may("finance"));
+}
+
+async function resolveFinding(f, button) {
+  const resolution = prompt(t(`处理说明（${label(FINDING, f.kind)} ${f.out_trade_no}）：`, `Resolution note (${label(FINDING, f.kind)} ${f.out_trade_no}):`));
+  if (!resolution || !resolution.trim()) return;
+  button.disabled = true;
+  try {
+    await api(`${V1}/reconciliation/findings/${f.id}/resolve`, { method: "POST", body: { resolution: resolution.trim().slice(0, 500) }, ...auth() });
+    notice(document.getElementById("rec-status"), "ok", t("差异已处理。", "Finding resolved."));
+    await renderReconciliation();
+  } catch (err) {
+    notice(document.getElementById("rec-status"), "bad", explain(err));
+    button.disabled = false;
+  }
+}
+
+function setupReconciliationForm() {
+  const form = document.getElementById("rec-form");
+  form.day.value = today();
+  form.day.max = today();
+  onSubmitOnce(form, document.getElementById("rec-form-status"), async (data) => {
+    const run = await api(`${V1}/reconciliation/runs`, { method: "POST", body: { channel: data.get("channel"), day: data.get("day") }, ...auth() });
+    await renderReconciliation();
+    return t(`${run.day} ${label(CHANNEL, run.channel)}：对账单 ${run.lines} 笔，一致 ${run.matched} 笔，差异 ${run.findings} 条。`,
+      `${run.day} ${label(CHANNEL, run.channel)}: ${run.lines} lines, ${run.matched} matched, ${run.findings} findings.`);
+  });
+}
+
 // --- organisations and staff accounts -------------------------------------------------------
 
 let organisations = [];
@@ -565,6 +631,7 @@ setupDisbursementForm();
 setupFollowUpForm();
 setupOrganisationForm();
 setupAccountForm();
+setupReconciliationForm();
 document.getElementById("gifts-more").addEventListener("click", () => loadGifts(true));
 document.getElementById("audit-more").addEventListener("click", () => renderAudit(true));
 document.getElementById("audit-form").addEventListener("submit", (e) => { e.preventDefault(); renderAudit(); });
@@ -582,6 +649,7 @@ const consoleApp = startConsole({
     followups: renderFollowUps,
     reports: renderReports,
     audit: () => renderAudit(),
+    reconcile: renderReconciliation,
     orgs: renderOrganisations,
     accounts: renderAccounts,
   },
