@@ -200,6 +200,10 @@ async def fill_form(page: Page, channel: str, *, touch: bool) -> None:
     else:
         await preset.click()
     await expect(page.locator("#g-amount")).to_have_value("50.00")
+    await expect(preset).to_have_attribute("aria-pressed", "true")  # shown as chosen
+    await expect(page.locator("#presets button[data-fen='2000']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
     await page.fill("#g-name", "陈晓梅")
     if touch:
         await surname.tap()

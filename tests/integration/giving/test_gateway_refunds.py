@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -88,7 +89,7 @@ async def test_a_gift_keyed_in_by_staff_is_not_sent_to_a_gateway(giving: Giving)
             "kind": "money",
             "amount_fen": 5000,
             "channel": "wechat_pay",
-            "external_ref": "4200000000001",
+            "external_ref": f"4200{uuid.uuid4().int % 10**20:020d}",
             "display": "surname",
             "donor": {"name": "王建国"},
         },

@@ -31,9 +31,19 @@ async function renderForm(projectCode) {
   const presets = clear(document.getElementById("presets"));
   for (const fen of options.presets_fen) {
     const button = el("button", { type: "button", class: "secondary preset", "data-fen": String(fen) }, yuan(fen));
-    button.addEventListener("click", () => { form.amount.value = (fen / 100).toFixed(2); });
+    button.setAttribute("aria-pressed", "false");
+    button.addEventListener("click", () => {
+      form.amount.value = (fen / 100).toFixed(2);
+      markPreset();
+    });
     presets.append(button);
   }
+  // the preset whose amount is in the box is shown as chosen (also when typed by hand)
+  const markPreset = () => {
+    const typed = toFen(form.amount.value);
+    for (const b of presets.querySelectorAll("button.preset")) b.setAttribute("aria-pressed", String(Number(b.dataset.fen) === typed));
+  };
+  form.amount.addEventListener("input", markPreset);
   const channels = clear(document.getElementById("channels"));
   if (!options.channels.length) {
     notice(document.getElementById("give-status"), "warn", t("网上捐赠暂未开通。", "Online giving is not open yet."));
