@@ -76,6 +76,10 @@ class DonationSettings(ServiceSettings):
     alipay_public_key_file: Path | None = None
     alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
 
+    # Small anonymous online gifts below this many fen are receipted together, in one combined
+    # receipt a month under 爱心人士, instead of one each (0: off, every gift its own receipt).
+    combined_receipt_below_fen: int = Field(default=0, ge=0)
+
     # The 公益事业捐赠电子票据 as PDF (docs/online-giving.md). The 票据代码 and the issuer's
     # 统一社会信用代码 are assigned by the finance bureau and the registry: the defaults are
     # demo values that production refuses.

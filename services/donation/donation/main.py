@@ -13,6 +13,7 @@ from donation.entrypoints import web
 from donation.entrypoints.api import (
     accounts,
     auth,
+    combined_receipts,
     disbursements,
     donations,
     donors,
@@ -85,6 +86,7 @@ def create_app(settings: DonationSettings | None = None) -> FastAPI:
             follow_ups.router,
             public.router,
             giving.router,
+            combined_receipts.router,
             reports.router,
             organisations.router,
             accounts.router,

@@ -155,10 +155,30 @@ _DONATION: dict[str, Access] = {
     "GET /api/v1/track/{tracking_code}": PUBLIC,
     "POST /api/v1/donor-lookup/code": PUBLIC,
     "POST /api/v1/donor-lookup/verify": PUBLIC,
+    # online giving (docs/online-giving.md): the donor's side is public, rate-limited per
+    # client; a receipt PDF is read with the gift's tracking code, as the tracking page; the
+    # gateways' notifications carry no token: their signatures are checked instead
+    "GET /api/v1/giving/options": PUBLIC,
+    "POST /api/v1/giving/orders": PUBLIC,
+    "GET /api/v1/giving/orders/{out_trade_no}": PUBLIC,
+    "GET /api/v1/giving/orders/{out_trade_no}/qr.svg": PUBLIC,
+    "GET /api/v1/receipts/{tracking_code}.pdf": PUBLIC,
+    "POST /api/v1/payments/{channel}/notify": PUBLIC,
+    # reconciliation and combined receipts: finance acts, the auditor (监事会) reads
+    "POST /api/v1/reconciliation/runs": staff(FINANCE),
+    "GET /api/v1/reconciliation/runs": staff(FINANCE, AUDITOR),
+    "GET /api/v1/reconciliation/findings": staff(FINANCE, AUDITOR),
+    "POST /api/v1/reconciliation/findings/{finding_id}/resolve": staff(FINANCE),
+    "POST /api/v1/combined-receipts": staff(FINANCE),
+    "GET /api/v1/combined-receipts": staff(FINANCE, AUDITOR),
+    "GET /api/v1/combined-receipts/{month}.pdf": staff(FINANCE, AUDITOR),
     # pages: static HTML; the console's data comes from the API above, authorised there
     "GET /": PUBLIC,
     "GET /track": PUBLIC,
     "GET /track/{tracking_code}": PUBLIC,
+    "GET /give": PUBLIC,
+    "GET /give/{project_code}": PUBLIC,
+    "GET /give/result/{out_trade_no}": PUBLIC,
     "GET /console/donation": PUBLIC,
 }
 

@@ -130,6 +130,7 @@ async def giving(
             "online_sweep_interval_s": 0.5,
             "online_order_limit": 10_000,
             "online_read_limit": 10_000,
+            "combined_receipt_below_fen": 1000,  # anonymous gifts under ¥10: monthly receipt
         }
     )
     assert isinstance(settings, DonationSettings)

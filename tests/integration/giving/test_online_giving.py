@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from shared.contracts.donation import DONATION_RECEIPTED, DONATION_RECEIVED, NOTICE_REQUESTED
 from tests.integration.giving.conftest import Giving
 
 pytestmark = pytest.mark.integration
@@ -88,6 +89,26 @@ async def test_wechat_native_paid_by_notification_becomes_a_receipted_gift(givin
         order["out_trade_no"],
     )
     assert [(r["source"], r["outcome"]) for r in outcomes] == [("notify", "applied")]
+
+    # the public feed's event and the donor's notice (a phone was given) left through the relay
+    events = await published_events(giving, str(row["donation_id"]))
+    assert events.count(DONATION_RECEIVED) == 1
+    assert events.count(DONATION_RECEIPTED) == 1
+    assert events.count(NOTICE_REQUESTED) >= 1
+
+
+async def published_events(giving: Giving, subject: str, timeout: float = 15) -> list[str]:
+    """The event types the relay published to Kafka for ``subject``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = await giving.rows(
+            "SELECT type, published_at FROM outbox WHERE subject = $1 ORDER BY seq", subject
+        )
+        if rows and all(r["published_at"] is not None for r in rows):
+            return [r["type"] for r in rows]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"events of {subject} not all published: {rows}")
+        await asyncio.sleep(0.1)
 
 
 async def test_alipay_wap_paid_by_notification(giving: Giving) -> None:
@@ -227,6 +248,26 @@ async def post_alipay(giving: Giving, body: bytes) -> httpx.Response:
         content=body,
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
     )
+
+
+async def test_twenty_copies_of_a_notification_at_once_make_one_gift(giving: Giving) -> None:
+    order = await giving.start(channel="alipay", scene="wap", amount_fen=7700)
+    body = alipay_signed(giving, alipay_fields(giving, order["out_trade_no"], "77.00"))
+    answers = await asyncio.gather(*(post_alipay(giving, body) for _ in range(20)))
+    assert [a.text for a in answers] == ["success"] * 20
+    row = await giving.until_status(order["out_trade_no"], "paid")
+    gifts = await giving.rows(
+        "SELECT id FROM donations WHERE channel = 'alipay' AND external_ref = $1",
+        row["transaction_id"],
+    )
+    assert len(gifts) == 1
+    outcomes = sorted(
+        r["outcome"]
+        for r in await giving.rows(
+            "SELECT outcome FROM payment_events WHERE out_trade_no = $1", order["out_trade_no"]
+        )
+    )
+    assert outcomes == ["applied"] + ["duplicate"] * 19
 
 
 async def test_a_notification_for_another_amount_changes_nothing(giving: Giving) -> None:

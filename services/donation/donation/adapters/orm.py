@@ -378,6 +378,7 @@ class OnlineOrder(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     checked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    receipt_combined: bool = False  # receipted in the month's combined receipt (0011)
 
 
 class PaymentEvent(SQLModel, table=True):
@@ -456,3 +457,27 @@ class OnlineRefund(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     succeeded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class CombinedReceipt(SQLModel, table=True):
+    """One month's combined receipt for small anonymous online gifts (0011)."""
+
+    __tablename__ = "combined_receipts"
+
+    id: uuid.UUID = Field(primary_key=True)
+    month: str = Field(max_length=7, unique=True)
+    year: int
+    seq: int
+    receipt_no: str = Field(max_length=20, unique=True)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    gift_count: int
+    issued_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    issued_by: str = Field(max_length=64)
+
+
+class CombinedReceiptGift(SQLModel, table=True):
+    __tablename__ = "combined_receipt_gifts"
+
+    donation_id: uuid.UUID = Field(primary_key=True, foreign_key="donations.id")
+    combined_receipt_id: uuid.UUID = Field(foreign_key="combined_receipts.id")
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))

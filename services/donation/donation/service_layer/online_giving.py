@@ -65,16 +65,17 @@ PRODUCT_NAME = "阳光红会 · 奉化区红十字会捐赠"
 
 
 class Gateways:
-    """The configured gateways by channel; a channel that is not configured is a 503."""
+    """The configured gateways by channel; asking for one not configured is a 422."""
 
     def __init__(self, gateways: Mapping[str, PaymentGateway]) -> None:
         self._by_channel = dict(gateways)
 
     def get(self, channel: str) -> PaymentGateway:
         gateway = self._by_channel.get(channel)
-        if gateway is None:
-            raise ServiceUnavailable(
-                f"暂未开通该支付方式 (payment channel {channel!r} is not configured)"
+        if gateway is None:  # the client chose what this branch does not offer: a 422
+            raise ValidationFailed(
+                f"暂未开通该支付方式 (payment channel {channel!r} is not offered here; "
+                f"offered: {', '.join(self.channels()) or 'none'})"
             )
         return gateway
 
@@ -217,9 +218,11 @@ def _record(
 
 
 async def apply_gateway_payment(
-    uow: SqlUnitOfWork, payment: GatewayPayment, source: Source
+    uow: SqlUnitOfWork, payment: GatewayPayment, source: Source, *, combine_below_fen: int = 0
 ) -> ApplyResult:
-    """Apply one verified statement of a gateway; the caller commits."""
+    """Apply one verified statement of a gateway; the caller commits. An anonymous gift below
+    ``combine_below_fen`` (``DONATION_COMBINED_RECEIPT_BELOW_FEN``) waits for the month's
+    combined receipt instead of its own."""
     order = await order_for_update(uow, payment.out_trade_no)
     if order is None or order.channel != payment.channel:
         _record(uow, payment, source, "unknown_order")
@@ -242,12 +245,23 @@ async def apply_gateway_payment(
     if payment.currency != "CNY":
         _record(uow, payment, source, "currency_mismatch", {"currency": payment.currency})
         return ApplyResult("currency_mismatch", order)
-    await _turn_into_gift(uow, order, payment)
+    await _turn_into_gift(uow, order, payment, combine_below_fen)
     _record(uow, payment, source, "applied", {"donation_id": str(order.donation_id)})
     return ApplyResult("applied", order)
 
 
-async def _turn_into_gift(uow: SqlUnitOfWork, order: OnlineOrder, payment: GatewayPayment) -> None:
+def receipted_in_combined(order: OnlineOrder, combine_below_fen: int) -> bool:
+    return (
+        order.want_receipt
+        and order.display == "anonymous"
+        and order.credit_code is None
+        and order.amount_fen < combine_below_fen
+    )
+
+
+async def _turn_into_gift(
+    uow: SqlUnitOfWork, order: OnlineOrder, payment: GatewayPayment, combine_below_fen: int
+) -> None:
     at = now()
     actor = ACTOR[order.channel]
     project = await uow.session.get(Project, order.project_code) if order.project_code else None
@@ -287,7 +301,9 @@ async def _turn_into_gift(uow: SqlUnitOfWork, order: OnlineOrder, payment: Gatew
     order.donation_id = gift.donation.id
     order.updated_at = at
     await uow.session.flush()
-    if order.want_receipt:
+    if receipted_in_combined(order, combine_below_fen):
+        order.receipt_combined = True  # the month's combined receipt (combined_receipts)
+    elif order.want_receipt:
         await issue_receipt(
             uow,
             IssueReceipt(

@@ -56,6 +56,8 @@ async def check_order(runtime: ServiceRuntime, gateways: Gateways, out_trade_no:
             return False
         order.checked_at = now()  # claimed: other instances skip it for an interval
         channel, expires_at = order.channel, order.expires_at
+        if channel not in gateways.channels():
+            return False  # no longer configured: nothing to ask
         await uow.commit()
     gateway = gateways.get(channel)
     try:
@@ -78,7 +80,9 @@ async def check_order(runtime: ServiceRuntime, gateways: Gateways, out_trade_no:
     async with runtime.unit_of_work() as uow:
         if payment.state in (TradeState.PAID, TradeState.REFUNDED):
             try:
-                result = await apply_gateway_payment(uow, payment, "query")
+                settings = runtime.settings
+                below = getattr(settings, "combined_receipt_below_fen", 0)
+                result = await apply_gateway_payment(uow, payment, "query", combine_below_fen=below)
             except AppError as exc:  # e.g. the trade number is already another gift's
                 log.error(
                     "paid order not applied",

@@ -65,8 +65,8 @@ OUT_TRADE_NO_CHARS = frozenset("0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 def gateways_of(runtime: ServiceRuntime) -> Gateways:
     gateways = runtime.extras.get("gateways")
-    if not isinstance(gateways, Gateways):
-        raise ServiceUnavailable("网上捐赠暂未开通 (online giving is not configured)")
+    if not isinstance(gateways, Gateways):  # nothing offered: the request cannot be met (422)
+        raise ValidationFailed("网上捐赠暂未开通 (online giving is not configured here)")
     return gateways
 
 
@@ -160,10 +160,13 @@ async def options(request: Request, runtime: RuntimeDep) -> Any:
     summary="网上捐赠：创建支付订单 Start paying a gift (public)",
     response_model=OnlineOrderOut,
     responses=raises(
-        (ValidationFailed, "Amount out of range, unknown project, scene not offered"),
+        (
+            ValidationFailed,
+            "Amount out of range, unknown project, channel or scene not offered",
+        ),
         (Conflict, "The project is closed to new gifts"),
         (TooManyRequests, "Rate limited"),
-        (ServiceUnavailable, "The channel is not configured or its gateway failed"),
+        (ServiceUnavailable, "The channel's gateway failed (nothing was charged)"),
     ),
 )
 async def start_order(body: OnlineGiftIn, request: Request, runtime: RuntimeDep) -> Any:
@@ -226,11 +229,7 @@ async def start_order(body: OnlineGiftIn, request: Request, runtime: RuntimeDep)
     "/giving/orders/{out_trade_no}",
     summary="网上捐赠：订单结果 An order and, once paid, its gift (public)",
     response_model=OnlineOrderOut,
-    responses=raises(
-        (NotFound, "No such order"),
-        (TooManyRequests, "Rate limited"),
-        (ServiceUnavailable, "The order's payment channel is no longer configured"),
-    ),
+    responses=raises((NotFound, "No such order"), (TooManyRequests, "Rate limited")),
 )
 async def get_order(out_trade_no: str, request: Request, runtime: RuntimeDep) -> Any:
     await limiter(runtime, "giving-read", read_limit(runtime)).check(client_of(request))
@@ -316,7 +315,12 @@ async def notify(channel: str, request: Request, runtime: RuntimeDep) -> Respons
             if isinstance(statement, GatewayRefund):
                 await payment_checks.record_refund_statement(uow, statement, "notify")
             else:
-                await online_giving.apply_gateway_payment(uow, statement, "notify")
+                await online_giving.apply_gateway_payment(
+                    uow,
+                    statement,
+                    "notify",
+                    combine_below_fen=settings_of(runtime).combined_receipt_below_fen,
+                )
             await uow.commit()
     except Exception:  # the gateway retries: nothing is lost while we cannot write
         log.exception("payment notification not applied", extra={"channel": channel})

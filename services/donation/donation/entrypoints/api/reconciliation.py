@@ -101,7 +101,7 @@ def _result(result: reconciliation.RunResult) -> RunResultOut:
     response_model=RunResultOut,
     summary="对账 Reconcile one channel's day against its statement",
     responses=raises(
-        (ServiceUnavailable, "The channel is not configured, or its statement could not be had")
+        (ServiceUnavailable, "The channel's statement could not be had from its gateway")
     ),
 )
 async def run(body: RunIn, runtime: RuntimeDep, staff: StaffPrincipal = Runner) -> RunResultOut:
