@@ -28,12 +28,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from donation.config import DonationSettings
 from shared.config import ServiceSettings
 from tests.e2e.conftest import Stack
-from tests.e2e.test_pages_web import ARGS, CHROMIUM, TIMEOUT_MS, api, shot
+from tests.e2e.test_pages_web import TIMEOUT_MS, api, shot
+from tests.e2e.test_pages_web import browser as browser  # the same module-scoped Chromium
 from tests.payment_sandbox_process import SandboxProcess, free_port, start_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -132,16 +133,6 @@ def project(site: Site) -> dict[str, Any]:
         },
     )
     return created
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (scripts/test.sh does it)")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        await b.close()
 
 
 @dataclass
