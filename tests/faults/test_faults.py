@@ -11,6 +11,8 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -39,6 +41,7 @@ from tests.faults.harness import (
     kafka,
 )
 from tests.integration.conftest import eventually
+from tests.payment_sandbox_process import start_sandbox
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -418,3 +421,123 @@ async def test_relay_publishes_rows_written_while_kafka_was_stopped(
         await consumer.stop()
     values = sorted(r.value for records in batch.values() for r in records)
     assert values == sorted(f'{{"n":{n}}}'.encode() for n in range(5))
+
+
+PAYMENT_ORDERS = 40
+
+
+async def test_donation_killed_while_payment_notifications_arrive(
+    fault_stack: FaultStack, tmp_path: Path
+) -> None:
+    """Scenario 8 (issue 15): the donation service is SIGKILLed mid-burst of the gateways'
+    payment notifications, its sweeper off, so only the gateways' retries can deliver what the
+    kill interrupted; started again two seconds later. Every paid order must end as exactly one
+    gift (one gift per gateway trade, one ``applied`` per order)."""
+    with start_sandbox(tmp_path / "sandbox") as sandbox:
+        base = fault_stack.donation_settings
+        port = base.port + 20
+        url = f"http://127.0.0.1:{port}"
+        settings = base.model_copy(
+            update={
+                "port": port,
+                "public_url": url,
+                "payment_sandbox_state": sandbox.state_dir,
+                "payment_sandbox_url": sandbox.base_url,
+                "run_payment_sweeper": False,  # only the gateways' retries may deliver
+                "run_reconciliation": False,
+                "online_order_limit": 10_000,
+            }
+        )
+        giving = Service("donation", settings)
+        giving.start()
+        try:
+            await giving.wait_live()
+            orders = await _online_orders(url, PAYMENT_ORDERS)
+            async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=15) as gateway:
+                for order in orders:  # an Alipay trade exists once its payer opened the cashier
+                    if order["channel"] == "alipay":
+                        assert (await gateway.get(order["pay_url"])).status_code == 200
+
+                async def pay(order: dict[str, Any]) -> None:
+                    name = "wechat" if order["channel"] == "wechat_pay" else "alipay"
+                    reply = await gateway.post(
+                        f"/sandbox/{name}/orders/{order['out_trade_no']}/pay", json={}
+                    )
+                    assert reply.status_code == 200, reply.text
+
+                burst = asyncio.gather(*(pay(o) for o in orders))
+                await asyncio.sleep(0.05)
+                giving.kill()  # mid-burst: some applied, some in flight, some not yet sent
+                await burst
+                await asyncio.sleep(2)
+                giving.start()
+                await giving.wait_live()
+                counts = await _payment_counts(settings.asyncpg_dsn, orders)
+                attempts = (await gateway.get("/sandbox/notifications")).json()
+        finally:
+            giving.stop()
+    record(counts)
+    retried = {a["out_trade_no"] for a in attempts if a["attempt"] > 1}
+    assert retried, "the kill interrupted no delivery: the scenario proved nothing"
+    assert counts.acknowledged == counts.sent  # every order paid at the gateway
+    assert counts.applied == counts.sent
+    assert counts.duplicates == 0
+    assert counts.lost == 0
+
+
+async def _online_orders(url: str, count: int) -> list[dict[str, Any]]:
+    orders: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=url, timeout=15) as client:
+        for n in range(count):
+            channel = "wechat_pay" if n % 2 == 0 else "alipay"
+            reply = await client.post(
+                "/api/v1/giving/orders",
+                json={
+                    "channel": channel,
+                    "scene": "native" if channel == "wechat_pay" else "page",
+                    "amount_fen": 1000 + n,
+                    "display": "anonymous",
+                },
+            )
+            assert reply.status_code == 201, reply.text
+            orders.append(reply.json())
+    return orders
+
+
+async def _payment_counts(dsn: str, orders: list[dict[str, Any]]) -> Counts:
+    """Wait (30 s at most) for every order to be paid, then count gifts and duplicates."""
+    numbers = [o["out_trade_no"] for o in orders]
+    conn = await asyncpg.connect(dsn)
+    try:
+        paid = 0
+        for _ in range(300):
+            paid = await conn.fetchval(
+                "SELECT count(*) FROM online_orders WHERE status = 'paid' "
+                "AND out_trade_no = ANY($1)",
+                numbers,
+            )
+            if paid == len(orders):
+                break
+            await asyncio.sleep(0.1)
+        gifts = await conn.fetchval(
+            "SELECT count(*) FROM donations d JOIN online_orders o ON o.transaction_id = "
+            "d.external_ref AND o.channel = d.channel WHERE o.out_trade_no = ANY($1)",
+            numbers,
+        )
+        applied = await conn.fetchval(
+            "SELECT count(*) FROM payment_events WHERE outcome = 'applied' "
+            "AND out_trade_no = ANY($1)",
+            numbers,
+        )
+    finally:
+        await conn.close()
+    return Counts(
+        scenario="8 donation SIGKILL during payment notices",
+        sent=len(orders),
+        acknowledged=len(orders),
+        applied=paid,
+        feed=0,
+        warehouse=0,
+        duplicates=max(gifts - paid, 0) + max(applied - paid, 0),
+        lost=len(orders) - paid,
+    )
