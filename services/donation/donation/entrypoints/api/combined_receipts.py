@@ -13,13 +13,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from donation.config import DonationSettings
-from donation.entrypoints.api.public import lookup_secret
+from donation.entrypoints.api.public import receipt_secret
 from donation.service_layer import combined_receipts, receipt_documents
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.http_commands import RuntimeDep
 from shared.openapi import raises
-from shared.public_lookups import derived_secret
 
 router = APIRouter(prefix="/api/v1/combined-receipts", tags=["donations"])
 
@@ -85,7 +84,7 @@ async def list_all(runtime: RuntimeDep, _: StaffPrincipal = Reader) -> Any:
 async def pdf(month: str, runtime: RuntimeDep, _: StaffPrincipal = Reader) -> Response:
     settings = runtime.settings
     assert isinstance(settings, DonationSettings)
-    secret = derived_secret(lookup_secret(runtime).encode(), "receipt-check-codes")
+    secret = receipt_secret(runtime)
     async with runtime.unit_of_work() as uow:
         view = await combined_receipts.combined_view(uow, month)
         doc = await combined_receipts.combined_document(uow, view, settings, secret=secret)

@@ -27,7 +27,7 @@ from donation.config import DonationSettings
 from donation.domain.commands import StartOnlineGift
 from donation.domain.model import ANONYMOUS_ORGANIZATION, ANONYMOUS_PERSON
 from donation.domain.payments import GatewayError, GatewayRefund, NotificationRejected
-from donation.entrypoints.api.public import TRACK_LIMIT, limiter, lookup_secret
+from donation.entrypoints.api.public import TRACK_LIMIT, limiter, receipt_secret
 from donation.entrypoints.api.schemas import (
     GivingOptionsOut,
     GivingProjectOut,
@@ -52,7 +52,7 @@ from shared.errors import (
 )
 from shared.http_commands import RuntimeDep
 from shared.openapi import raises
-from shared.public_lookups import client_of, derived_secret
+from shared.public_lookups import client_of
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger("donation.giving")
@@ -341,7 +341,7 @@ async def receipt_pdf(tracking_code: str, request: Request, runtime: RuntimeDep)
     await limiter(runtime, "track", TRACK_LIMIT).check(client_of(request))
     code = public_lookups.tracking_code(tracking_code)
     settings = settings_of(runtime)
-    secret = derived_secret(lookup_secret(runtime).encode(), "receipt-check-codes")
+    secret = receipt_secret(runtime)
     async with runtime.unit_of_work() as uow:
         doc = await receipt_documents.receipt_document(uow, code, settings, secret=secret)
     pdf, name = await receipt_documents.render(doc, settings)

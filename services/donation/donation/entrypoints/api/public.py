@@ -46,6 +46,11 @@ def lookup_secret(runtime: ServiceRuntime) -> str:
     return str(secret)
 
 
+def receipt_secret(runtime: ServiceRuntime) -> str:
+    """Keys the receipts' 校验码: derived from the look-up secret, shared by every instance."""
+    return derived_secret(lookup_secret(runtime).encode(), "receipt-check-codes")
+
+
 @router.get(
     "/track/{tracking_code}",
     summary="捐赠查询 Follow a gift by its tracking code (public)",
