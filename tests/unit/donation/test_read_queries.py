@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
-from donation.adapters.orm import Donation, DonationItem, Donor
+from donation.adapters.orm import Donation, DonationItem, Donor, Receipt
 from donation.service_layer.queries.audit import AuditFilters, audit_query
 from donation.service_layer.queries.donations import GiftFilters, donation_out, donations_query
 from donation.service_layer.queries.donors import DonorFilters, donors_query
@@ -175,13 +175,13 @@ def test_list_cursors_of_the_wrong_shape_are_a_422() -> None:
     with pytest.raises(ValidationFailed):
         donors_query(DonorFilters(), limit=10, cursor=encode_cursor("not-a-uuid"))
     with pytest.raises(ValidationFailed):
-        register_query(2026, limit=10, cursor=encode_cursor("2026", 5))
+        register_query(Receipt, 2026, limit=10, cursor=encode_cursor("2026", 5))
     with pytest.raises(ValidationFailed):
         audit_query(AuditFilters(), limit=10, cursor=encode_cursor("7"))
 
 
 def test_the_receipt_register_pages_by_year_then_number() -> None:
-    query = register_query(2026, limit=50, cursor=encode_cursor(2026, 42))
+    query = register_query(Receipt, 2026, limit=50, cursor=encode_cursor(2026, 42))
 
     text = sql(query)
     assert "ORDER BY receipts.year DESC, receipts.seq DESC" in text

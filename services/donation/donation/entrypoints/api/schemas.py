@@ -215,8 +215,32 @@ class ReceiptOut(BaseModel):
     voided_by: str | None
 
 
+class RegisterEntryOut(BaseModel):
+    """A line of the receipt register: one gift's receipt, or a month's combined receipt
+    (``kind="combined"``: no gift of its own, ``month`` and ``gift_count`` instead). Both take
+    their numbers from the one series of the year."""
+
+    kind: Literal["gift", "combined"]
+    id: uuid.UUID
+    donation_id: uuid.UUID | None
+    month: str | None
+    gift_count: int
+    receipt_no: str
+    year: int
+    seq: int
+    amount_fen: int
+    payer_name: str | None
+    anonymous: bool
+    declined: bool
+    issued_at: datetime
+    issued_by: str
+    voided_at: datetime | None
+    void_reason: str | None
+    voided_by: str | None
+
+
 class ReceiptPage(BaseModel):
-    items: list[ReceiptOut]
+    items: list[RegisterEntryOut]
     next_cursor: str | None
 
 
