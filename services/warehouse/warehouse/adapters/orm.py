@@ -16,6 +16,7 @@ from sqlalchemy import (
     Identity,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -272,4 +273,124 @@ expiry_notices = Table(
     _uuid("lot_id", primary_key=True),
     Column("scan_date", Date, primary_key=True),
     Column("kind", String(20), primary_key=True),
+)
+
+
+# ------------------------------------------------------------------ preparedness (0006)
+
+category_policies = Table(
+    "category_policies",
+    metadata,
+    Column("category", String(20), primary_key=True),
+    Column("reorder_mos", Numeric(5, 2), nullable=False),
+    Column("target_mos", Numeric(5, 2), nullable=False),
+    Column("lead_time_days", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+stock_policies = Table(
+    "stock_policies",
+    metadata,
+    _uuid("warehouse_id", primary_key=True),
+    _uuid("item_id", primary_key=True),
+    Column("reorder_mos", Numeric(5, 2)),
+    Column("target_mos", Numeric(5, 2)),
+    Column("min_quantity", Integer),
+    Column("max_quantity", Integer),
+    Column("lead_time_days", Integer),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+preparedness_plans = Table(
+    "preparedness_plans",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("season_start", Date, nullable=False),
+    Column("season_end", Date, nullable=False),
+    Column("status", String(10), nullable=False),
+    _uuid("source_warehouse_id"),  # where "fill the gap" transfers come from (the district)
+    Column("note", Text),
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+plan_towns = Table(
+    "plan_towns",
+    metadata,
+    _uuid("plan_id", primary_key=True),
+    Column("town", String(20), primary_key=True),
+    Column("people", Integer, nullable=False),
+)
+
+plan_norms = Table(
+    "plan_norms",
+    metadata,
+    _uuid("plan_id", primary_key=True),
+    _uuid("item_id", primary_key=True),
+    Column("per_person", Numeric(10, 3), nullable=False),
+)
+
+plan_targets = Table(
+    "plan_targets",
+    metadata,
+    _uuid("plan_id", primary_key=True),
+    Column("town", String(20), primary_key=True),
+    _uuid("item_id", primary_key=True),
+    Column("quantity", Integer, nullable=False),
+)
+
+requisitions = Table(
+    "requisitions",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("requisition_no", String(32), nullable=False, unique=True),
+    _uuid("warehouse_id", nullable=False),  # the station that asks
+    _uuid("source_warehouse_id"),  # the warehouse that gives (set when approved)
+    Column("status", String(20), nullable=False),
+    Column("lines", JSONB, nullable=False),  # [{item_code, quantity, approved_quantity}]
+    Column("reason", Text, nullable=False),
+    Column("urgency", String(20), nullable=False),
+    _uuid("plan_id"),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_reason", Text),
+    _uuid("dispatch_id"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+transfer_discrepancies = Table(
+    "transfer_discrepancies",
+    metadata,
+    _uuid("id", primary_key=True),
+    _uuid("dispatch_id", nullable=False),
+    _uuid("item_id", nullable=False),
+    _uuid("lot_id", nullable=False),
+    Column("kind", String(10), nullable=False),  # short | damaged
+    Column("quantity", Integer, nullable=False),
+    Column("value_fen", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+preparedness_signals = Table(
+    "preparedness_signals",
+    metadata,
+    Column("key", String(160), primary_key=True),
+    Column("kind", String(20), nullable=False),  # below_reorder | plan_gap
+    Column("active", Boolean, nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -22,7 +21,7 @@ from warehouse.domain.commands import (
     UpdateWarehouse,
 )
 from warehouse.domain.model import CATEGORIES, TOWNS, local_today
-from warehouse.service_layer import scope
+from warehouse.service_layer import clock, scope
 from warehouse.service_layer.stock import (
     audit,
     expired_units_of,
@@ -88,7 +87,7 @@ async def create_warehouse(tx: Tx, command: CreateWarehouse) -> uuid.UUID:
     )
     if exists.first() is not None:
         raise Conflict(f"仓库编码已存在：{values['code']} (warehouse code already exists)")
-    now = datetime.now(UTC)
+    now = clock.now()
     warehouse_id = uuid7()
     await tx.session.execute(
         insert(warehouses).values(
@@ -118,7 +117,7 @@ async def update_warehouse(tx: Tx, command: UpdateWarehouse) -> None:
     if "org_code" in changes:
         changes["org_code"] = await _org_of(tx, changes["org_code"], current.kind, current.town)
         await scope.ensure_reaches_org(tx.session, command.actor_org, changes["org_code"])
-    now = datetime.now(UTC)
+    now = clock.now()
     result = await tx.session.execute(
         update(warehouses)
         .where(warehouses.c.code == code, warehouses.c.version == version)
@@ -159,7 +158,7 @@ async def create_item(tx: Tx, command: CreateItem) -> uuid.UUID:
     exists = await tx.session.execute(select(items.c.id).where(items.c.code == values["code"]))
     if exists.first() is not None:
         raise Conflict(f"物资编码已存在：{values['code']} (item code already exists)")
-    now = datetime.now(UTC)
+    now = clock.now()
     item_id = uuid7()
     await tx.session.execute(
         insert(items).values(id=item_id, version=1, created_at=now, updated_at=now, **values)
@@ -181,7 +180,7 @@ async def update_item(tx: Tx, command: UpdateItem) -> None:
     code, version, actor = command.code, command.version, command.actor
     changes = dict(command.changes)
     _nothing_to_change(changes)
-    now = datetime.now(UTC)
+    now = clock.now()
     result = await tx.session.execute(
         update(items)
         .where(items.c.code == code, items.c.version == version)
@@ -211,7 +210,7 @@ async def set_safety_stock(tx: Tx, command: SetSafetyStock) -> None:
     quantity, actor = command.safety_stock, command.actor
     if quantity < 0:
         raise ValidationFailed("安全库存不能为负 (safety stock must be >= 0)")
-    now = datetime.now(UTC)
+    now = clock.now()
     place = await warehouse_by_code(tx.session, warehouse_code)
     await scope.ensure_reaches(tx.session, command.actor_org, place)
     item = await item_by_code(tx.session, item_code)

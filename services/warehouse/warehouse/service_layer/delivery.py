@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,6 +30,7 @@ from shared.ids import uuid7
 from warehouse.adapters.orm import dispatch_allocations, inbounds, items, lots, warehouses
 from warehouse.domain.commands import DeliverDispatch
 from warehouse.domain.model import allocate_returns, mask_person_name
+from warehouse.service_layer import clock
 from warehouse.service_layer.dispatch_rows import DispatchRows, rows_of
 from warehouse.service_layer.dispatch_steps import begin, publish, save
 from warehouse.service_layer.inbound import next_receipt_no
@@ -58,7 +59,7 @@ async def deliver_dispatch(
         raise ValidationFailed("请填写签收人 recipient_name (recipient name required)")
     if row.shipped_at is not None and at < row.shipped_at:
         raise ValidationFailed("签收时间不能早于发运时间 (delivered_at is before shipped_at)")
-    if at > datetime.now(UTC) + timedelta(minutes=5):
+    if at > clock.now() + timedelta(minutes=5):
         raise ValidationFailed("签收时间不能是将来 (delivered_at is in the future)")
     allocs = await rows.allocations(row.id)
     shipped_by_item: dict[str, list[Any]] = defaultdict(list)

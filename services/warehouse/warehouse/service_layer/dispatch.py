@@ -9,7 +9,7 @@ another.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shared.contracts import warehouse as contracts
@@ -24,7 +24,7 @@ from warehouse.domain.commands import (
     ShipDispatch,
 )
 from warehouse.domain.model import REQUESTED, TOWNS, holds_reservation
-from warehouse.service_layer import scope
+from warehouse.service_layer import clock, scope
 from warehouse.service_layer.dispatch_rows import DispatchRows, rows_of
 from warehouse.service_layer.dispatch_steps import (
     Outcome,
@@ -146,7 +146,7 @@ async def approve_dispatch(
 ) -> Outcome:
     """Approve a requested dispatch: someone other than its requester."""
     rows = rows or rows_of(tx)
-    at = datetime.now(UTC)
+    at = clock.now()
     row, status, head = await begin(
         rows,
         command.dispatch_id,
@@ -195,7 +195,7 @@ async def reject_dispatch(
 ) -> None:
     """Reject an open dispatch (not by its requester); a picked one's reservations are released."""
     rows = rows or rows_of(tx)
-    at = datetime.now(UTC)
+    at = clock.now()
     row, status, head = await begin(
         rows,
         command.dispatch_id,
@@ -225,7 +225,7 @@ async def cancel_dispatch(
 ) -> None:
     """Cancel an open dispatch; a picked one's reservations are released."""
     rows = rows or rows_of(tx)
-    at = datetime.now(UTC)
+    at = clock.now()
     row, status, head = await begin(
         rows,
         command.dispatch_id,
@@ -299,7 +299,7 @@ async def _audit_close(
 async def ship_dispatch(tx: Tx, command: ShipDispatch, rows: DispatchRows | None = None) -> Outcome:
     """Ship a picked dispatch with its waybill: the reserved lots leave the warehouse."""
     rows = rows or rows_of(tx)
-    at = datetime.now(UTC)
+    at = clock.now()
     actor, waybill_no, carrier = command.actor, command.waybill_no, command.carrier
     row, status, head = await begin(
         rows,

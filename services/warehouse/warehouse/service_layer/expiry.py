@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,7 +36,7 @@ from shared.runtime import ServiceRuntime
 from warehouse.adapters.orm import expiry_notices, items, lots, stock_levels, warehouses
 from warehouse.domain.commands import RunExpiryScan
 from warehouse.domain.model import SHANGHAI, local_today
-from warehouse.service_layer import scope
+from warehouse.service_layer import clock, scope
 from warehouse.service_layer.stock import Pair, StockBook, audit, expired_units_by_level
 from warehouse.service_layer.tx import Tx
 
@@ -131,7 +131,7 @@ async def run_expiry_scan(tx: Tx, command: RunExpiryScan) -> ScanResult:
         action="expiry_scan.run",
         entity_type="expiry_scan",
         entity_id=command.scan_date.isoformat(),
-        at=datetime.now(UTC),
+        at=clock.now(),
         detail={"near_expiry": result.near_expiry, "expired": result.expired},
     )
     return result
@@ -150,7 +150,7 @@ async def run_scan(runtime: ServiceRuntime, *, scan_date: date | None = None) ->
 
 
 def seconds_until(hour: int, now: datetime | None = None) -> float:
-    now = (now or datetime.now(UTC)).astimezone(SHANGHAI)
+    now = (now or clock.now()).astimezone(SHANGHAI)
     target = now.replace(hour=hour, minute=0, second=0, microsecond=0)
     if target <= now:
         target += timedelta(days=1)
@@ -232,7 +232,7 @@ async def refresh_expired_levels(tx: Tx, *, at: datetime) -> int:
 
 async def run_level_refresh(runtime: ServiceRuntime) -> int:
     async with runtime.unit_of_work() as uow:
-        count = await refresh_expired_levels(uow, at=datetime.now(UTC))
+        count = await refresh_expired_levels(uow, at=clock.now())
         await uow.commit()
     if count:
         log.info("levels re-published after lots expired", extra={"levels": count})

@@ -9,7 +9,7 @@ publishes ``stock.received`` and one ``stock.level_changed`` per item.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -34,7 +34,7 @@ from shared.messaging.envelope import CloudEvent
 from warehouse.adapters.orm import inbounds, items, lots, warehouses
 from warehouse.domain.commands import ConfirmInbound, ConfirmLine, RegisterProcurement
 from warehouse.domain.model import is_expired, local_today
-from warehouse.service_layer import scope
+from warehouse.service_layer import clock, scope
 from warehouse.service_layer.stock import StockBook, audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
 
@@ -86,7 +86,7 @@ async def on_donation_cancelled(session: AsyncSession, event: CloudEvent) -> Non
             action="inbound.cancel",
             entity_type="inbound",
             entity_id=str(inbound_id),
-            at=datetime.now(UTC),
+            at=clock.now(),
             detail={"donation_id": str(cancelled.donation_id), "reason": cancelled.reason},
         )
 
@@ -113,7 +113,7 @@ async def on_designation_changed(session: AsyncSession, event: CloudEvent) -> No
         action="lot.designate",
         entity_type="donation",
         entity_id=str(changed.donation_id),
-        at=datetime.now(UTC),
+        at=clock.now(),
         detail={
             "from": changed.from_project_code,
             "to": project,
@@ -130,7 +130,7 @@ async def register_procurement(tx: Tx, command: RegisterProcurement) -> uuid.UUI
     warehouse_code, procurement_order = command.warehouse_code, command.procurement_order
     supplier, note, actor = command.supplier, command.note, command.actor
     lines = command.lines
-    now = datetime.now(UTC)
+    now = clock.now()
     place = await warehouse_by_code(tx.session, warehouse_code)
     await scope.ensure_reaches(tx.session, command.actor_org, place)
     stored = []

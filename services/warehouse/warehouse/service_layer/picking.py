@@ -8,7 +8,7 @@ recorded as the dispatch's allocations.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from shared.ids import uuid7
 from warehouse.adapters.orm import dispatch_allocations, lots
 from warehouse.domain.commands import PickDispatch
 from warehouse.domain.model import LotStock, is_pickable, local_today, may_pick_designated
+from warehouse.service_layer import clock
 from warehouse.service_layer.dispatch_rows import DispatchRows, rows_of
 from warehouse.service_layer.dispatch_steps import (
     Outcome,
@@ -40,7 +41,7 @@ async def pick_dispatch(tx: Tx, command: PickDispatch, rows: DispatchRows | None
     rows = rows or rows_of(tx)
     session = tx.session
     actor, min_days = command.actor, command.min_days
-    at = datetime.now(UTC)
+    at = clock.now()
     today = command.today or local_today(at)
     row, status, head = await begin(
         rows,

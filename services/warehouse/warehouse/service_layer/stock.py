@@ -47,6 +47,7 @@ from shared.errors import Conflict, NotFound
 from shared.ids import uuid7
 from warehouse.adapters.orm import audit_log, items, lots, stock_levels, stock_movements, warehouses
 from warehouse.domain.model import available_stock, local_today
+from warehouse.service_layer import clock
 from warehouse.service_layer.tx import Tx
 
 Pair = tuple[uuid.UUID, uuid.UUID]  # (warehouse_id, item_id)
@@ -127,8 +128,9 @@ class StockBook:
         self.actor = actor
         self.at = at
         # expired units are counted as of the day the transaction runs, not the day of ``at``
-        # (a sign-off may be recorded with an earlier time): the figures are about now
-        self.today = local_today()
+        # (a sign-off may be recorded with an earlier time): the figures are about now, the
+        # clock's now (a seeded history runs at its own day)
+        self.today = local_today(clock.now())
         self.levels: dict[Pair, Level] = {}
 
     async def lock(self, pairs: set[Pair]) -> None:

@@ -12,7 +12,7 @@ it is counted again only once that one is decided.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -23,7 +23,7 @@ from shared.errors import Conflict, NotFound
 from warehouse.adapters.orm import items, lots, stock_adjustments, warehouses
 from warehouse.domain.commands import ApproveWriteOff, RejectWriteOff
 from warehouse.domain.model import ADJUSTMENT_REASONS
-from warehouse.service_layer import scope
+from warehouse.service_layer import clock, scope
 from warehouse.service_layer.errors import write_off_approver_allowed
 from warehouse.service_layer.stock import StockBook, audit
 from warehouse.service_layer.tx import Tx
@@ -124,7 +124,7 @@ async def approve_write_off(tx: Tx, command: ApproveWriteOff) -> None:
     """Apply a pending write-off: the lot decreases by the difference counted (409 if what is
     left, or what picking reserved, no longer allows it: count again)."""
     session = tx.session
-    at = datetime.now(UTC)
+    at = clock.now()
     row, lot, place = await _begin(
         tx, command.adjustment_id, command.actor, command.actor_org, command.expected_version
     )
@@ -191,7 +191,7 @@ async def approve_write_off(tx: Tx, command: ApproveWriteOff) -> None:
 
 async def reject_write_off(tx: Tx, command: RejectWriteOff) -> None:
     """Refuse a pending write-off, with the reason: the stock is not touched."""
-    at = datetime.now(UTC)
+    at = clock.now()
     row, lot, _ = await _begin(
         tx, command.adjustment_id, command.actor, command.actor_org, command.expected_version
     )

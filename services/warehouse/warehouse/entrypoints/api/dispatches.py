@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -49,7 +49,7 @@ from warehouse.entrypoints.api.schemas import (
     ReasonIn,
     ShipIn,
 )
-from warehouse.service_layer import delivery, picking
+from warehouse.service_layer import clock, delivery, picking
 from warehouse.service_layer import dispatch as lifecycle
 from warehouse.service_layer.dispatch_steps import Outcome
 from warehouse.service_layer.queries import dispatches as queries
@@ -253,7 +253,7 @@ async def deliver(body: DeliverIn, step: Step, staff: StaffPrincipal = Closer) -
         recipient_org=body.recipient_org,
         note=body.note,
         returns=tuple(ReturnLine(**r.model_dump()) for r in body.returns),
-        delivered_at=body.delivered_at.astimezone(UTC) if body.delivered_at else datetime.now(UTC),
+        delivered_at=body.delivered_at.astimezone(UTC) if body.delivered_at else clock.now(),
         expected_version=step.version,
     )
     return await _step(
