@@ -26,3 +26,16 @@ class WarehouseSettings(ServiceSettings):
     # A write-off (a stock count's decrease) worth more than this many fen (units × the item's
     # unit value) waits for a second person (an approver) to apply it: four eyes.
     write_off_four_eyes_fen: int = Field(default=50_000, ge=0)
+
+    # ---- smart preparedness (智慧备灾), docs/preparedness.md
+    # Average monthly consumption looks back this many days (about 3 months).
+    amc_lookback_days: int = Field(default=90, ge=7, le=730)
+    # Transfers between our own warehouses are not consumption (the receiving one consumes).
+    amc_exclude_transfers: bool = True
+    # Dispatches tagged with a disaster incident are left out of the base rate, so that one
+    # typhoon does not double the next order.
+    amc_exclude_incidents: bool = True
+    # The preparedness sweep: publishes "below reorder threshold" and "plan gap" signals that
+    # changed (the notification service raises and resolves alerts from them).
+    run_preparedness_sweep: bool = True
+    preparedness_sweep_seconds: int = Field(default=300, ge=5)

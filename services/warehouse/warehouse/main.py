@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from shared.runtime import ServiceRuntime, create_service_app
 from warehouse.config import WarehouseSettings
 from warehouse.entrypoints import web
-from warehouse.entrypoints.api import audit, catalogue, dispatches, inbounds, stock, write_offs
+from warehouse.entrypoints.api import (
+    audit,
+    catalogue,
+    dispatches,
+    inbounds,
+    plans,
+    preparedness,
+    requisitions,
+    stock,
+    write_offs,
+)
 from warehouse.entrypoints.consumers import build_consumers
 from warehouse.service_layer.expiry import daily_loop, expiry_levels_loop
 
@@ -39,6 +49,9 @@ def create_app(settings: WarehouseSettings | None = None) -> FastAPI:
             stock.router,
             write_offs.router,
             dispatches.router,
+            preparedness.router,
+            plans.router,
+            requisitions.router,
             audit.router,
             web.router,
         ],
