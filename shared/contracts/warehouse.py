@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared.contracts.base import EventPayload, ProjectCode
+from shared.contracts.base import EventPayload, ProjectCode, Town
 from shared.contracts.registry import EventContract
 
 PREFIX = "org.redcross.fenghua.warehouse"
@@ -36,6 +37,8 @@ DISPATCH_SHIPPED = f"{PREFIX}.dispatch.shipped.v1"
 DISPATCH_DELIVERED = f"{PREFIX}.dispatch.delivered.v1"
 LOT_NEAR_EXPIRY = f"{PREFIX}.lot.near_expiry.v1"
 LOT_EXPIRED = f"{PREFIX}.lot.expired.v1"
+REORDER_SIGNAL = f"{PREFIX}.preparedness.reorder_signal.v1"
+PLAN_GAP_SIGNAL = f"{PREFIX}.preparedness.plan_gap_signal.v1"
 
 Category = Literal[
     "shelter", "food", "water", "medical", "lighting_power", "clothing_bedding", "hygiene"
@@ -61,6 +64,11 @@ Movement = Literal[
 def level_key(warehouse_code: str, item_code: str) -> str:
     """The Kafka key of a stock level: one partition per item and warehouse."""
     return f"{warehouse_code}/{item_code}"
+
+
+def plan_gap_key(plan_code: str, town: str, item_code: str) -> str:
+    """The Kafka key of a plan gap signal: one partition per plan, town and item."""
+    return f"{plan_code}/{town}/{item_code}"
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -325,6 +333,52 @@ class LotNearExpiryV1(LotExpiryV1):
 
 class LotExpiredV1(LotExpiryV1):
     pass
+
+
+class ReorderSignalV1(EventPayload):
+    """Whether one item in one warehouse is below its reorder threshold (smart preparedness)."""
+
+    warehouse_code: str
+    warehouse_name: str
+    town: str | None = None
+    item_code: str
+    item_name: str
+    category: Category
+    unit: str
+    below_reorder: bool = Field(description="The signal is on (true) or off (false)")
+    available: int = Field(ge=0)
+    in_transit: int = Field(ge=0, description="Shipped to this warehouse, not yet received")
+    on_order: int = Field(ge=0, description="Asked for (requisitions) and not yet shipped")
+    amc: Decimal = Field(ge=0, decimal_places=2, description="Average monthly consumption")
+    mos: Decimal | None = Field(
+        default=None, ge=0, decimal_places=2, description="Months of stock; null: no consumption"
+    )
+    reorder_mos: Decimal | None = Field(default=None, ge=0, decimal_places=2)
+    target_mos: Decimal | None = Field(default=None, ge=0, decimal_places=2)
+    min_quantity: int | None = Field(default=None, ge=0)
+    max_quantity: int | None = Field(default=None, ge=0)
+    suggested_quantity: int = Field(ge=0, description="What to bring in to reach the target")
+    policy_source: str = Field(max_length=20, description="Where the thresholds came from")
+    version: int = Field(ge=1, description="Per warehouse and item; a consumer keeps the highest")
+    assessed_at: AwareDatetime
+
+
+class PlanGapSignalV1(EventPayload):
+    """Whether a town holds less of an item than the active season plan targets."""
+
+    plan_code: str = Field(max_length=32)
+    plan_name: str = Field(max_length=100)
+    town: Town
+    item_code: str
+    item_name: str
+    unit: str
+    target: int = Field(ge=0)
+    held: int = Field(ge=0, description="Available in the town's stations")
+    in_transit: int = Field(ge=0, description="Shipped to the town's stations, not yet received")
+    gap: int = Field(ge=0, description="target - held - in_transit, never below zero")
+    open: bool = Field(description="The gap is open (true) or closed (false)")
+    version: int = Field(ge=1, description="Per plan, town and item; a consumer keeps the highest")
+    assessed_at: AwareDatetime
 
 
 # --------------------------------------------------------------------------- examples
@@ -597,6 +651,56 @@ CONTRACTS = [
             on_hand=5,
             available=5,
             scan_date=date(2026, 11, 28),
+        ),
+        _ALERTS,
+    ),
+    _c(
+        REORDER_SIGNAL,
+        ReorderSignalV1,
+        "An item in a warehouse went below its reorder threshold (months of stock), or back "
+        "above it, or its suggested quantity moved materially (preparedness sweep).",
+        ReorderSignalV1(
+            warehouse_code="ST-XIKOU",
+            warehouse_name="溪口镇红十字备灾点",
+            town="溪口镇",
+            item_code="QUILT",
+            item_name="棉被",
+            category="clothing_bedding",
+            unit="床",
+            below_reorder=True,
+            available=60,
+            in_transit=0,
+            on_order=20,
+            amc=Decimal("40.00"),
+            mos=Decimal("1.50"),
+            reorder_mos=Decimal("3.00"),
+            target_mos=Decimal("6.00"),
+            suggested_quantity=160,
+            policy_source="category",
+            version=3,
+            assessed_at=_T,
+        ),
+        _ALERTS,
+    ),
+    _c(
+        PLAN_GAP_SIGNAL,
+        PlanGapSignalV1,
+        "A town holds less of an item than the active season plan targets (gap open), or the "
+        "gap closed, or its size changed (preparedness sweep).",
+        PlanGapSignalV1(
+            plan_code="TY-2027",
+            plan_name="2027年台风季备灾计划",
+            town="溪口镇",
+            item_code="TENT",
+            item_name="救灾帐篷",
+            unit="顶",
+            target=120,
+            held=70,
+            in_transit=10,
+            gap=40,
+            open=True,
+            version=1,
+            assessed_at=_T,
         ),
         _ALERTS,
     ),
