@@ -34,7 +34,7 @@ fuzz = every_operation(create_app(WarehouseSettings(environment="test")), known)
 async def settings(databases: dict[str, ServiceSettings]) -> WarehouseSettings:
     base = databases["warehouse"]
     assert isinstance(base, WarehouseSettings)
-    settings = fuzz_settings(base, run_expiry_scan=False)
+    settings = fuzz_settings(base, run_expiry_scan=False, run_preparedness_sweep=False)
     await reset(settings, MIGRATIONS)
     return settings
 

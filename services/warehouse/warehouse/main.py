@@ -17,12 +17,14 @@ from warehouse.entrypoints.api import (
     inbounds,
     plans,
     preparedness,
+    preparedness_sweep,
     requisitions,
     stock,
     write_offs,
 )
 from warehouse.entrypoints.consumers import build_consumers
 from warehouse.service_layer.expiry import daily_loop, expiry_levels_loop
+from warehouse.service_layer.preparedness_signals import sweep_loop
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -32,6 +34,8 @@ async def _start_background(runtime: ServiceRuntime) -> None:
     if isinstance(settings, WarehouseSettings) and settings.run_expiry_scan:
         runtime.tasks.append(asyncio.create_task(daily_loop(runtime), name="expiry-scan"))
         runtime.tasks.append(asyncio.create_task(expiry_levels_loop(runtime), name="expiry-levels"))
+    if isinstance(settings, WarehouseSettings) and settings.run_preparedness_sweep:
+        runtime.tasks.append(asyncio.create_task(sweep_loop(runtime), name="preparedness-sweep"))
 
 
 def create_app(settings: WarehouseSettings | None = None) -> FastAPI:
@@ -50,6 +54,7 @@ def create_app(settings: WarehouseSettings | None = None) -> FastAPI:
             write_offs.router,
             dispatches.router,
             preparedness.router,
+            preparedness_sweep.router,
             plans.router,
             requisitions.router,
             audit.router,

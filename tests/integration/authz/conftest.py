@@ -121,7 +121,7 @@ async def apps(
     assert isinstance(w, WarehouseSettings)
     assert isinstance(n, NotificationSettings)
     d = d.model_copy(update=_quiet(seed_demo_staff=False))
-    w = w.model_copy(update=_quiet(run_expiry_scan=False))
+    w = w.model_copy(update=_quiet(run_expiry_scan=False, run_preparedness_sweep=False))
     n = n.model_copy(
         update=_quiet(
             run_feed_log=False,

@@ -233,6 +233,9 @@ _WAREHOUSE: dict[str, Access] = {
     # audit log, expiry scan
     "GET /api/v1/audit-log": staff(AUDITOR),
     "POST /api/v1/expiry-scans": _KEEPER,
+    # the preparedness sweep publishes reorder and plan-gap signals for every warehouse:
+    # decided like a write-off, by an approver (docs/warehouse.md, smart preparedness)
+    "POST /api/v1/preparedness/sweep": staff(APPROVER),
     # pages; the console's same-origin proxy (docs/decisions/005-web-pages.md) forwards to the
     # donation and notification services, whose policy it must carry through unchanged
     "GET /": PUBLIC,

@@ -55,7 +55,11 @@ AppFactory = Callable[[Any], FastAPI]
 # service → its app factory, its migrations, and what it must not run besides its consumers
 SERVICES: dict[str, tuple[AppFactory, Path, dict[str, Any]]] = {
     "donation": (create_donation_app, DONATION_MIGRATIONS, {"seed_demo_staff": False}),
-    "warehouse": (create_warehouse_app, WAREHOUSE_MIGRATIONS, {"run_expiry_scan": False}),
+    "warehouse": (
+        create_warehouse_app,
+        WAREHOUSE_MIGRATIONS,
+        {"run_expiry_scan": False, "run_preparedness_sweep": False},
+    ),
     "notification": (
         create_notification_app,
         NOTIFICATION_MIGRATIONS,

@@ -99,7 +99,12 @@ def wh_settings(databases: dict[str, ServiceSettings]) -> WarehouseSettings:
     settings = databases["warehouse"]
     assert isinstance(settings, WarehouseSettings)
     return settings.model_copy(
-        update={"run_expiry_scan": False, "db_pool_size": 20, "relay_poll_interval_s": 0.2}
+        update={
+            "run_expiry_scan": False,
+            "run_preparedness_sweep": False,
+            "db_pool_size": 20,
+            "relay_poll_interval_s": 0.2,
+        }
     )
 
 
