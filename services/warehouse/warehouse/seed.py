@@ -1,42 +1,39 @@
 """Demo data for ``make up``: the district warehouse and a station per town, a catalogue of
-common relief items, lots with a spread of expiry dates (some near expiry, one expired, some
-items below safety stock), and past dispatches for a typhoon and a flood with sign-offs.
+common relief items, a year of stock history (procurement, transfers to the stations, the
+stations' monthly issues with the typhoon season's peak and a few stock-outs, a typhoon and a
+flood tagged on their dispatches: warehouse/seed_history.py), then today's lots with a spread
+of expiry dates (some near expiry, one expired, some items below safety stock).
 
-Everything goes through the same handlers as the API (so the stock card, the audit log and
-the events are all there). Idempotent: nothing is seeded when the district warehouse exists.
+Everything goes through the same handlers as the API, back-dated with ``clock.travel`` (so the
+stock card, the audit log and the events are all there, each at its day). Idempotent: nothing
+is seeded when the district warehouse exists.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, create_session_factory
 from shared.organisations import DISTRICT as FH
 from shared.uow import SqlUnitOfWork
-from warehouse.adapters.orm import dispatches, warehouses
+from warehouse.adapters.orm import warehouses
 from warehouse.config import WarehouseSettings
 from warehouse.domain.commands import (
-    ApproveDispatch,
     ConfirmInbound,
     ConfirmLine,
     CreateItem,
     CreateWarehouse,
-    DeliverDispatch,
-    Destination,
     ExpectedLine,
-    PickDispatch,
     RegisterProcurement,
-    RequestDispatch,
-    ReturnLine,
     SetSafetyStock,
-    ShipDispatch,
 )
 from warehouse.domain.model import TOWNS
-from warehouse.service_layer import catalogue, delivery, dispatch, picking
+from warehouse.seed_history import YearOfStock
+from warehouse.service_layer import catalogue, clock
 from warehouse.service_layer.inbound import confirm_inbound, register_procurement
 
 DISTRICT = "WH-DISTRICT"
@@ -87,14 +84,29 @@ async def seed(settings: WarehouseSettings) -> None:
         if done is not None:
             print("warehouse: demo data already present")
             return
+        started = time.monotonic()
         await _seed(factory, settings)
-        print("warehouse: seeded 13 warehouses, 12 items, lots and past dispatches")
+        print(
+            "warehouse: seeded 13 warehouses, 12 items, a year of stock history and today's lots"
+            f" ({time.monotonic() - started:.1f} s)"
+        )
     finally:
         await engine.dispose()
 
 
 async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSettings) -> None:
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = now.date()
+    with clock.travel(now - timedelta(days=380)):
+        await _catalogue(factory, settings)
+    await YearOfStock(factory, settings, TOWN_CODES).run(today)
+    with clock.travel(now - timedelta(days=40)):
+        await _todays_lots(factory, settings, today)
+
+
+async def _catalogue(
+    factory: async_sessionmaker[AsyncSession], settings: WarehouseSettings
+) -> None:
     async with _uow(factory, settings) as uow:
         await catalogue.create_warehouse(
             uow,
@@ -147,6 +159,13 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
                 )
         await uow.commit()
 
+
+async def _todays_lots(
+    factory: async_sessionmaker[AsyncSession], settings: WarehouseSettings, today: date
+) -> None:
+    """The district's stock after the year, received 40 days ago (after the last transfers):
+    some near expiry, one expiring before today, some below safety stock."""
+
     def days(n: int) -> date:
         return today + timedelta(days=n)
 
@@ -173,8 +192,7 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
         settings,
         DISTRICT,
         "CG-2025-0301",
-        [("NOODLES", 12, days(-5), "N2024-990")],  # expired, kept for write-off
-        expired_reason="待报废，演示用",
+        [("NOODLES", 12, days(-5), "N2024-990")],  # expired since, kept for write-off
     )
     await _receive(
         factory,
@@ -186,38 +204,6 @@ async def _seed(factory: async_sessionmaker[AsyncSession], settings: WarehouseSe
             ("WATER-550", 12, days(40), "W2025-XK"),  # below safety stock (20)
             ("RAINCOAT", 50, None, "P2025-RC-XK"),
         ],
-    )
-    typhoon = {"incident_code": "TY-2025-DEMO", "incident_name": "2025年台风（演示）"}
-    flood = {"incident_code": "FL-2025-DEMO", "incident_name": "2025年梅汛期强降雨（演示）"}
-    await _past_dispatch(
-        factory,
-        settings,
-        destination=Destination(kind="shelter", name="溪口镇中心小学临时安置点", town="溪口镇"),
-        lines=[("QUILT", 80), ("WATER-550", 60), ("NOODLES", 30), ("FIRSTAID", 20)],
-        incident=typhoon,
-        recipient=("陈国平", "溪口镇人民政府"),
-        returns=(),
-        days_ago=60,
-    )
-    await _past_dispatch(
-        factory,
-        settings,
-        destination=Destination(kind="site", name="松岙镇海沿村避灾点", town="松岙镇"),
-        lines=[("TENT", 6), ("COT", 40), ("RAINCOAT", 100), ("FLASHLIGHT", 30)],
-        incident=typhoon,
-        recipient=("林海", "松岙镇应急办"),
-        returns=(ReturnLine("COT", 5),),  # partial: five cots came back
-        days_ago=59,
-    )
-    await _past_dispatch(
-        factory,
-        settings,
-        destination=Destination(kind="station", warehouse_code="ST-DY"),
-        lines=[("LIFEJACKET", 30), ("RAINCOAT", 60), ("WATER-550", 40)],
-        incident=flood,
-        recipient=("王秀英", "大堰镇救灾物资储备点"),
-        returns=(),
-        days_ago=120,
     )
 
 
@@ -262,76 +248,7 @@ async def _receive(
                 ),
                 actor=ACTOR,
                 actor_org=FH,
+                received_at=clock.now(),
             ),
-        )
-        await uow.commit()
-
-
-async def _past_dispatch(
-    factory: async_sessionmaker[AsyncSession],
-    settings: WarehouseSettings,
-    *,
-    destination: Destination,
-    lines: list[tuple[str, int]],
-    incident: dict[str, Any],
-    recipient: tuple[str, str],
-    returns: tuple[ReturnLine, ...],
-    days_ago: int,
-) -> None:
-    async with _uow(factory, settings) as uow:
-        requested = await dispatch.request_dispatch(
-            uow,
-            RequestDispatch(
-                from_warehouse_code=DISTRICT,
-                destination=destination,
-                lines=tuple(lines),
-                actor="dispatcher",
-                actor_org=FH,
-                urgency="urgent",
-                **incident,
-            ),
-        )
-        dispatch_id = requested.row.id
-        await dispatch.approve_dispatch(uow, ApproveDispatch(dispatch_id, "approver", actor_org=FH))
-        await picking.pick_dispatch(
-            uow,
-            PickDispatch(dispatch_id, "warehouse", settings.pick_min_days_to_expiry, actor_org=FH),
-        )
-        await dispatch.ship_dispatch(
-            uow,
-            ShipDispatch(
-                dispatch_id,
-                "warehouse",
-                waybill_no=f"ZY-{str(dispatch_id)[-8:]}",
-                carrier="区红十字会自有车辆",
-                actor_org=FH,
-            ),
-        )
-        await delivery.deliver_dispatch(
-            uow,
-            DeliverDispatch(
-                dispatch_id,
-                recipient_name=recipient[0],
-                recipient_org=recipient[1],
-                actor="dispatcher",
-                actor_org=FH,
-                returns=returns,
-            ),
-        )
-        # a past operation: move its timeline back (events already carry the seeding time)
-        back = timedelta(days=days_ago)
-        row = (
-            await uow.session.execute(select(dispatches).where(dispatches.c.id == dispatch_id))
-        ).one()
-        await uow.session.execute(
-            update(dispatches)
-            .where(dispatches.c.id == dispatch_id)
-            .values(
-                requested_at=row.requested_at - back,
-                approved_at=row.approved_at - back + timedelta(hours=1),
-                picked_at=row.picked_at - back + timedelta(hours=2),
-                shipped_at=row.shipped_at - back + timedelta(hours=3),
-                delivered_at=row.delivered_at - back + timedelta(hours=6),
-            )
         )
         await uow.commit()

@@ -1,8 +1,9 @@
 """The warehouse database on its own, fresh: migration 0002 carries expected inbounds from 0001
 over (and a downgrade brings the still-expected ones back); then ``python -m warehouse seed``:
-the district warehouse and a station per town, the catalogue, lots with near-expiry, expired
-and below-safety-stock cases, past dispatches for a typhoon and a flood with sign-offs; a
-second run changes nothing. (One database for both: creating databases is the slow part.)"""
+the district warehouse and a station per town, the catalogue, a year of back-dated history
+(transfers to the stations, their seasonal monthly issues, a typhoon and a flood tagged on their
+dispatches, stock-outs), lots with near-expiry, expired and below-safety-stock cases; a second
+run changes nothing. (One database for both: creating databases is the slow part.)"""
 
 from __future__ import annotations
 
@@ -105,13 +106,57 @@ async def test_migrations_then_seed(wh_settings: WarehouseSettings) -> None:
             rows = (
                 await conn.execute(
                     text(
-                        "SELECT incident_code, status, recipient_name, requested_at < now() - "
-                        "interval '30 days' AS past FROM dispatches ORDER BY requested_at"
+                        "SELECT incident_code, status, recipient_name, destination_kind,"
+                        " requested_at < now() - interval '7 days' AS past FROM dispatches"
                     )
                 )
             ).all()
-            assert {r.incident_code for r in rows} == {"TY-2025-DEMO", "FL-2025-DEMO"}
             assert all(r.status == "delivered" and r.recipient_name and r.past for r in rows)
+            incidents = {r.incident_code for r in rows} - {None}
+            assert len(incidents) == 2  # a typhoon and a flood
+            assert {code.split("-")[0] for code in incidents} == {"TY", "FL"}
+            # a year of history: transfers to the stations and their monthly issues
+            assert len(rows) >= 150
+            assert sum(r.destination_kind == "station" for r in rows) >= 40
+            months = await one(
+                "SELECT count(DISTINCT date_trunc('month', at AT TIME ZONE 'Asia/Shanghai'))"
+                " FROM stock_movements WHERE movement = 'shipment'"
+            )
+            assert months >= 12
+            assert await one(
+                "SELECT min(at) < now() - interval '330 days' FROM stock_movements"
+                " WHERE movement = 'shipment'"
+            )
+            # the typhoon season issues more than the winter
+            by_month: dict[int, int] = dict(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT extract(month FROM at AT TIME ZONE 'Asia/Shanghai')::int,"
+                            " -sum(on_hand_delta) FROM stock_movements m JOIN warehouses w"
+                            " ON w.id = m.warehouse_id WHERE movement = 'shipment'"
+                            " AND w.kind = 'station' GROUP BY 1"
+                        )
+                    )
+                ).all()
+            )
+            assert by_month[8] > 2 * by_month[2]
+            # a few stations are out of some items today; others hold stock
+            out = await one(
+                "SELECT count(*) FROM stock_levels s JOIN warehouses w ON w.id = s.warehouse_id"
+                " WHERE w.kind = 'station' AND s.on_hand = 0"
+            )
+            held = await one(
+                "SELECT count(*) FROM stock_levels s JOIN warehouses w ON w.id = s.warehouse_id"
+                " WHERE w.kind = 'station' AND s.on_hand > 0"
+            )
+            assert out >= 3
+            assert held >= 40
+            # the movements are the domain's: every shipment's time is its dispatch's ship time
+            assert not await one(
+                "SELECT count(*) FROM stock_movements m JOIN dispatches d ON d.id ="
+                " m.reference_id WHERE m.movement = 'shipment' AND m.at <> d.shipped_at"
+            )
             assert (
                 await one("SELECT count(*) FROM dispatch_allocations WHERE returned_quantity > 0")
                 >= 1
