@@ -230,6 +230,23 @@ _WAREHOUSE: dict[str, Access] = {
     "POST /api/v1/dispatches/{dispatch_id}/deliver": staff(DISPATCHER, WAREHOUSE),
     "GET /api/v1/dispatches": EVERY_ROLE,
     "GET /api/v1/dispatches/{dispatch_id}": EVERY_ROLE,
+    # season plans (docs/preparedness.md): the district's dispatchers and approvers edit them
+    # and fill the gaps (transfers that still need another approver); every role reads
+    "POST /api/v1/preparedness/plans": staff(DISPATCHER, APPROVER),
+    "GET /api/v1/preparedness/plans": EVERY_ROLE,
+    "GET /api/v1/preparedness/plans/{code}": EVERY_ROLE,
+    "PATCH /api/v1/preparedness/plans/{code}": staff(DISPATCHER, APPROVER),
+    "PUT /api/v1/preparedness/plans/{code}/towns/{town}": staff(DISPATCHER, APPROVER),
+    "PUT /api/v1/preparedness/plans/{code}/norms/{item_code}": staff(DISPATCHER, APPROVER),
+    "PUT /api/v1/preparedness/plans/{code}/targets/{town}/{item_code}": staff(
+        DISPATCHER, APPROVER
+    ),
+    "DELETE /api/v1/preparedness/plans/{code}/targets/{town}/{item_code}": staff(
+        DISPATCHER, APPROVER
+    ),
+    "GET /api/v1/preparedness/plans/{code}/coverage": EVERY_ROLE,
+    "GET /api/v1/preparedness/plans/{code}/fill-gap": EVERY_ROLE,
+    "POST /api/v1/preparedness/plans/{code}/fill-gap": staff(DISPATCHER, APPROVER),
     # audit log, expiry scan
     "GET /api/v1/audit-log": staff(AUDITOR),
     "POST /api/v1/expiry-scans": _KEEPER,
