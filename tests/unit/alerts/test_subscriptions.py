@@ -38,6 +38,8 @@ def test_three_consumer_groups_with_their_topics_and_handlers() -> None:
         w.LOT_EXPIRED,
         w.STOCK_ADJUSTED,
         w.DISPATCH_SHIPPED,
+        w.REORDER_SIGNAL,
+        w.PLAN_GAP_SIGNAL,
     ]
     assert list(notices._handlers) == [NOTICE_REQUESTED]
     assert all(c._session_factory is factory for c in consumers)

@@ -1,9 +1,10 @@
-"""Tables of stock alerts and notices (SQLAlchemy Core; the DDL is migration 0003)."""
+"""Tables of stock alerts and notices (SQLAlchemy Core; the DDL is migrations 0003 and 0010)."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -58,6 +59,18 @@ lot_quantities = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("kind", String(8), nullable=False),
     Column("quantity", Integer, nullable=False),
+)
+
+# The latest preparedness signal per (kind, key): migration 0010
+preparedness_signals = Table(
+    "alert_preparedness_signals",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("signal_key", String(200), primary_key=True),
+    Column("active", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(200), nullable=False),
 )
 
 alerts = Table(

@@ -2,7 +2,7 @@
 
 - ``notification.feed``: the public feed's projections of the donation's and the warehouse's
   events;
-- ``notification.alerts``: stock alerts from ``warehouse.events``;
+- ``notification.alerts``: stock and preparedness alerts from ``warehouse.events``;
 - ``notification.notices``: donor notices from the private donation topic.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from notification.config import NotificationSettings
 from notification.service_layer.alerts import alert_handlers
 from notification.service_layer.notices import notice_handler
+from notification.service_layer.preparedness_alerts import preparedness_handlers
 from notification.service_layer.projections import FEED_HANDLERS
 from shared.contracts.donation import NOTICE_REQUESTED
 from shared.messaging.consumer import ConsumerRunner
@@ -23,7 +24,11 @@ def build_consumers(runtime: ServiceRuntime) -> list[ConsumerRunner]:
     assert isinstance(settings, NotificationSettings)
     return [
         runtime.consumer("notification.feed", [DONATION_EVENTS, WAREHOUSE_EVENTS], FEED_HANDLERS),
-        runtime.consumer("notification.alerts", [WAREHOUSE_EVENTS], alert_handlers(settings)),
+        runtime.consumer(
+            "notification.alerts",
+            [WAREHOUSE_EVENTS],
+            {**alert_handlers(settings), **preparedness_handlers(settings)},
+        ),
         runtime.consumer(
             "notification.notices", [DONATION_PRIVATE], {NOTICE_REQUESTED: notice_handler(settings)}
         ),
