@@ -18,8 +18,8 @@ const URGENCY = { normal: ["一般", "normal"], urgent: ["紧急", "urgent"], cr
 const ALERT_KINDS = {
   low_stock: ["低于安全库存", "Below safety stock"], out_of_stock: ["缺货", "Out of stock"],
   near_expiry: ["近效期", "Near expiry"], expired: ["已过期", "Expired"],
-};
   below_reorder: ["低于补货点", "Below reorder threshold"], plan_gap: ["备灾计划缺口", "Plan gap"],
+};
 
 function badge(map, key) {
   const [zh, en, tone] = map[key] || [key, key, "info"];
