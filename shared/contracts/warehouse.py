@@ -373,9 +373,13 @@ class PlanGapSignalV1(EventPayload):
     item_name: str
     unit: str
     target: int = Field(ge=0)
-    held: int = Field(ge=0, description="Available in the town's stations")
-    in_transit: int = Field(ge=0, description="Shipped to the town's stations, not yet received")
-    gap: int = Field(ge=0, description="target - held - in_transit, never below zero")
+    held: int = Field(
+        ge=0, description="Available in the town's stations, plus what is in transit to them"
+    )
+    in_transit: int = Field(
+        ge=0, description="Of held: shipped to the town's stations, not yet received"
+    )
+    gap: int = Field(ge=0, description="target - held, never below zero")
     open: bool = Field(description="The gap is open (true) or closed (false)")
     version: int = Field(ge=1, description="Per plan, town and item; a consumer keeps the highest")
     assessed_at: AwareDatetime
@@ -695,7 +699,7 @@ CONTRACTS = [
             item_name="救灾帐篷",
             unit="顶",
             target=120,
-            held=70,
+            held=80,
             in_transit=10,
             gap=40,
             open=True,

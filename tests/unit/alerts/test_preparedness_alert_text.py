@@ -38,7 +38,7 @@ GAP: dict[str, Any] = {
     "plan_name": "2027年台风季备灾计划",
     "town": "溪口镇",
     "target": 120,
-    "held": 70,
+    "held": 80,
     "in_transit": 10,
     "gap": 40,
     "version": 1,
@@ -92,7 +92,7 @@ def test_plan_gap_says_the_gap() -> None:
         item_code="TENT",
         warehouse_code=plan_gap_place("TY-2027", "溪口镇"),
     )
-    assert describe(alert) == "溪口镇计划储备 120顶，站点现有 70顶，在途 10顶，缺口 40顶。"
+    assert describe(alert) == "溪口镇计划储备 120顶，现有 80顶（含在途 10顶），缺口 40顶。"
     subject, body = raised_message(alert)
     assert subject == "【备灾预警】2027年台风季备灾计划·溪口镇 救灾帐篷：备灾计划缺口"
     assert "计划/镇：TY-2027/溪口镇" in body

@@ -151,7 +151,7 @@ def test_small_moves_are_measured_against_the_last_published_suggestion() -> Non
 def test_a_plan_gap_is_published_whenever_it_changes_size() -> None:
     [change] = detect_changes(stored(gap(40), 1), [gap(39, held=81)])
     assert (change.transition, change.version, change.signal.detail["gap"]) == ("changed", 2, 39)
-    assert detect_changes(stored(gap(40), 1), [gap(40, held=70, in_transit=10)]) == []
+    assert detect_changes(stored(gap(40), 1), [gap(40, held=80, in_transit=10)]) == []
 
 
 def test_a_closed_gap_is_published_as_off() -> None:
@@ -203,21 +203,24 @@ def test_events_carry_decimals_with_two_places_and_the_flag() -> None:
 
 
 def test_a_min_max_policy_has_no_months_and_nothing_consumed_has_no_mos() -> None:
-    policy = FakePolicy(None, None, 20, 80, "item")
+    policy = FakePolicy(Decimal("3"), Decimal("6"), 20, 80, "item")
     signal = level(True, 70, policy=policy, mos=None, amc=Decimal(0), available=10)
     event = event_of(Change(signal, 1, "on"), AT)
     assert isinstance(event, ReorderSignalV1)
     assert (event.mos, event.reorder_mos, event.target_mos) == (None, None, None)
     assert (event.min_quantity, event.max_quantity) == (20, 80)
+    months = event_of(Change(level(True, 70, policy=FakePolicy(min_quantity=20)), 1, "on"), AT)
+    assert isinstance(months, ReorderSignalV1)
+    assert (months.reorder_mos, months.min_quantity) == (Decimal("3.00"), None)
 
 
 def test_plan_gap_events() -> None:
-    event = event_of(Change(gap(40, held=70, in_transit=10), 2, "on"), AT)
+    event = event_of(Change(gap(40, held=80, in_transit=10), 2, "on"), AT)
     assert isinstance(event, PlanGapSignalV1)
     assert (event.open, event.gap, event.held, event.in_transit, event.version) == (
         True,
         40,
-        70,
+        80,
         10,
         2,
     )

@@ -103,7 +103,7 @@ def _plan_gap_text(d: dict[str, Any]) -> str:
     unit = d.get("unit", "")
     return (
         f"{d.get('town', '')}计划储备 {d.get('target', 0)}{unit}，"
-        f"站点现有 {d.get('held', 0)}{unit}，在途 {d.get('in_transit', 0)}{unit}，"
+        f"现有 {d.get('held', 0)}{unit}（含在途 {d.get('in_transit', 0)}{unit}），"
         f"缺口 {d.get('gap', 0)}{unit}。"
     )
 

@@ -241,6 +241,9 @@ def _cents(value: Decimal | None) -> str | None:
 
 
 def reorder_signal(a: AssessmentLike) -> Signal:
+    """A min/max policy (both quantities set) has no months thresholds: they are left null."""
+    policy = a.policy
+    min_max = policy.min_quantity is not None and policy.max_quantity is not None
     detail = {
         "warehouse_code": a.warehouse_code,
         "warehouse_name": a.warehouse_name,
@@ -254,12 +257,12 @@ def reorder_signal(a: AssessmentLike) -> Signal:
         "on_order": max(int(a.on_order), 0),
         "amc": _cents(a.amc),
         "mos": _cents(a.mos),
-        "reorder_mos": _cents(a.policy.reorder_mos),
-        "target_mos": _cents(a.policy.target_mos),
-        "min_quantity": a.policy.min_quantity,
-        "max_quantity": a.policy.max_quantity,
+        "reorder_mos": None if min_max else _cents(policy.reorder_mos),
+        "target_mos": None if min_max else _cents(policy.target_mos),
+        "min_quantity": policy.min_quantity if min_max else None,
+        "max_quantity": policy.max_quantity if min_max else None,
         "suggested_quantity": max(int(a.suggestion.quantity), 0),
-        "policy_source": a.policy.source,
+        "policy_source": policy.source,
     }
     key = level_key(a.warehouse_code, a.item_code)
     return Signal("below_reorder", key, bool(a.below_reorder), detail)
