@@ -33,6 +33,7 @@ from warehouse.domain.commands import (
 )
 from warehouse.domain.model import TOWNS
 from warehouse.seed_history import YearOfStock
+from warehouse.seed_preparedness import seed_preparedness
 from warehouse.service_layer import catalogue, clock
 from warehouse.service_layer.inbound import confirm_inbound, register_procurement
 
@@ -83,13 +84,14 @@ async def seed(settings: WarehouseSettings) -> None:
             )
         if done is not None:
             print("warehouse: demo data already present")
-            return
-        started = time.monotonic()
-        await _seed(factory, settings)
-        print(
-            "warehouse: seeded 13 warehouses, 12 items, a year of stock history and today's lots"
-            f" ({time.monotonic() - started:.1f} s)"
-        )
+        else:
+            started = time.monotonic()
+            await _seed(factory, settings)
+            print(
+                "warehouse: seeded 13 warehouses, 12 items, a year of stock history and today's"
+                f" lots ({time.monotonic() - started:.1f} s)"
+            )
+        await seed_preparedness(factory, settings)
     finally:
         await engine.dispose()
 

@@ -2,8 +2,9 @@
 over (and a downgrade brings the still-expected ones back); then ``python -m warehouse seed``:
 the district warehouse and a station per town, the catalogue, a year of back-dated history
 (transfers to the stations, their seasonal monthly issues, a typhoon and a flood tagged on their
-dispatches, stock-outs), lots with near-expiry, expired and below-safety-stock cases; a second
-run changes nothing. (One database for both: creating databases is the slow part.)"""
+dispatches, stock-outs), lots with near-expiry, expired and below-safety-stock cases, next
+summer's season plan; a second run changes nothing. (One database for both: creating databases
+is the slow part.)"""
 
 from __future__ import annotations
 
@@ -169,5 +170,23 @@ async def test_migrations_then_seed(wh_settings: WarehouseSettings) -> None:
             )
             assert bad == 0
             assert await one("SELECT count(*) FROM outbox") > 0
+            # next summer's season plan: active, people in every town, norms, one entered target
+            plan = (
+                await conn.execute(
+                    text(
+                        "SELECT p.status, p.season_start, w.code AS source,"
+                        " (SELECT count(*) FROM plan_towns t WHERE t.plan_id = p.id) AS towns,"
+                        " (SELECT count(*) FROM plan_norms n WHERE n.plan_id = p.id) AS norms,"
+                        " (SELECT count(*) FROM plan_targets g WHERE g.plan_id = p.id) AS targets"
+                        " FROM preparedness_plans p JOIN warehouses w ON w.id ="
+                        " p.source_warehouse_id"
+                    )
+                )
+            ).one()
+            assert plan.status == "active"
+            assert plan.source == "WH-DISTRICT"
+            assert plan.season_start.month == 6
+            assert (plan.towns, plan.targets) == (12, 1)
+            assert plan.norms >= 5
     finally:
         await engine.dispose()
