@@ -247,6 +247,14 @@ _WAREHOUSE: dict[str, Access] = {
     "GET /api/v1/preparedness/plans/{code}/coverage": EVERY_ROLE,
     "GET /api/v1/preparedness/plans/{code}/fill-gap": EVERY_ROLE,
     "POST /api/v1/preparedness/plans/{code}/fill-gap": staff(DISPATCHER, APPROVER),
+    # requisitions (请领): a station's keeper or dispatcher raises (and cancels) one, the
+    # district's approver decides it (docs/preparedness.md); every role reads
+    "POST /api/v1/requisitions": staff(WAREHOUSE, DISPATCHER),
+    "GET /api/v1/requisitions": EVERY_ROLE,
+    "GET /api/v1/requisitions/{requisition_id}": EVERY_ROLE,
+    "POST /api/v1/requisitions/{requisition_id}/approve": staff(APPROVER),
+    "POST /api/v1/requisitions/{requisition_id}/refuse": staff(APPROVER),
+    "POST /api/v1/requisitions/{requisition_id}/cancel": staff(WAREHOUSE, DISPATCHER),
     # audit log, expiry scan
     "GET /api/v1/audit-log": staff(AUDITOR),
     "POST /api/v1/expiry-scans": _KEEPER,
