@@ -12,12 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
+
+from warehouse.domain import clock
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """The warehouse clock (``clock.travel`` moves it when seeding history), not the wall's."""
+    return clock.now()
 
 
 # ----------------------------------------------------------------------------- catalogue
