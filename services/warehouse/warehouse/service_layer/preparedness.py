@@ -1,0 +1,546 @@
+"""Smart preparedness (智慧备灾), read side: every warehouse × item assessed at once.
+
+:func:`assess` reads set-wise — a fixed number of queries whatever the number of warehouses
+and items (warehouses, levels, lots, consumption, stock-out time, in transit, on order,
+policies) — then applies the pure rules of :mod:`warehouse.domain.preparedness` per pair.
+
+What the figures are made of:
+
+* **Consumption**: the ``shipment`` movements of dispatches in the look-back window
+  (``amc_lookback_days`` up to now), less the ``return`` movements booked at sign-off for a
+  dispatch (units the recipient sent back were not consumed). A dispatch of kind ``transfer``
+  is a transfer, one with an ``incident_code`` an incident dispatch; the settings
+  ``amc_exclude_transfers`` / ``amc_exclude_incidents`` leave them out. A transfer's receipt
+  at the receiving warehouse is a ``receipt``, never consumption.
+* **Stock-out time**: from ``on_hand_after`` of the movements (the level of the warehouse and
+  item after each), the time in the window during which on hand was 0, in whole days rounded
+  down (:func:`warehouse.domain.preparedness.days_out_of_stock`, computed here in SQL with the
+  same rule). A pair with no movement before the window starts it at 0.
+* **Available** = on hand − reserved − unreserved units of expired lots (as ``/stock``).
+* **In transit** (to the receiving warehouse): allocations of ``shipped`` transfer dispatches
+  into it. **On order**: lines of ``expected`` inbounds announced to it, plus lines of open
+  (requested, approved, picked) transfer dispatches into it.
+* **Expiring within the lead time**: available units of lots that expire before today + the
+  policy's lead time.
+* **Policy**: the warehouse+item override (``stock_policies``), its empty fields taken from
+  the category default (``category_policies``); :data:`FALLBACK_POLICY` if neither exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.organisations import DISTRICT
+from warehouse.adapters.orm import (
+    category_policies,
+    dispatch_allocations,
+    dispatches,
+    items,
+    lots,
+    stock_levels,
+    stock_movements,
+    stock_policies,
+    warehouses,
+)
+from warehouse.config import WarehouseSettings
+from warehouse.domain.model import OPEN, LotStock, is_expired, local_today
+from warehouse.domain.preparedness import (
+    Issue,
+    Policy,
+    RotationLot,
+    Suggestion,
+    average_monthly_consumption,
+    below_reorder,
+    expiring_within,
+    months_of_stock,
+    rotation,
+    suggest,
+)
+from warehouse.service_layer import clock
+
+# When a category has no default row (a category added after migration 0006)
+FALLBACK_POLICY = Policy(
+    reorder_mos=Decimal(2), target_mos=Decimal(4), lead_time_days=30, source="category"
+)
+DISTRICT_TOWN = "区仓库"  # the heat map's row of the warehouses without a town
+
+Pair = tuple[uuid.UUID, uuid.UUID]
+
+
+@dataclass(frozen=True)
+class LevelAssessment:
+    warehouse_id: uuid.UUID
+    warehouse_code: str
+    warehouse_name: str
+    town: str | None
+    org_code: str
+    item_id: uuid.UUID
+    item_code: str
+    item_name: str
+    category: str
+    unit: str
+    on_hand: int
+    available: int
+    amc: Decimal
+    mos: Decimal | None
+    days_out_of_stock: int
+    policy: Policy
+    in_transit: int
+    on_order: int
+    expiring_within_lead: int
+    suggestion: Suggestion
+    below_reorder: bool
+
+
+@dataclass(frozen=True)
+class RotationRow:
+    lot: RotationLot
+    warehouse_code: str
+    warehouse_name: str
+    town: str | None
+    item_code: str
+    item_name: str
+    category: str
+    unit: str
+    amc: Decimal
+    # for action "transfer": the warehouse that consumes the item most
+    transfer_to_code: str | None = None
+    transfer_to_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    days: int
+    today: date
+
+
+def window_of(settings: WarehouseSettings, today: date | None = None) -> Window:
+    end = clock.now()
+    days = settings.amc_lookback_days
+    return Window(end - timedelta(days=days), end, days, today or local_today(end))
+
+
+# ------------------------------------------------------------------------------- the reads
+
+
+async def _warehouses(
+    session: AsyncSession, org_code: str | None, warehouse_ids: Collection[uuid.UUID] | None
+) -> dict[uuid.UUID, Any]:
+    query = select(warehouses).where(warehouses.c.active.is_(True))
+    if org_code is not None and org_code != DISTRICT:
+        query = query.where(warehouses.c.org_code == org_code)
+    if warehouse_ids is not None:
+        query = query.where(warehouses.c.id.in_(list(warehouse_ids)))
+    return {row.id: row for row in await session.execute(query)}
+
+
+def _pairs_of(query: Any, wh_column: Any, item_column: Any, wh: list[uuid.UUID], it: Any) -> Any:
+    query = query.where(wh_column.in_(wh))
+    return query.where(item_column.in_(it)) if it is not None else query
+
+
+async def _levels(session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None) -> Any:
+    query = select(
+        stock_levels.c.warehouse_id,
+        stock_levels.c.item_id,
+        stock_levels.c.on_hand,
+        stock_levels.c.reserved,
+        items.c.code,
+        items.c.name,
+        items.c.category,
+        items.c.unit,
+    ).join(items, and_(items.c.id == stock_levels.c.item_id, items.c.active.is_(True)))
+    return (
+        await session.execute(_pairs_of(query, stock_levels.c.warehouse_id, items.c.id, wh, it))
+    ).all()
+
+
+async def _lots(
+    session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None
+) -> dict[Pair, list[LotStock]]:
+    query = select(lots).where(lots.c.expiry_date.is_not(None), lots.c.on_hand > lots.c.reserved)
+    found: dict[Pair, list[LotStock]] = defaultdict(list)
+    for r in await session.execute(_pairs_of(query, lots.c.warehouse_id, lots.c.item_id, wh, it)):
+        found[(r.warehouse_id, r.item_id)].append(
+            LotStock(r.id, r.lot_no, r.expiry_date, r.on_hand, r.reserved, r.received_at)
+        )
+    return found
+
+
+async def _issues(
+    session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None, window: Window
+) -> dict[Pair, list[Issue]]:
+    """Shipments less sign-off returns, per pair and kind (transfer, incident): a few rows."""
+    m, d = stock_movements, dispatches
+    transfer = (d.c.kind == "transfer").label("transfer")
+    incident = d.c.incident_code.is_not(None).label("incident")
+    query = (
+        select(
+            m.c.warehouse_id,
+            m.c.item_id,
+            transfer,
+            incident,
+            func.sum(-m.c.on_hand_delta).label("quantity"),
+            func.max(m.c.at).label("at"),
+        )
+        .select_from(m.join(d, and_(m.c.reference_type == "dispatch", m.c.reference_id == d.c.id)))
+        .where(
+            m.c.movement.in_(("shipment", "return")),
+            m.c.at >= window.start,
+            m.c.at < window.end,
+        )
+        .group_by(m.c.warehouse_id, m.c.item_id, transfer, incident)
+    )
+    found: dict[Pair, list[Issue]] = defaultdict(list)
+    for r in await session.execute(_pairs_of(query, m.c.warehouse_id, m.c.item_id, wh, it)):
+        if r.quantity > 0:
+            found[(r.warehouse_id, r.item_id)].append(
+                Issue(r.at, int(r.quantity), r.transfer, r.incident)
+            )
+    return found
+
+
+# The stock-out time per pair in one statement: each pair's level at the window's start (the
+# last movement before it, else 0), then every movement in the window, each level lasting
+# until the next movement (or the window's end); the time spent at 0 summed.
+_STOCK_OUT_SQL = """
+WITH pairs AS (
+    SELECT warehouse_id, item_id FROM stock_levels
+    WHERE warehouse_id = ANY(:wh) {item_filter}
+), timeline AS (
+    SELECT p.warehouse_id, p.item_id, CAST(:start AS timestamptz) AS at, CAST(0 AS bigint) AS seq,
+           COALESCE(before.on_hand_after, 0) AS on_hand_after
+    FROM pairs p
+    LEFT JOIN LATERAL (
+        SELECT m.on_hand_after FROM stock_movements m
+        WHERE m.warehouse_id = p.warehouse_id AND m.item_id = p.item_id AND m.at < :start
+        ORDER BY m.at DESC, m.seq DESC LIMIT 1
+    ) before ON true
+    UNION ALL
+    SELECT m.warehouse_id, m.item_id, m.at, m.seq, m.on_hand_after
+    FROM stock_movements m JOIN pairs p USING (warehouse_id, item_id)
+    WHERE m.at >= :start AND m.at < :end
+), spans AS (
+    SELECT warehouse_id, item_id, on_hand_after,
+           LEAD(at, 1, CAST(:end AS timestamptz))
+               OVER (PARTITION BY warehouse_id, item_id ORDER BY at, seq) - at AS span
+    FROM timeline
+)
+SELECT warehouse_id, item_id,
+       EXTRACT(EPOCH FROM SUM(span) FILTER (WHERE on_hand_after = 0)) AS zero_seconds
+FROM spans GROUP BY warehouse_id, item_id
+HAVING SUM(span) FILTER (WHERE on_hand_after = 0) > INTERVAL '0'
+"""
+
+
+async def _days_out(
+    session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None, window: Window
+) -> dict[Pair, int]:
+    params: dict[str, Any] = {"wh": wh, "start": window.start, "end": window.end}
+    item_filter = ""
+    if it is not None:
+        item_filter, params["items"] = "AND item_id = ANY(:items)", it
+    statement = text(_STOCK_OUT_SQL.format(item_filter=item_filter))
+    return {
+        (r.warehouse_id, r.item_id): int(Decimal(r.zero_seconds) // 86_400)
+        for r in await session.execute(statement, params)
+    }
+
+
+async def _in_transit(
+    session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None
+) -> dict[Pair, int]:
+    d, a = dispatches, dispatch_allocations
+    query = (
+        select(d.c.destination_warehouse_id, a.c.item_id, func.sum(a.c.quantity).label("q"))
+        .select_from(a.join(d, d.c.id == a.c.dispatch_id))
+        .where(d.c.kind == "transfer", d.c.status == "shipped")
+        .group_by(d.c.destination_warehouse_id, a.c.item_id)
+    )
+    query = _pairs_of(query, d.c.destination_warehouse_id, a.c.item_id, wh, it)
+    return {(r.destination_warehouse_id, r.item_id): int(r.q) for r in await session.execute(query)}
+
+
+_ON_ORDER_SQL = """
+SELECT i.warehouse_id, it.id AS item_id, SUM(CAST(line->>'quantity' AS integer)) AS q
+FROM inbounds i
+CROSS JOIN LATERAL jsonb_array_elements(i.lines) AS line
+JOIN items it ON it.code = line->>'item_code'
+WHERE i.status = 'expected' AND i.warehouse_id = ANY(:wh)
+GROUP BY i.warehouse_id, it.id
+UNION ALL
+SELECT d.destination_warehouse_id, CAST(line->>'item_id' AS uuid),
+       SUM(CAST(line->>'quantity' AS integer))
+FROM dispatches d
+CROSS JOIN LATERAL jsonb_array_elements(d.lines) AS line
+WHERE d.kind = 'transfer' AND d.status IN :open AND d.destination_warehouse_id = ANY(:wh)
+GROUP BY d.destination_warehouse_id, CAST(line->>'item_id' AS uuid)
+"""
+
+
+async def _on_order(session: AsyncSession, wh: list[uuid.UUID]) -> dict[Pair, int]:
+    statement = text(_ON_ORDER_SQL).bindparams(bindparam("open", expanding=True))
+    found: dict[Pair, int] = defaultdict(int)
+    for r in await session.execute(statement, {"wh": wh, "open": sorted(OPEN)}):
+        found[(r[0], r[1])] += int(r[2])
+    return found
+
+
+async def _policies(
+    session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None
+) -> tuple[dict[str, Policy], dict[Pair, Any]]:
+    categories = {
+        r.category: Policy(r.reorder_mos, r.target_mos, r.lead_time_days, source="category")
+        for r in await session.execute(select(category_policies))
+    }
+    query = _pairs_of(
+        select(stock_policies), stock_policies.c.warehouse_id, stock_policies.c.item_id, wh, it
+    )
+    overrides = {(r.warehouse_id, r.item_id): r for r in await session.execute(query)}
+    return categories, overrides
+
+
+def resolve_policy(category_default: Policy, override: Any | None) -> Policy:
+    """The override's fields where set, the category default's otherwise."""
+    if override is None:
+        return category_default
+    return Policy(
+        reorder_mos=(
+            override.reorder_mos
+            if override.reorder_mos is not None
+            else category_default.reorder_mos
+        ),
+        target_mos=(
+            override.target_mos if override.target_mos is not None else category_default.target_mos
+        ),
+        lead_time_days=(
+            override.lead_time_days
+            if override.lead_time_days is not None
+            else category_default.lead_time_days
+        ),
+        min_quantity=override.min_quantity,
+        max_quantity=override.max_quantity,
+        source="item",
+    )
+
+
+# ------------------------------------------------------------------------------- assess
+
+
+async def assess(
+    session: AsyncSession,
+    settings: WarehouseSettings,
+    *,
+    today: date | None = None,
+    org_code: str | None = None,
+    warehouse_ids: Collection[uuid.UUID] | None = None,
+    item_ids: Collection[uuid.UUID] | None = None,
+) -> list[LevelAssessment]:
+    """Every stock level of an active warehouse (of ``org_code``; all for None or the district)
+    and active item, assessed; ordered by warehouse code, item code."""
+    window = window_of(settings, today)
+    places = await _warehouses(session, org_code, warehouse_ids)
+    if not places:
+        return []
+    wh = list(places)
+    it = list(item_ids) if item_ids is not None else None
+    levels = await _levels(session, wh, it)
+    lots_of = await _lots(session, wh, it)
+    issues_of = await _issues(session, wh, it, window)
+    days_out_of = await _days_out(session, wh, it, window)
+    transit_of = await _in_transit(session, wh, it)
+    order_of = await _on_order(session, wh)
+    categories, overrides = await _policies(session, wh, it)
+
+    assessed: list[LevelAssessment] = []
+    for level in levels:
+        pair: Pair = (level.warehouse_id, level.item_id)
+        place = places[level.warehouse_id]
+        pair_lots = lots_of.get(pair, [])
+        expired = sum(x.available for x in pair_lots if is_expired(x.expiry_date, window.today))
+        available = level.on_hand - level.reserved - expired
+        days_out = days_out_of.get(pair, 0)
+        amc = average_monthly_consumption(
+            issues_of.get(pair, []),
+            window_days=window.days,
+            days_out=days_out,
+            exclude_transfers=settings.amc_exclude_transfers,
+            exclude_incidents=settings.amc_exclude_incidents,
+        )
+        policy = resolve_policy(
+            categories.get(level.category, FALLBACK_POLICY), overrides.get(pair)
+        )
+        in_transit, on_order = transit_of.get(pair, 0), order_of.get(pair, 0)
+        expiring = expiring_within(
+            pair_lots, today=window.today, lead_time_days=policy.lead_time_days
+        )
+        assessed.append(
+            LevelAssessment(
+                warehouse_id=place.id,
+                warehouse_code=place.code,
+                warehouse_name=place.name,
+                town=place.town,
+                org_code=place.org_code,
+                item_id=level.item_id,
+                item_code=level.code,
+                item_name=level.name,
+                category=level.category,
+                unit=level.unit,
+                on_hand=level.on_hand,
+                available=available,
+                amc=amc,
+                mos=months_of_stock(available, amc),
+                days_out_of_stock=days_out,
+                policy=policy,
+                in_transit=in_transit,
+                on_order=on_order,
+                expiring_within_lead=expiring,
+                suggestion=suggest(
+                    amc,
+                    policy,
+                    available=available,
+                    in_transit=in_transit,
+                    on_order=on_order,
+                    expiring_within_lead=expiring,
+                ),
+                below_reorder=below_reorder(
+                    amc, policy, available=available, in_transit=in_transit, on_order=on_order
+                ),
+            )
+        )
+    assessed.sort(key=lambda a: (a.warehouse_code, a.item_code))
+    return assessed
+
+
+async def assess_filtered(
+    session: AsyncSession,
+    settings: WarehouseSettings,
+    *,
+    org_code: str | None,
+    warehouse_code: str | None = None,
+    town: str | None = None,
+    category: str | None = None,
+    item_code: str | None = None,
+    below_reorder: bool | None = None,
+) -> list[LevelAssessment]:
+    """:func:`assess` filtered the way the lists are: an unknown code lists nothing; ``town``
+    :data:`DISTRICT_TOWN` is the warehouses without a town."""
+    warehouse_ids: list[uuid.UUID] | None = None
+    item_ids: list[uuid.UUID] | None = None
+    if warehouse_code:
+        found = await session.execute(
+            select(warehouses.c.id).where(warehouses.c.code == warehouse_code)
+        )
+        warehouse_ids = list(found.scalars())
+    if item_code or category:
+        query = select(items.c.id)
+        if item_code:
+            query = query.where(items.c.code == item_code)
+        if category:
+            query = query.where(items.c.category == category)
+        item_ids = list((await session.execute(query)).scalars())
+    if warehouse_ids == [] or item_ids == []:
+        return []
+    assessed = await assess(
+        session, settings, org_code=org_code, warehouse_ids=warehouse_ids, item_ids=item_ids
+    )
+    return [
+        a
+        for a in assessed
+        if (town is None or (a.town or DISTRICT_TOWN) == town)
+        and (below_reorder is None or a.below_reorder == below_reorder)
+    ]
+
+
+# ------------------------------------------------------------------------------- rotation
+
+
+async def rotation_list(
+    session: AsyncSession,
+    settings: WarehouseSettings,
+    *,
+    today: date | None = None,
+    org_code: str | None = None,
+) -> list[RotationRow]:
+    """The lots (of ``org_code``'s warehouses) that will not be used up before they expire at
+    the current AMC, earliest expiry first. The consumption of every warehouse is read to name,
+    for a lot nobody here uses, the warehouse that consumes the item most."""
+    window = window_of(settings, today)
+    district = await assess(session, settings, today=window.today)
+    mine = [a for a in district if org_code in (None, DISTRICT) or a.org_code == org_code]
+    if not mine:
+        return []
+    heaviest: dict[uuid.UUID, list[LevelAssessment]] = defaultdict(list)
+    for a in district:
+        if a.amc > 0:
+            heaviest[a.item_id].append(a)
+    for consumers in heaviest.values():
+        consumers.sort(key=lambda a: (-a.amc, a.warehouse_code))
+    lots_of = await _lots(session, list({a.warehouse_id for a in mine}), None)
+    rows: list[RotationRow] = []
+    for a in mine:
+        pair_lots = lots_of.get((a.warehouse_id, a.item_id))
+        if not pair_lots:
+            continue
+        elsewhere = next(
+            (c for c in heaviest.get(a.item_id, []) if c.warehouse_id != a.warehouse_id), None
+        )
+        for lot in rotation(
+            pair_lots, a.amc, today=window.today, used_elsewhere=elsewhere is not None
+        ):
+            target = elsewhere if lot.action == "transfer" else None
+            rows.append(
+                RotationRow(
+                    lot=lot,
+                    warehouse_code=a.warehouse_code,
+                    warehouse_name=a.warehouse_name,
+                    town=a.town,
+                    item_code=a.item_code,
+                    item_name=a.item_name,
+                    category=a.category,
+                    unit=a.unit,
+                    amc=a.amc,
+                    transfer_to_code=target.warehouse_code if target else None,
+                    transfer_to_name=target.warehouse_name if target else None,
+                )
+            )
+    rows.sort(key=lambda r: (r.lot.expiry_date, r.warehouse_code, r.item_code, r.lot.lot_no))
+    return rows
+
+
+# ------------------------------------------------------------------------------- heat map
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    town: str
+    item_code: str
+    available: int
+    amc: Decimal
+    mos: Decimal | None
+
+
+def heatmap_cells(assessed: Sequence[LevelAssessment]) -> list[HeatCell]:
+    """Per town (the warehouses without a town, the district's, as :data:`DISTRICT_TOWN`)
+    and item: the sums of available and of AMC, MOS = their ratio (None without AMC)."""
+    sums: dict[tuple[str, str], list[Any]] = {}
+    for a in assessed:
+        key = (a.town or DISTRICT_TOWN, a.item_code)
+        total = sums.setdefault(key, [0, Decimal(0)])
+        total[0] += a.available
+        total[1] += a.amc
+    return [
+        HeatCell(town, code, available, amc, months_of_stock(available, amc))
+        for (town, code), (available, amc) in sorted(sums.items())
+    ]
