@@ -230,6 +230,20 @@ _WAREHOUSE: dict[str, Access] = {
     "POST /api/v1/dispatches/{dispatch_id}/deliver": staff(DISPATCHER, WAREHOUSE),
     "GET /api/v1/dispatches": EVERY_ROLE,
     "GET /api/v1/dispatches/{dispatch_id}": EVERY_ROLE,
+    # smart preparedness (docs/preparedness.md): every role reads the levels, suggestions,
+    # heat map, rotation list and policies (organisation scope applies); a warehouse's own
+    # policy is set by its keepers and approvers, the category defaults by the district's
+    # approvers only (checked in the handler)
+    "GET /api/v1/preparedness/levels": EVERY_ROLE,
+    "GET /api/v1/preparedness/suggestions": EVERY_ROLE,
+    "GET /api/v1/preparedness/heatmap": EVERY_ROLE,
+    "GET /api/v1/preparedness/rotation": EVERY_ROLE,
+    "GET /api/v1/preparedness/category-policies": EVERY_ROLE,
+    "GET /api/v1/preparedness/category-policies/{category}": EVERY_ROLE,
+    "PUT /api/v1/preparedness/category-policies/{category}": staff(APPROVER),
+    "GET /api/v1/preparedness/policies/{warehouse_code}/{item_code}": EVERY_ROLE,
+    "PUT /api/v1/preparedness/policies/{warehouse_code}/{item_code}": staff(WAREHOUSE, APPROVER),
+    "DELETE /api/v1/preparedness/policies/{warehouse_code}/{item_code}": staff(WAREHOUSE, APPROVER),
     # season plans (docs/preparedness.md): the district's dispatchers and approvers edit them
     # and fill the gaps (transfers that still need another approver); every role reads
     "POST /api/v1/preparedness/plans": staff(DISPATCHER, APPROVER),
