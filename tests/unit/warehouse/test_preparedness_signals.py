@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from shared.contracts.warehouse import PlanGapSignalV1, ReorderSignalV1
+from shared.runtime import ServiceRuntime
+from warehouse.config import WarehouseSettings
+from warehouse.service_layer import preparedness_signals as signals
 from warehouse.service_layer.preparedness_signals import (
     Change,
     Published,
@@ -241,3 +247,49 @@ def test_the_loop_interval_is_jittered_within_ten_percent() -> None:
     delays = [next_delay(300, rng) for _ in range(200)]
     assert all(270 <= d <= 330 for d in delays)
     assert len({round(d) for d in delays}) > 10
+
+
+async def test_the_loop_counts_a_failed_sweep_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+
+    async def failing(runtime: Any, **_: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise asyncio.CancelledError  # the service stops
+        raise RuntimeError("数据库不可用 (database unavailable)")
+
+    monkeypatch.setattr(signals, "run_sweep", failing)
+    monkeypatch.setattr(signals, "next_delay", lambda interval, rng=None: 0.0)
+    runtime = cast(ServiceRuntime, SimpleNamespace(settings=WarehouseSettings(environment="test")))
+    failures = "sunshine_preparedness_sweep_failures_total"
+    before = REGISTRY.get_sample_value(failures) or 0.0
+    with pytest.raises(asyncio.CancelledError):
+        await signals.sweep_loop(runtime)
+    assert calls == 3
+    assert (REGISTRY.get_sample_value(failures) or 0.0) - before == 2
+
+
+def test_published_signals_are_counted_by_kind_and_transition() -> None:
+    def value(kind: str, state: str) -> float:
+        sample = REGISTRY.get_sample_value(
+            "sunshine_preparedness_signals_published_total", {"kind": kind, "state": state}
+        )
+        return sample or 0.0
+
+    before = (value("below_reorder", "on"), value("plan_gap", "off"), value("plan_gap", "changed"))
+    result = signals.SweepResult(
+        assessed=10,
+        plan_gaps=4,
+        reorder_on=2,
+        reorder_off=0,
+        reorder_changed=0,
+        gap_open=0,
+        gap_closed=3,
+        gap_changed=0,
+        assessed_at=AT,
+    )
+    assert result.published == 5
+    signals.count_published(result)
+    after = (value("below_reorder", "on"), value("plan_gap", "off"), value("plan_gap", "changed"))
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 3, 0]
