@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from shared.auth import Role, StaffPrincipal, require_roles
 from shared.errors import Forbidden, NotFound, PreconditionFailed, PreconditionRequired
-from shared.http_commands import RuntimeDep, conflicts_as_409
+from shared.http_commands import WRITE_CONFLICT, RuntimeDep, conflicts_as_409
 from shared.openapi import Declared, raises
 from shared.pagination import Cursor, decode_cursor, encode_cursor
 from shared.versions import etag
@@ -407,7 +407,9 @@ async def get_category_policy(
     "/category-policies/{category}",
     response_model=CategoryPolicyOut,
     summary="设置物资类别的默认库存策略（区红十字会审批人；If-Match）",
-    responses=versioned(NO_CATEGORY, VERSION_REQUIRED, VERSION_STALE, DISTRICT_ONLY),
+    responses=versioned(
+        NO_CATEGORY, VERSION_REQUIRED, VERSION_STALE, DISTRICT_ONLY, WRITE_CONFLICT
+    ),
 )
 async def put_category_policy(
     category: str,
@@ -452,7 +454,7 @@ async def get_stock_policy(
     "/policies/{warehouse_code}/{item_code}",
     response_model=StockPolicyOut,
     summary="设置某仓库某物资的库存策略（按月数或最低/最高；修改须 If-Match）",
-    responses=versioned(NO_PAIR, VERSION_REQUIRED, VERSION_STALE, OTHER_ORG_WRITE),
+    responses=versioned(NO_PAIR, VERSION_REQUIRED, VERSION_STALE, OTHER_ORG_WRITE, WRITE_CONFLICT),
 )
 async def put_stock_policy(
     warehouse_code: str,
@@ -483,7 +485,7 @@ async def put_stock_policy(
     "/policies/{warehouse_code}/{item_code}",
     status_code=204,
     summary="取消某仓库某物资的单独策略（恢复类别默认；If-Match）",
-    responses=raises(NO_PAIR, VERSION_REQUIRED, VERSION_STALE, OTHER_ORG_WRITE),
+    responses=raises(NO_PAIR, VERSION_REQUIRED, VERSION_STALE, OTHER_ORG_WRITE, WRITE_CONFLICT),
 )
 async def delete_stock_policy(
     warehouse_code: str,
