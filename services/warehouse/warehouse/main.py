@@ -20,6 +20,7 @@ from warehouse.entrypoints.api import (
     preparedness_sweep,
     requisitions,
     stock,
+    transit,
     write_offs,
 )
 from warehouse.entrypoints.consumers import build_consumers
@@ -53,6 +54,7 @@ def create_app(settings: WarehouseSettings | None = None) -> FastAPI:
             stock.router,
             write_offs.router,
             dispatches.router,
+            transit.router,  # before preparedness: its fixed paths first
             preparedness.router,
             preparedness_sweep.router,
             plans.router,

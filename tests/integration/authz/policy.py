@@ -228,6 +228,8 @@ _WAREHOUSE: dict[str, Access] = {
     "POST /api/v1/dispatches/{dispatch_id}/pick": _KEEPER,
     "POST /api/v1/dispatches/{dispatch_id}/ship": _KEEPER,
     "POST /api/v1/dispatches/{dispatch_id}/deliver": staff(DISPATCHER, WAREHOUSE),
+    # the receiving station's confirmation of a transfer (short/damaged): as the sign-off
+    "POST /api/v1/dispatches/{dispatch_id}/receive": staff(DISPATCHER, WAREHOUSE),
     "GET /api/v1/dispatches": EVERY_ROLE,
     "GET /api/v1/dispatches/{dispatch_id}": EVERY_ROLE,
     # smart preparedness (docs/preparedness.md): every role reads the levels, suggestions,
@@ -252,9 +254,7 @@ _WAREHOUSE: dict[str, Access] = {
     "PATCH /api/v1/preparedness/plans/{code}": staff(DISPATCHER, APPROVER),
     "PUT /api/v1/preparedness/plans/{code}/towns/{town}": staff(DISPATCHER, APPROVER),
     "PUT /api/v1/preparedness/plans/{code}/norms/{item_code}": staff(DISPATCHER, APPROVER),
-    "PUT /api/v1/preparedness/plans/{code}/targets/{town}/{item_code}": staff(
-        DISPATCHER, APPROVER
-    ),
+    "PUT /api/v1/preparedness/plans/{code}/targets/{town}/{item_code}": staff(DISPATCHER, APPROVER),
     "DELETE /api/v1/preparedness/plans/{code}/targets/{town}/{item_code}": staff(
         DISPATCHER, APPROVER
     ),
@@ -269,6 +269,9 @@ _WAREHOUSE: dict[str, Access] = {
     "POST /api/v1/requisitions/{requisition_id}/approve": staff(APPROVER),
     "POST /api/v1/requisitions/{requisition_id}/refuse": staff(APPROVER),
     "POST /api/v1/requisitions/{requisition_id}/cancel": staff(WAREHOUSE, DISPATCHER),
+    # transfers in transit and their discrepancies: read like the dispatches (every role)
+    "GET /api/v1/preparedness/in-transit": EVERY_ROLE,
+    "GET /api/v1/preparedness/transit-discrepancies": EVERY_ROLE,
     # audit log, expiry scan
     "GET /api/v1/audit-log": staff(AUDITOR),
     "POST /api/v1/expiry-scans": _KEEPER,

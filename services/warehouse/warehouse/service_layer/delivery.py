@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -39,11 +40,20 @@ from warehouse.service_layer.tx import Tx
 
 
 async def deliver_dispatch(
-    tx: Tx, command: DeliverDispatch, rows: DispatchRows | None = None
+    tx: Tx,
+    command: DeliverDispatch,
+    rows: DispatchRows | None = None,
+    *,
+    lost: Mapping[uuid.UUID, int] | None = None,
 ) -> None:
     """Sign off a shipped dispatch: what the recipient took, what came back (returned to the
-    source's stock); a transfer's delivered goods land at its destination warehouse."""
+    source's stock); a transfer's delivered goods land at its destination warehouse.
+
+    ``lost``: per lot, units of a transfer that did not arrive or arrived damaged (the
+    receiving station's confirmation, ``warehouse.service_layer.transit``): they land nowhere
+    and go back nowhere; they are not counted as delivered."""
     rows = rows or rows_of(tx)
+    lost = lost or {}
     session = tx.session
     at = command.delivered_at
     row, status, head = await begin(
@@ -88,7 +98,7 @@ async def deliver_dispatch(
         for lot_id, quantity in allocate_returns(remaining, ret.quantity).items():
             returned[lot_id] += quantity
     for a in allocs:
-        if returned[a.lot_id] > a.quantity:
+        if returned[a.lot_id] + lost.get(a.lot_id, 0) > a.quantity:
             raise ValidationFailed(
                 f"{a.item_code} 批次 {a.lot_no} 退回数量超过发运数量 (returned more than shipped)"
             )
@@ -101,13 +111,18 @@ async def deliver_dispatch(
                 select(warehouses).where(warehouses.c.id == row.destination_warehouse_id)
             )
         ).one()
-        pairs |= {(target.id, a.item_id) for a in allocs if a.quantity > returned[a.lot_id]}
+        pairs |= {
+            (target.id, a.item_id)
+            for a in allocs
+            if a.quantity > returned[a.lot_id] + lost.get(a.lot_id, 0)
+        }
     await book.lock(pairs)
     lines: list[DeliveredLineV1] = []
     for code, shipped in shipped_by_item.items():
         lot_lines = []
         for a in shipped:
             back = returned[a.lot_id]
+            arrived = a.quantity - back - lost.get(a.lot_id, 0)
             if back:
                 await book.move(
                     lot_id=a.lot_id,
@@ -121,14 +136,14 @@ async def deliver_dispatch(
             await session.execute(
                 update(dispatch_allocations)
                 .where(dispatch_allocations.c.id == a.id)
-                .values(delivered_quantity=a.quantity - back, returned_quantity=back)
+                .values(delivered_quantity=arrived, returned_quantity=back)
             )
             lot_lines.append(
                 DeliveredLotV1(
                     lot_id=a.lot_id,
                     lot_no=a.lot_no,
                     shipped_quantity=a.quantity,
-                    delivered_quantity=a.quantity - back,
+                    delivered_quantity=arrived,
                     returned_quantity=back,
                     donation_id=a.donation_id,
                     tracking_code=a.tracking_code,
@@ -167,14 +182,14 @@ async def deliver_dispatch(
             **head,
             recipient_name_masked=mask_person_name(command.recipient_name),
             recipient_org=command.recipient_org,
-            partial=any_returned,
+            partial=any_returned or any(lost.values()),
             lines=lines,
             returned_to_warehouse_code=head["from_warehouse_code"] if any_returned else None,
             delivered_at=at,
         ),
     )
     if target is not None:
-        await _land_transfer(tx, book, row, target, allocs, returned)
+        await _land_transfer(tx, book, row, target, allocs, returned, lost)
     await book.publish_levels()
     await rows.audit(
         actor=command.actor,
@@ -195,8 +210,10 @@ async def _land_transfer(
     target: Any,
     allocs: list[Any],
     returned: dict[uuid.UUID, int],
+    lost: Mapping[uuid.UUID, int],
 ) -> None:
-    """The delivered quantities of a transfer arrive at the destination as a received inbound."""
+    """The delivered quantities of a transfer (less what was lost on the way) arrive at the
+    destination as a received inbound."""
     session = tx.session
     at = book.at
     receipt_no = await next_receipt_no(session, at)
@@ -221,7 +238,7 @@ async def _land_transfer(
         )
     )
     for a in allocs:
-        quantity = a.quantity - returned[a.lot_id]
+        quantity = a.quantity - returned[a.lot_id] - lost.get(a.lot_id, 0)
         if quantity <= 0:
             continue
         origin = (await session.execute(select(lots).where(lots.c.id == a.lot_id))).one()

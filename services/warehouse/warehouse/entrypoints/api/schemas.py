@@ -503,6 +503,10 @@ class DispatchOut(BaseModel):
     delivered_at: datetime | None
     closed_by: str | None
     closed_at: datetime | None
+    discrepancies: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="收货确认记录的短少/破损（调拨，按批次） (a transfer's short/damaged units)",
+    )
     version: int
 
 

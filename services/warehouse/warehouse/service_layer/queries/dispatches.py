@@ -18,6 +18,7 @@ from warehouse.adapters.orm import dispatch_allocations, dispatches, lots, wareh
 from warehouse.entrypoints.api.schemas import AllocationOut, DispatchOut, DispatchPage
 from warehouse.service_layer import scope as scope_rule
 from warehouse.service_layer.dispatch_steps import Outcome
+from warehouse.service_layer.queries.transit import discrepancies_of
 
 # Lots are allocated by picking: a dispatch still requested or approved has none.
 _UNPICKED = frozenset({"requested", "approved"})
@@ -121,7 +122,14 @@ async def get_dispatch(
     if row is None:
         raise NotFound(f"调拨单不存在 (dispatch {dispatch_id} not found)")
     await scope_rule.ensure_sees_dispatch(session, scope, row)
-    return await dispatch_out(session, row)
+    return await _with_discrepancies(session, await dispatch_out(session, row))
+
+
+async def _with_discrepancies(session: AsyncSession, out: DispatchOut) -> DispatchOut:
+    """A delivered transfer's detail shows what its receiving station found short or damaged."""
+    if out.kind != "transfer" or out.status != "delivered":
+        return out
+    return out.model_copy(update={"discrepancies": await discrepancies_of(session, out.id)})
 
 
 async def step_body(session: AsyncSession, dispatch_id: uuid.UUID, done: Outcome | None) -> Any:
@@ -131,6 +139,7 @@ async def step_body(session: AsyncSession, dispatch_id: uuid.UUID, done: Outcome
         out = await get_dispatch(session, dispatch_id, scope=None)  # the step reached it
     else:
         out = await dispatch_out(session, done.row, allocs=done.allocations, codes=done.codes)
+        out = await _with_discrepancies(session, out)
     return out.model_dump(mode="json")
 
 
