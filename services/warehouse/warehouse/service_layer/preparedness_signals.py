@@ -22,7 +22,6 @@ route) never publish the same change twice, and a second run publishes nothing.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import random
 import time
@@ -49,7 +48,7 @@ from shared.contracts.warehouse import (
 from shared.runtime import ServiceRuntime
 from warehouse.adapters.orm import preparedness_signals
 from warehouse.config import WarehouseSettings
-from warehouse.service_layer import clock
+from warehouse.service_layer import clock, plans, preparedness
 from warehouse.service_layer.tx import Tx
 
 log = logging.getLogger("sunshine.warehouse.preparedness_sweep")
@@ -366,15 +365,11 @@ async def _store(session: AsyncSession, change: Change, at: datetime) -> None:
 async def _real_assess(
     session: AsyncSession, settings: WarehouseSettings, *, today: date | None
 ) -> Sequence[AssessmentLike]:
-    module = importlib.import_module("warehouse.service_layer.preparedness")
-    found: Sequence[AssessmentLike] = await module.assess(session, settings, today=today)
-    return found
+    return await preparedness.assess(session, settings, today=today)
 
 
 async def _real_plan_gaps(session: AsyncSession, *, today: date | None) -> Sequence[TownGapLike]:
-    module = importlib.import_module("warehouse.service_layer.plans")
-    found: Sequence[TownGapLike] = await module.active_plan_gaps(session, today=today)
-    return found
+    return await plans.active_plan_gaps(session, today=today)
 
 
 async def sweep(
