@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -313,35 +314,7 @@ class YearOfStock:
             )
             for item, qty in lines
         )
-        async with self._uow() as uow:
-            inbound_id = await register_procurement(
-                uow,
-                RegisterProcurement(
-                    warehouse_code=step.warehouse,
-                    procurement_order=order,
-                    lines=expected,
-                    actor=ACTOR,
-                    actor_org=FH,
-                    supplier="区应急管理局统一采购（演示）",
-                ),
-            )
-            await confirm_inbound(
-                uow,
-                ConfirmInbound(
-                    inbound_id=inbound_id,
-                    warehouse_code=None,
-                    lines=tuple(
-                        ConfirmLine(
-                            n, None, line.quantity, lot_no=line.lot_no, expiry_date=line.expiry_date
-                        )
-                        for n, line in enumerate(expected, start=1)
-                    ),
-                    actor="warehouse",
-                    actor_org=FH,
-                    received_at=clock.now(),
-                ),
-            )
-            await uow.commit()
+        await receive_procurement(self._uow(), step.warehouse, order, expected)
         for item, qty in lines:
             self.stock[step.warehouse][item] += qty
 
@@ -395,63 +368,119 @@ class YearOfStock:
         recipient: tuple[str, str],
         returns: tuple[ReturnLine, ...] = (),
     ) -> None:
-        base = clock.now()
-        async with self._uow() as uow:
-            requested = await dispatch.request_dispatch(
-                uow,
-                RequestDispatch(
-                    from_warehouse_code=source,
-                    destination=destination,
-                    lines=tuple(sorted(lines.items())),
-                    actor="dispatcher",
-                    actor_org=FH,
-                    urgency="urgent" if incident else "normal",
-                    incident_code=incident.code if incident else None,
-                    incident_name=incident.name if incident else None,
-                    requested_at=base,
-                ),
-            )
-            dispatch_id = requested.row.id
-            with clock.travel(base + timedelta(hours=1)):
-                await dispatch.approve_dispatch(
-                    uow, ApproveDispatch(dispatch_id, "approver", actor_org=FH)
-                )
-            with clock.travel(base + timedelta(hours=2)):
-                await picking.pick_dispatch(
-                    uow,
-                    PickDispatch(
-                        dispatch_id,
-                        "warehouse",
-                        self.settings.pick_min_days_to_expiry,
-                        actor_org=FH,
-                    ),
-                )
-            with clock.travel(base + timedelta(hours=3)):
-                await dispatch.ship_dispatch(
-                    uow,
-                    ShipDispatch(
-                        dispatch_id,
-                        "warehouse",
-                        waybill_no=f"ZY-{str(dispatch_id)[-8:]}",
-                        carrier="区红十字会自有车辆",
-                        actor_org=FH,
-                    ),
-                )
-            at = base + timedelta(hours=6)
-            with clock.travel(at):
-                await delivery.deliver_dispatch(
-                    uow,
-                    DeliverDispatch(
-                        dispatch_id,
-                        recipient_name=recipient[0],
-                        recipient_org=recipient[1],
-                        actor="dispatcher",
-                        actor_org=FH,
-                        returns=returns,
-                        delivered_at=at,
-                    ),
-                )
-            await uow.commit()
+        await dispatch_through(
+            self._uow(),
+            source,
+            destination,
+            lines,
+            incident=incident,
+            recipient=recipient,
+            returns=returns,
+            min_days=self.settings.pick_min_days_to_expiry,
+        )
         if returns:
             for ret in returns:
                 self.stock[source][ret.item_code] += ret.quantity
+
+
+async def receive_procurement(
+    uow: SqlUnitOfWork, warehouse_code: str, order: str, expected: tuple[ExpectedLine, ...]
+) -> None:
+    """A procurement delivery announced and received in full, at ``clock.now()``."""
+    async with uow:
+        inbound_id = await register_procurement(
+            uow,
+            RegisterProcurement(
+                warehouse_code=warehouse_code,
+                procurement_order=order,
+                lines=expected,
+                actor=ACTOR,
+                actor_org=FH,
+                supplier="区应急管理局统一采购（演示）",
+            ),
+        )
+        await confirm_inbound(
+            uow,
+            ConfirmInbound(
+                inbound_id=inbound_id,
+                warehouse_code=None,
+                lines=tuple(
+                    ConfirmLine(
+                        n, None, line.quantity, lot_no=line.lot_no, expiry_date=line.expiry_date
+                    )
+                    for n, line in enumerate(expected, start=1)
+                ),
+                actor="warehouse",
+                actor_org=FH,
+                received_at=clock.now(),
+            ),
+        )
+        await uow.commit()
+
+
+async def dispatch_through(
+    uow: SqlUnitOfWork,
+    source: str,
+    destination: Destination,
+    lines: dict[str, int],
+    *,
+    incident: Incident | None,
+    recipient: tuple[str, str],
+    min_days: int,
+    returns: tuple[ReturnLine, ...] = (),
+) -> uuid.UUID:
+    """A dispatch from request to sign-off in one transaction, by four pairs of hands: requested
+    at ``clock.now()``, approved an hour later by another person, picked (FEFO) after two,
+    shipped after three, signed for after six; a transfer lands at its station. Its id."""
+    base = clock.now()
+    async with uow:
+        requested = await dispatch.request_dispatch(
+            uow,
+            RequestDispatch(
+                from_warehouse_code=source,
+                destination=destination,
+                lines=tuple(sorted(lines.items())),
+                actor="dispatcher",
+                actor_org=FH,
+                urgency="urgent" if incident else "normal",
+                incident_code=incident.code if incident else None,
+                incident_name=incident.name if incident else None,
+                requested_at=base,
+            ),
+        )
+        dispatch_id: uuid.UUID = requested.row.id
+        with clock.travel(base + timedelta(hours=1)):
+            await dispatch.approve_dispatch(
+                uow, ApproveDispatch(dispatch_id, "approver", actor_org=FH)
+            )
+        with clock.travel(base + timedelta(hours=2)):
+            await picking.pick_dispatch(
+                uow, PickDispatch(dispatch_id, "warehouse", min_days, actor_org=FH)
+            )
+        with clock.travel(base + timedelta(hours=3)):
+            await dispatch.ship_dispatch(
+                uow,
+                ShipDispatch(
+                    dispatch_id,
+                    "warehouse",
+                    waybill_no=f"ZY-{str(dispatch_id)[-8:]}",
+                    carrier="区红十字会自有车辆",
+                    actor_org=FH,
+                ),
+            )
+        at = base + timedelta(hours=6)
+        with clock.travel(at):
+            await delivery.deliver_dispatch(
+                uow,
+                DeliverDispatch(
+                    dispatch_id,
+                    recipient_name=recipient[0],
+                    recipient_org=recipient[1],
+                    actor="dispatcher",
+                    actor_org=FH,
+                    returns=returns,
+                    delivered_at=at,
+                ),
+            )
+        await uow.commit()
+    return dispatch_id

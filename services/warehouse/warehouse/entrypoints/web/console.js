@@ -1,10 +1,11 @@
 // Warehouse console: stock with safety/near-expiry colours, alerts (acknowledge), receive goods,
 // stock count, dispatch (request, approve — never by the requester —, FEFO pick list, ship,
-// sign-off), audit log. Usable on a phone in a warehouse aisle.
+// sign-off), preparedness (preparedness.js), audit log. Usable on a phone in a warehouse aisle.
 import {
   api, clear, day, el, explain, isMe, may, newKey, notice, onSubmitOnce, t, token, when,
 } from "/assets/common/common.js";
 import { clean, fillTowns, startConsole, table, today } from "/assets/common/console-kit.js";
+import { renderPreparedness, setupPreparedness } from "/assets/page/preparedness.js";
 
 const V1 = "/api/v1";
 const auth = () => ({ token: token() });
@@ -370,6 +371,7 @@ fillTowns();
 setupReceive();
 setupCount();
 setupDispatch();
+setupPreparedness();
 document.getElementById("stock-form").addEventListener("submit", (e) => { e.preventDefault(); renderStock(); });
 document.getElementById("pick-print").addEventListener("click", () => window.print());
 const app = startConsole({
@@ -377,7 +379,7 @@ const app = startConsole({
   defaultView: "stock",
   views: {
     stock: renderStock, alerts: renderAlerts, receive: renderReceive, count: renderCount,
-    dispatch: renderDispatches, audit: renderAudit,
+    dispatch: renderDispatches, prep: renderPreparedness, audit: renderAudit,
   },
 });
 document.getElementById("pick-back").addEventListener("click", () => {
