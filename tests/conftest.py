@@ -77,8 +77,13 @@ def donation_settings(keys_dir: Path) -> DonationSettings:
 
 @pytest.fixture(scope="session")
 def warehouse_settings(keys_dir: Path) -> WarehouseSettings:
+    # the preparedness sweep publishes signals (and so alerts) on its own after a few minutes:
+    # tests run it by hand (POST /api/v1/preparedness/sweep), also in the e2e processes
     return WarehouseSettings(
-        db_name=f"warehouse_test{DB_SUFFIX}", port=PORT_BASE + 2, **_common(keys_dir)
+        db_name=f"warehouse_test{DB_SUFFIX}",
+        port=PORT_BASE + 2,
+        run_preparedness_sweep=False,
+        **_common(keys_dir),
     )
 
 
