@@ -13,10 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from openpyxl import load_workbook
 
 from tests.integration.warehouse.conftest import Api, make_item, make_warehouse, receive, uniq
 from tests.integration.warehouse.plan_helpers import as_, station, transfer
+from warehouse.service_layer.plans import active_plan_gaps
 
 pytestmark = pytest.mark.integration
 
@@ -281,3 +283,24 @@ async def test_plan_lifecycle_and_validation(api: Api) -> None:
     assert closed["status"] == "closed"
     frozen = await api.call("PUT", f"{BASE}/{code}/towns/{XK}", "dispatcher", json={"people": 3})
     assert frozen.status_code == 409
+
+
+async def test_active_plan_gaps_match_the_coverage(api: Api, wh_app: FastAPI) -> None:
+    """What the plan-gap sweep reads: every active plan's lines, the coverage's figures."""
+    s = await seeded(api)
+    code = s["code"]
+    async with wh_app.state.runtime.session_factory() as session:
+        assert code not in {g.plan_code for g in await active_plan_gaps(session)}  # a draft
+    await api.ok("PATCH", f"{BASE}/{code}", "approver", json={"action": "activate"})
+    async with wh_app.state.runtime.session_factory() as session:
+        gaps = [g for g in await active_plan_gaps(session) if g.plan_code == code]
+    cov = await api.ok("GET", f"{BASE}/{code}/coverage", "auditor")
+    expected = {
+        (t["town"], x["item_code"]): (x["target"], x["held"], x["in_transit"], x["gap"])
+        for t in cov["towns"]
+        for x in t["lines"]
+    }
+    assert {(g.town, g.item_code): (g.target, g.held, g.in_transit, g.gap) for g in gaps} == (
+        expected
+    )
+    assert expected[(XK, s["a"])] == (51, 31, 6, 20)
