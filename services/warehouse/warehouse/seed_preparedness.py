@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.organisations import DISTRICT as FH
 from shared.uow import SqlUnitOfWork
-from warehouse.adapters.orm import preparedness_plans
+from warehouse.adapters.orm import preparedness_plans, requisitions
 from warehouse.config import WarehouseSettings
 from warehouse.seed_history import TOWN_WEIGHT
 from warehouse.service_layer import clock, plans
+from warehouse.service_layer.requisitions import create_requisition
 
 PLANNER = "dispatcher"
 # quantity per person served, per item
@@ -34,6 +35,24 @@ NORMS: dict[str, str] = {
 }
 PEOPLE_PER_WEIGHT = 2000
 ENTERED = ("松岙镇", "LIFEJACKET", 60)  # a coastal town's life jackets, entered directly
+# two stations ask the district, by their keepers' demo accounts (station, the keeper's
+# branch, lines, reason, urgency): 大堰镇 ran out, 溪口镇's water is near expiry
+REQUISITIONS: list[tuple[str, str, list[tuple[str, int]], str, str]] = [
+    (
+        "ST-DY",
+        "DY",
+        [("WATER-550", 40), ("NOODLES", 25), ("QUILT", 20)],
+        "储备点饮用水、方便食品和棉被已用完，请区里调拨（演示）",
+        "urgent",
+    ),
+    (
+        "ST-XK",
+        "XK",
+        [("WATER-550", 30), ("RAINCOAT", 40)],
+        "饮用水临期、雨衣不足（演示）",
+        "normal",
+    ),
+]
 
 
 def plan_code(today: date) -> str:
@@ -59,6 +78,12 @@ async def seed_preparedness(
         with clock.travel(now - timedelta(days=7)):
             await _season_plan(factory, settings, code, next_summer(now.date()))
         print(f"warehouse: seeded the season plan {code}")
+    async with factory() as session:
+        raised = await session.scalar(select(requisitions.c.id).limit(1))
+    if raised is None:
+        with clock.travel(now - timedelta(days=2)):
+            await _requisitions(factory, settings, code)
+        print(f"warehouse: seeded {len(REQUISITIONS)} requisitions awaiting a decision")
 
 
 def _uow(factory: async_sessionmaker[AsyncSession], settings: WarehouseSettings) -> SqlUnitOfWork:
@@ -92,4 +117,23 @@ async def _season_plan(
         town, item, quantity = ENTERED
         await plans.set_target(uow, code, town, item, quantity, expected=None, **who)
         await plans.update_plan(uow, code, {"action": "activate"}, expected=None, **who)
+        await uow.commit()
+
+
+async def _requisitions(
+    factory: async_sessionmaker[AsyncSession], settings: WarehouseSettings, code: str
+) -> None:
+    async with _uow(factory, settings) as uow:
+        for n, (station, org, lines, reason, urgency) in enumerate(REQUISITIONS):
+            with clock.travel(clock.now() + timedelta(hours=3 * n)):
+                await create_requisition(
+                    uow,
+                    warehouse_code=station,
+                    lines=lines,
+                    reason=reason,
+                    urgency=urgency,
+                    plan_code=code,
+                    actor=f"keeper-{org.lower()}",
+                    actor_org=org,
+                )
         await uow.commit()

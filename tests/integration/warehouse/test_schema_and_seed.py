@@ -188,5 +188,15 @@ async def test_migrations_then_seed(wh_settings: WarehouseSettings) -> None:
             assert plan.season_start.month == 6
             assert (plan.towns, plan.targets) == (12, 1)
             assert plan.norms >= 5
+            # two stations' requisitions wait for the district
+            waiting = (
+                await conn.execute(
+                    text(
+                        "SELECT w.code, r.requested_by FROM requisitions r JOIN warehouses w"
+                        " ON w.id = r.warehouse_id WHERE r.status = 'requested' ORDER BY w.code"
+                    )
+                )
+            ).all()
+            assert [tuple(r) for r in waiting] == [("ST-DY", "keeper-dy"), ("ST-XK", "keeper-xk")]
     finally:
         await engine.dispose()
