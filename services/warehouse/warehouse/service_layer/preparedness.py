@@ -47,7 +47,6 @@ from warehouse.adapters.orm import (
     items,
     lots,
     stock_levels,
-    stock_movements,
     stock_policies,
     warehouses,
 )
@@ -178,84 +177,76 @@ async def _lots(
     return found
 
 
-async def _issues(
-    session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None, window: Window
-) -> dict[Pair, list[Issue]]:
-    """Shipments less sign-off returns, per pair and kind (transfer, incident): a few rows."""
-    m, d = stock_movements, dispatches
-    transfer = (d.c.kind == "transfer").label("transfer")
-    incident = d.c.incident_code.is_not(None).label("incident")
-    query = (
-        select(
-            m.c.warehouse_id,
-            m.c.item_id,
-            transfer,
-            incident,
-            func.sum(-m.c.on_hand_delta).label("quantity"),
-            func.max(m.c.at).label("at"),
-        )
-        .select_from(m.join(d, and_(m.c.reference_type == "dispatch", m.c.reference_id == d.c.id)))
-        .where(
-            m.c.movement.in_(("shipment", "return")),
-            m.c.at >= window.start,
-            m.c.at < window.end,
-        )
-        .group_by(m.c.warehouse_id, m.c.item_id, transfer, incident)
-    )
-    found: dict[Pair, list[Issue]] = defaultdict(list)
-    for r in await session.execute(_pairs_of(query, m.c.warehouse_id, m.c.item_id, wh, it)):
-        if r.quantity > 0:
-            found[(r.warehouse_id, r.item_id)].append(
-                Issue(r.at, int(r.quantity), r.transfer, r.incident)
-            )
-    return found
-
-
-# The stock-out time per pair in one statement: each pair's level at the window's start (the
-# last movement before it, else 0), then every movement in the window, each level lasting
-# until the next movement (or the window's end); the time spent at 0 summed.
-_STOCK_OUT_SQL = """
-WITH pairs AS (
-    SELECT warehouse_id, item_id FROM stock_levels
-    WHERE warehouse_id = ANY(:wh) {item_filter}
-), timeline AS (
-    SELECT p.warehouse_id, p.item_id, CAST(:start AS timestamptz) AS at, CAST(0 AS bigint) AS seq,
-           COALESCE(before.on_hand_after, 0) AS on_hand_after
-    FROM pairs p
-    LEFT JOIN LATERAL (
-        SELECT m.on_hand_after FROM stock_movements m
-        WHERE m.warehouse_id = p.warehouse_id AND m.item_id = p.item_id AND m.at < :start
-        ORDER BY m.at DESC, m.seq DESC LIMIT 1
-    ) before ON true
-    UNION ALL
-    SELECT m.warehouse_id, m.item_id, m.at, m.seq, m.on_hand_after
-    FROM stock_movements m JOIN pairs p USING (warehouse_id, item_id)
-    WHERE m.at >= :start AND m.at < :end
+# One pass over the window's movements gives both the consumption and the stock-out time of
+# every pair: the movements of the window (with their dispatch, if any) are read once; each
+# level lasts until the next movement (or the window's end); the level at the window's start
+# is the first movement's ``on_hand_after − on_hand_delta`` (a movement changes the whole
+# level by its delta). Consumption is summed per kind (transfer, incident) with FILTERs, so
+# the settings decide in Python what counts. A pair without movements in the window kept its
+# level all along: out of stock the whole window when that level is 0 (see ``assess``).
+_MOVEMENTS_SQL = """
+WITH win AS MATERIALIZED (
+    SELECT m.warehouse_id, m.item_id, m.at, m.seq, m.on_hand_delta, m.on_hand_after,
+           (d.id IS NOT NULL AND m.movement IN ('shipment', 'return')) AS issue,
+           COALESCE(d.kind = 'transfer', false) AS transfer,
+           COALESCE(d.incident_code IS NOT NULL, false) AS incident
+    FROM stock_movements m
+    LEFT JOIN dispatches d ON m.reference_type = 'dispatch' AND d.id = m.reference_id
+    WHERE m.warehouse_id = ANY(:wh) AND m.at >= :start AND m.at < :end {item_filter}
 ), spans AS (
-    SELECT warehouse_id, item_id, on_hand_after,
-           LEAD(at, 1, CAST(:end AS timestamptz))
-               OVER (PARTITION BY warehouse_id, item_id ORDER BY at, seq) - at AS span
-    FROM timeline
+    SELECT win.*,
+           LEAD(at, 1, CAST(:end AS timestamptz)) OVER w - at AS span,
+           ROW_NUMBER() OVER w AS k
+    FROM win WINDOW w AS (PARTITION BY warehouse_id, item_id ORDER BY at, seq)
 )
-SELECT warehouse_id, item_id,
-       EXTRACT(EPOCH FROM SUM(span) FILTER (WHERE on_hand_after = 0)) AS zero_seconds
+SELECT warehouse_id, item_id, MAX(at) FILTER (WHERE issue) AS last_issue,
+       SUM(-on_hand_delta) FILTER (WHERE issue AND NOT transfer AND NOT incident) AS everyday,
+       SUM(-on_hand_delta) FILTER (WHERE issue AND transfer AND NOT incident) AS transfers,
+       SUM(-on_hand_delta) FILTER (WHERE issue AND NOT transfer AND incident) AS incidents,
+       SUM(-on_hand_delta) FILTER (WHERE issue AND transfer AND incident) AS both_kinds,
+       EXTRACT(EPOCH FROM
+           COALESCE(SUM(span) FILTER (WHERE on_hand_after = 0), INTERVAL '0')
+           + CASE WHEN MIN(on_hand_after - on_hand_delta) FILTER (WHERE k = 1) = 0
+                  THEN MIN(at) - CAST(:start AS timestamptz) ELSE INTERVAL '0' END
+       ) AS zero_seconds
 FROM spans GROUP BY warehouse_id, item_id
-HAVING SUM(span) FILTER (WHERE on_hand_after = 0) > INTERVAL '0'
 """
 
+# (transfer, incident) of each consumption column of _MOVEMENTS_SQL
+_KINDS = {
+    "everyday": (False, False),
+    "transfers": (True, False),
+    "incidents": (False, True),
+    "both_kinds": (True, True),
+}
 
-async def _days_out(
+
+@dataclass(frozen=True)
+class MovementFigures:
+    issues: list[Issue]
+    days_out: int
+
+
+async def _movement_figures(
     session: AsyncSession, wh: list[uuid.UUID], it: list[uuid.UUID] | None, window: Window
-) -> dict[Pair, int]:
+) -> dict[Pair, MovementFigures]:
+    """Per pair with movements in the window: its issues per kind (shipments less sign-off
+    returns; a few rows, not one per movement) and its days out of stock."""
     params: dict[str, Any] = {"wh": wh, "start": window.start, "end": window.end}
     item_filter = ""
     if it is not None:
-        item_filter, params["items"] = "AND item_id = ANY(:items)", it
-    statement = text(_STOCK_OUT_SQL.format(item_filter=item_filter))
-    return {
-        (r.warehouse_id, r.item_id): int(Decimal(r.zero_seconds) // 86_400)
-        for r in await session.execute(statement, params)
-    }
+        item_filter, params["items"] = "AND m.item_id = ANY(:items)", it
+    statement = text(_MOVEMENTS_SQL.format(item_filter=item_filter))
+    found: dict[Pair, MovementFigures] = {}
+    for r in (await session.execute(statement, params)).mappings():
+        issues = [
+            Issue(r["last_issue"], int(r[column]), transfer, incident)
+            for column, (transfer, incident) in _KINDS.items()
+            if r[column] is not None and r[column] > 0
+        ]
+        days_out = int(Decimal(r["zero_seconds"] or 0) // 86_400)
+        found[(r["warehouse_id"], r["item_id"])] = MovementFigures(issues, days_out)
+    return found
 
 
 async def _in_transit(
@@ -357,8 +348,7 @@ async def assess(
     it = list(item_ids) if item_ids is not None else None
     levels = await _levels(session, wh, it)
     lots_of = await _lots(session, wh, it)
-    issues_of = await _issues(session, wh, it, window)
-    days_out_of = await _days_out(session, wh, it, window)
+    moved = await _movement_figures(session, wh, it, window)
     transit_of = await _in_transit(session, wh, it)
     order_of = await _on_order(session, wh)
     categories, overrides = await _policies(session, wh, it)
@@ -370,9 +360,12 @@ async def assess(
         pair_lots = lots_of.get(pair, [])
         expired = sum(x.available for x in pair_lots if is_expired(x.expiry_date, window.today))
         available = level.on_hand - level.reserved - expired
-        days_out = days_out_of.get(pair, 0)
+        figures = moved.get(pair)
+        if figures is None:  # no movement in the window: the level stood still all along
+            figures = MovementFigures([], window.days if level.on_hand == 0 else 0)
+        days_out = figures.days_out
         amc = average_monthly_consumption(
-            issues_of.get(pair, []),
+            figures.issues,
             window_days=window.days,
             days_out=days_out,
             exclude_transfers=settings.amc_exclude_transfers,
