@@ -6,10 +6,12 @@ A small history is seeded first, back-dated through the domain (the real command
 200 quilts 100 days ago and issued 30 each 80, 50 and 20 days ago. By hand: 90 issued in the
 90-day look-back with no day out of stock, so AMC = 90 × 30.4375 / 90 = 30.44 a month;
 available 110, MOS = 110 / 30.44 = 3.61 (棉被 is clothing_bedding: reorder 3, target 6 months,
-so the cell is amber); suggested = ⌈30.44 × 6 − 110⌉ = ⌈72.64⌉ = 73.
+so the cell is amber); suggested = ⌈30.44 × 6 − 110⌉ = ⌈72.64⌉ = 73; with the station's own
+policy of 8 months set from the page, ⌈30.44 × 8 − 110⌉ = ⌈133.52⌉ = 134.
 
 Then in the browser: the heat map's canvas renders its cells (the amber one among them), the
-suggestion table shows 73 with its figures, the suggestions' Excel export downloads an xlsx
+suggestion table shows 73 with its figures, then 134 after the policy is set on the page, the
+suggestions' Excel export downloads an xlsx
 that openpyxl reads back with the same row, an approver approves the station's requisition
 from the page (it becomes a transfer dispatch), and at a phone's viewport (390×844) the page
 body does not overflow sideways (the heat map scrolls in its own box). A season plan (溪口镇:
@@ -217,6 +219,18 @@ async def test_the_preparedness_view_shows_heat_map_suggestion_export_and_decide
     await expect(row).to_contain_text("3.61")
     await expect(row.locator(".formula")).to_contain_text("30.44×6")
 
+    # the station's own policy, set from the page: 8 months → ⌈30.44 × 8 − 110⌉ = 134
+    await row.locator("button[data-action='policy']").click()
+    await expect(page.locator("#prep-policy-status")).to_contain_text("类别默认")
+    assert await page.input_value("#pp-wh") == STATION
+    assert await page.input_value("#pp-item") == QUILT
+    await page.fill("#pp-reorder", "3")
+    await page.fill("#pp-target", "8")
+    await page.click("#prep-policy-form button[type=submit]")
+    await expect(page.locator("#prep-policy-status")).to_contain_text("已保存（第 1 版）")
+    await expect(row.locator(".suggested")).to_have_text("134 床", timeout=TIMEOUT_MS)
+    await expect(row.locator(".formula")).to_contain_text("30.44×8")
+
     # the suggestions' Excel export, read back with openpyxl
     async with page.expect_download() as fetched:
         await page.click("#view-prep button[data-kind='suggestions'][data-fmt='xlsx']")
@@ -229,7 +243,7 @@ async def test_the_preparedness_view_shows_heat_map_suggestion_export_and_decide
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     ours = [r for r in rows[1:] if STATION in r and QUILT in r]
     assert len(ours) == 1, rows[:3]
-    assert SUGGESTED in ours[0]
+    assert 134 in ours[0]
 
     # the station's requisition, approved from the page by a district approver
     req = page.locator(f"#prep-requisitions tr.req-{history['requisition_no']}")

@@ -283,6 +283,10 @@ async function renderSuggestions() {
     { label: ["可保障月数", "MOS"], value: (s) => num(s.mos), num: true },
     { label: ["建议数量", "Suggested"], value: (s) => el("strong", { class: "suggested" }, `${s.suggested_quantity} ${s.unit || ""}`), num: true },
     { label: ["依据", "How"], value: (s) => el("span", { class: "formula" }, formula(s)) },
+    { label: ["策略", "Policy"], value: (s) => (may("warehouse", "approver")
+      ? el("button", { type: "button", class: "secondary", "data-action": "policy", onclick: () => openPolicy(s.warehouse_code, s.item_code) },
+        s.policy_source === "item" ? t("单独设置", "Own") : t("类别默认", "Category"))
+      : (s.policy_source === "item" ? t("单独设置", "own") : t("类别默认", "category"))) },
   ], page.items, {
     rowClass: (s) => `sugg sugg-${s.warehouse_code}-${s.item_code}${s.below_reorder ? " low" : ""}`,
     empty: ["目前没有补货建议。", "No suggestion at the moment."],
@@ -296,6 +300,92 @@ function formula(s) {
     ? t(`目标 ${num(s.amc)}×${num(s.target_mos)} 月 = ${target}`, `target ${num(s.amc)}×${num(s.target_mos)} mo = ${target}`)
     : t(`目标 ${target}`, `target ${target}`);
   return `${head} − (${t("可用", "avail.")} ${s.available} + ${t("在途", "in transit")} ${s.in_transit ?? 0} + ${t("在订", "on order")} ${s.on_order ?? 0} − ${t("提前期内到期", "expiring in lead time")} ${s.expiring_within_lead ?? 0})`;
+}
+
+// --- stock policy of one warehouse's item ------------------------------------------------
+
+let policyVersion = null;
+async function fillPolicyChoices() {
+  const form = status("prep-policy-form");
+  if (form.warehouse_code.options.length) return;
+  const [w, i] = await Promise.all([api(`${V1}/warehouses?limit=100`, auth()), api(`${V1}/items?limit=100`, auth())]);
+  for (const x of w.items) form.warehouse_code.append(el("option", { value: x.code }, `${x.name}（${x.code}）`));
+  for (const x of i.items) form.item_code.append(el("option", { value: x.code }, `${x.name}（${x.code}）`));
+}
+
+async function openPolicy(warehouseCode, itemCode) {
+  const details = status("prep-policy");
+  details.open = true;
+  await fillPolicyChoices();
+  const form = status("prep-policy-form");
+  if (warehouseCode) form.warehouse_code.value = warehouseCode;
+  if (itemCode) form.item_code.value = itemCode;
+  await loadPolicy();
+  form.reorder_mos.focus();
+}
+
+async function loadPolicy() {
+  const form = status("prep-policy-form");
+  const box = status("prep-policy-status");
+  for (const name of ["reorder_mos", "target_mos", "min_quantity", "max_quantity", "lead_time_days"]) form[name].value = "";
+  policyVersion = null;
+  try {
+    const p = await api(`${P}/policies/${encodeURIComponent(form.warehouse_code.value)}/${encodeURIComponent(form.item_code.value)}`, auth());
+    for (const name of ["reorder_mos", "target_mos", "min_quantity", "max_quantity", "lead_time_days"]) form[name].value = p[name] ?? "";
+    policyVersion = p.version;
+    notice(box, "info", t(`单独设置（第 ${p.version} 版，${p.updated_by} ${when(p.updated_at)}）`, `Own policy (version ${p.version}, ${p.updated_by} ${when(p.updated_at)})`));
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    notice(box, "info", t("未单独设置：按物资类别默认。", "No own policy: the category's defaults apply."));
+  }
+  box.dataset.kept = "1";
+}
+
+async function savePolicy(event) {
+  event.preventDefault();
+  const form = status("prep-policy-form");
+  const box = status("prep-policy-status");
+  const value = (name, parse) => (form[name].value === "" ? null : parse(form[name].value));
+  const body = {
+    reorder_mos: value("reorder_mos", Number), target_mos: value("target_mos", Number),
+    min_quantity: value("min_quantity", Number), max_quantity: value("max_quantity", Number),
+    lead_time_days: value("lead_time_days", Number),
+  };
+  const path = `${P}/policies/${encodeURIComponent(form.warehouse_code.value)}/${encodeURIComponent(form.item_code.value)}`;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const headers = policyVersion ? { "If-Match": `"${policyVersion}"` } : {};
+    const saved = await api(path, { method: "PUT", body, headers, ...auth() });
+    policyVersion = saved.version;
+    box.dataset.kept = "1";
+    notice(box, "ok", t(`已保存（第 ${saved.version} 版）。`, `Saved (version ${saved.version}).`));
+    await Promise.all([part("prep-sugg-status", renderSuggestions), part("prep-heat-status", renderHeatmap)]);
+  } catch (err) {
+    notice(box, "bad", explain(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function clearPolicy() {
+  const form = status("prep-policy-form");
+  const box = status("prep-policy-status");
+  if (!policyVersion) {
+    notice(box, "info", t("未单独设置，无需恢复。", "No own policy to clear."));
+    return;
+  }
+  try {
+    await api(`${P}/policies/${encodeURIComponent(form.warehouse_code.value)}/${encodeURIComponent(form.item_code.value)}`, {
+      method: "DELETE", headers: { "If-Match": `"${policyVersion}"` }, ...auth(),
+    });
+    await loadPolicy();
+    box.dataset.kept = "1";
+    notice(box, "ok", t("已恢复类别默认。", "Back to the category's defaults."));
+    await part("prep-sugg-status", renderSuggestions);
+  } catch (err) {
+    notice(box, "bad", explain(err));
+  }
 }
 
 // --- requisitions -------------------------------------------------------------------------
@@ -470,5 +560,13 @@ export function setupPreparedness() {
   status("prep-plan").addEventListener("change", () => { clear(status("prep-fill-preview")); part("prep-coverage-status", renderCoverage); });
   status("prep-fill").addEventListener("click", previewFill);
   for (const b of document.querySelectorAll("#view-prep button[data-kind]")) b.addEventListener("click", () => download(b));
+  const policy = status("prep-policy-form");
+  policy.addEventListener("submit", savePolicy);
+  policy.warehouse_code.addEventListener("change", () => part("prep-policy-status", loadPolicy));
+  policy.item_code.addEventListener("change", () => part("prep-policy-status", loadPolicy));
+  status("pp-clear").addEventListener("click", clearPolicy);
+  status("prep-policy").addEventListener("toggle", () => {
+    if (status("prep-policy").open) part("prep-policy-status", async () => { await fillPolicyChoices(); await loadPolicy(); });
+  });
   window.addEventListener("resize", () => { if (coverageChart) coverageChart.resize(); });
 }
