@@ -80,21 +80,17 @@ async def history(databases: dict[str, ServiceSettings], stack: Stack) -> dict[s
     try:
         with clock.travel(now - timedelta(days=101)):
             async with uow() as tx:
-                for code, name, kind in (
-                    (DISTRICT, "区备灾仓库（浏览器测试）", "district"),
-                    (STATION, "溪口镇储备点（浏览器测试）", "station"),
-                ):
-                    await catalogue.create_warehouse(
-                        tx,
-                        CreateWarehouse(
-                            code=code,
-                            name=name,
-                            kind=kind,
-                            town="岳林街道" if kind == "district" else "溪口镇",
-                            actor="tests",
-                            actor_org=FH,
-                        ),
-                    )
+                await catalogue.create_warehouse(
+                    tx,
+                    CreateWarehouse(
+                        code=STATION,
+                        name="溪口镇储备点（浏览器测试）",
+                        kind="station",
+                        town="溪口镇",
+                        actor="tests",
+                        actor_org=FH,
+                    ),
+                )
                 await catalogue.create_item(
                     tx,
                     CreateItem(QUILT, f"棉被{TAG}", "clothing_bedding", "床", actor="tests"),
@@ -104,9 +100,24 @@ async def history(databases: dict[str, ServiceSettings], stack: Stack) -> dict[s
             await receive_procurement(
                 uow(), STATION, f"CG-{TAG}", (ExpectedLine(QUILT, 200, None, f"L-{TAG}", None),)
             )
-            await receive_procurement(
-                uow(), DISTRICT, f"CG-D-{TAG}", (ExpectedLine(QUILT, 500, None, f"LD-{TAG}", None),)
+        # the plan's source, created today: never the oldest district warehouse, which other
+        # tests' requisitions and plans may take by default
+        async with uow() as tx:
+            await catalogue.create_warehouse(
+                tx,
+                CreateWarehouse(
+                    code=DISTRICT,
+                    name="区备灾仓库（浏览器测试）",
+                    kind="district",
+                    town="岳林街道",
+                    actor="tests",
+                    actor_org=FH,
+                ),
             )
+            await tx.commit()
+        await receive_procurement(
+            uow(), DISTRICT, f"CG-D-{TAG}", (ExpectedLine(QUILT, 500, None, f"LD-{TAG}", None),)
+        )
         for days_ago in (80, 50, 20):
             with clock.travel(now - timedelta(days=days_ago)):
                 await dispatch_through(
