@@ -16,7 +16,8 @@ that openpyxl reads back with the same row, an approver approves the station's r
 from the page (it becomes a transfer dispatch), and at a phone's viewport (390×844) the page
 body does not overflow sideways (the heat map scrolls in its own box). A season plan (溪口镇:
 1,000 people × 0.2 quilts = 200) shows 55 % coverage, and "fill the gap" previews the transfer
-and, confirmed, creates its request.
+and, confirmed, creates its request. A town's dispatcher sees its own town's coverage and no
+district action.
 """
 
 from __future__ import annotations
@@ -320,4 +321,25 @@ async def test_the_preparedness_view_fits_a_phone(
     assert not errors, errors
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "preparedness-phone.png"), full_page=True)
+    await page.context.close()
+
+
+async def test_a_town_dispatcher_sees_its_own_town_and_no_district_actions(
+    web: None,  # noqa: F811
+    stack: Stack,
+    history: dict[str, Any],
+    browser: Browser,
+) -> None:
+    """溪口镇's dispatcher: the plan's coverage of its own town only, and neither "fill the gap"
+    (the district's) nor the stock policy form (a keeper's or approver's)."""
+    page, errors = await open_view(browser, stack, "dispatcher-xk", {"width": 1280, "height": 900})
+    await page.select_option("#prep-plan", PLAN)
+    towns = page.locator("#prep-coverage-table tr.cov-town")
+    await expect(towns.first).to_contain_text("溪口镇", timeout=TIMEOUT_MS)
+    assert await towns.count() == 1
+    await expect(page.locator("#prep-fill")).to_be_hidden()
+    await expect(page.locator("#prep-policy")).to_be_hidden()
+    await expect(page.locator("#prep-heatmap canvas").first).to_be_visible()
+    assert await page.evaluate(AUDIT) == []
+    assert not errors, errors
     await page.context.close()

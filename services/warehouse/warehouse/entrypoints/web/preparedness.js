@@ -4,7 +4,7 @@
 // CSV / Excel exports. Each part loads on its own: one that fails says so and the rest still
 // show. Town staff see their own organisation's rows (the API scopes them).
 import {
-  ApiError, api, chartsUnavailable, clear, day, el, explain, isMe, loadECharts, may, newKey, notice, t, token, when,
+  ApiError, api, chartsUnavailable, claims, clear, day, el, explain, isMe, loadECharts, may, newKey, notice, t, token, when,
 } from "/assets/common/common.js";
 import { table } from "/assets/common/console-kit.js";
 
@@ -162,6 +162,12 @@ function renderHeatTable(data, policyOf) {
     ], rows, { empty: ["没有低于补货点的格子。", "No cell is below reorder."] })));
 }
 
+/** true for the district branch's staff, false for a town's, null when the token names none. */
+function districtOrg() {
+  const org = (claims() || {}).org;
+  return org ? org === "FH" : null;
+}
+
 // --- plan coverage ------------------------------------------------------------------------
 
 let coverageChart = null;
@@ -181,6 +187,8 @@ async function renderCoverage() {
   const holder = clear(status("prep-coverage-table"));
   const node = status("prep-coverage-chart");
   status("prep-fill").disabled = !count;
+  // plans and their transfers are the district branch's (a town's staff read their own town)
+  status("prep-fill").closest(".field").classList.toggle("hidden", !may("dispatcher", "approver") || districtOrg() === false);
   node.classList.toggle("hidden", !count);
   if (!count) {
     holder.append(el("p", { class: "muted" }, t("还没有备灾计划。", "No preparedness plan yet.")));
