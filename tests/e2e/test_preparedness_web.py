@@ -13,7 +13,8 @@ Then in the browser: the heat map's canvas renders its cells (the amber one amon
 suggestion table shows 73 with its figures, then 134 after the policy is set on the page, the
 suggestions' Excel export downloads an xlsx
 that openpyxl reads back with the same row, an approver approves the station's requisition
-from the page (it becomes a transfer dispatch), and at a phone's viewport (390×844) the page
+from the page (it becomes a transfer dispatch) and another in part (12 of 30, with a reason),
+and at a phone's viewport (390×844) the page
 body does not overflow sideways (the heat map scrolls in its own box). A season plan (溪口镇:
 1,000 people × 0.2 quilts = 200) shows 55 % coverage, and "fill the gap" previews the transfer
 and, confirmed, creates its request. A town's dispatcher sees its own town's coverage and no
@@ -22,6 +23,7 @@ district action.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import uuid
@@ -150,18 +152,24 @@ async def history(databases: dict[str, ServiceSettings], stack: Stack) -> dict[s
     finally:
         await engine.dispose()
     keeper = token(stack, "keeper-xk")
-    created = httpx.post(
-        stack.url("warehouse") + "/api/v1/requisitions",
-        json={
-            "warehouse_code": STATION,
-            "lines": [{"item_code": QUILT, "quantity": 40}],
-            "reason": "台风季前补足棉被（浏览器测试）",
-        },
-        headers={"Authorization": f"Bearer {keeper}", "Idempotency-Key": str(uuid.uuid4())},
-        timeout=15,
-    )
-    assert created.status_code == 201, created.text
-    return dict(created.json())
+    raised: dict[str, Any] = {}
+    for name, quantity, reason in (
+        ("full", 40, "台风季前补足棉被（浏览器测试）"),
+        ("part", 30, "冬季救助棉被（浏览器测试）"),
+    ):
+        created = httpx.post(
+            stack.url("warehouse") + "/api/v1/requisitions",
+            json={
+                "warehouse_code": STATION,
+                "lines": [{"item_code": QUILT, "quantity": quantity}],
+                "reason": reason,
+            },
+            headers={"Authorization": f"Bearer {keeper}", "Idempotency-Key": str(uuid.uuid4())},
+            timeout=15,
+        )
+        assert created.status_code == 201, created.text
+        raised[name] = created.json()
+    return raised
 
 
 @pytest.fixture(scope="module")
@@ -258,19 +266,32 @@ async def test_the_preparedness_view_shows_heat_map_suggestion_export_and_decide
     assert 134 in ours[0]
 
     # the station's requisition, approved from the page by a district approver
-    req = page.locator(f"#prep-requisitions tr.req-{history['requisition_no']}")
+    approver = {"Authorization": f"Bearer {token(stack, 'approver')}"}
+    full, part = history["full"], history["part"]
+    req = page.locator(f"#prep-requisitions tr.req-{full['requisition_no']}")
     await expect(req).to_contain_text("台风季前补足棉被", timeout=TIMEOUT_MS)
     await req.locator("button[data-action='approve']").click()
     await expect(page.locator("#prep-req-status")).to_contain_text("已批准", timeout=TIMEOUT_MS)
     await expect(req).to_have_count(0)
     decided = httpx.get(
-        stack.url("warehouse") + f"/api/v1/requisitions/{history['id']}",
-        headers={"Authorization": f"Bearer {token(stack, 'approver')}"},
-        timeout=10,
+        stack.url("warehouse") + f"/api/v1/requisitions/{full['id']}", headers=approver, timeout=10
     ).json()
     assert decided["status"] == "approved"
     assert decided["decided_by"] == "approver"
     assert decided["dispatch_no"]
+
+    # the other one approved in part: 12 of 30, with a reason (the page asks in two prompts)
+    answers = iter(["12", "区仓先调 12 床，余下入冬后再调"])
+    page.on("dialog", lambda d: asyncio.ensure_future(d.accept(next(answers))))
+    row_part = page.locator(f"#prep-requisitions tr.req-{part['requisition_no']}")
+    await row_part.locator("button[data-action='partly']").click()
+    await expect(row_part).to_have_count(0, timeout=TIMEOUT_MS)
+    decided = httpx.get(
+        stack.url("warehouse") + f"/api/v1/requisitions/{part['id']}", headers=approver, timeout=10
+    ).json()
+    assert decided["status"] == "partly_approved"
+    assert decided["decided_reason"] == "区仓先调 12 床，余下入冬后再调"
+    assert [line["approved_quantity"] for line in decided["lines"]] == [12]
 
     # the plan's coverage for 溪口镇, and "fill the gap": the preview, then the transfer request
     await page.select_option("#prep-plan", PLAN)
