@@ -286,6 +286,7 @@ async def test_the_preparedness_view_shows_heat_map_suggestion_export_and_decide
     row_part = page.locator(f"#prep-requisitions tr.req-{part['requisition_no']}")
     await row_part.locator("button[data-action='partly']").click()
     await expect(row_part).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(page.locator("#prep-req-status")).to_contain_text("已部分批准")
     decided = httpx.get(
         stack.url("warehouse") + f"/api/v1/requisitions/{part['id']}", headers=approver, timeout=10
     ).json()

@@ -272,7 +272,7 @@ async function confirmFill(code, button) {
     box.dataset.kept = "1";
     notice(box, "ok", t(`已生成 ${result.dispatches.length} 张调拨申请（${numbers}），请在“调拨出库”中由另一人审批。`,
       `${result.dispatches.length} transfer request(s) created (${numbers}); another person approves them under Dispatches.`));
-    await part("prep-coverage-status", renderCoverage);
+    await Promise.all([part("prep-coverage-status", renderCoverage), part("prep-sugg-status", renderSuggestions)]);
   } catch (err) {
     notice(box, "bad", explain(err));
     button.disabled = false;
@@ -450,10 +450,17 @@ async function decide(r, action, button) {
       method: "POST", body, key: newKey(), headers: { "If-Match": `"${r.version}"` }, ...auth(),
     });
     box.dataset.kept = "1";
+    const done = {
+      refuse: ["已拒绝", "refused"], partly: ["已部分批准", "partly approved"], approve: ["已批准", "approved"],
+    }[action];
     notice(box, "ok", action === "refuse"
-      ? t(`${r.requisition_no} 已拒绝。`, `${r.requisition_no} refused.`)
-      : t(`${r.requisition_no} 已批准，生成调拨单 ${result.dispatch_no || ""}。`, `${r.requisition_no} approved: dispatch ${result.dispatch_no || ""}.`));
-    await part("prep-req-status", renderRequisitions);
+      ? t(`${r.requisition_no} ${done[0]}。`, `${r.requisition_no} ${done[1]}.`)
+      : t(`${r.requisition_no} ${done[0]}，生成调拨单 ${result.dispatch_no || ""}。`, `${r.requisition_no} ${done[1]}: dispatch ${result.dispatch_no || ""}.`));
+    // the transfer is on order for the station now: its suggestion and the plan's gap move
+    await Promise.all([
+      part("prep-req-status", renderRequisitions), part("prep-sugg-status", renderSuggestions),
+      part("prep-coverage-status", renderCoverage),
+    ]);
   } catch (err) {
     notice(box, "bad", explain(err));
     button.disabled = false;
