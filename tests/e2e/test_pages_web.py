@@ -19,6 +19,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -463,27 +464,47 @@ async def test_keeper_and_approver_take_a_dispatch_to_sign_off_and_the_public_se
     mine = page.locator("#disp-table tr.dispatch-requested", has_text="溪口镇红十字救灾站")
     await expect(mine).to_contain_text("待他人审批")
     await expect(mine.locator("button[data-action='approve']")).to_have_count(0)
+    # this dispatch's rows from here on: other tests of the run raise dispatches too
+    found = re.search(r"DP-\d{4}-\d{6}", await mine.first.inner_text())
+    assert found is not None
+    number = found.group(0)
 
     # the approver signs it off
     await login(page, "approver")
     await page.click("#menu button[data-view='dispatch']")
-    await page.locator("#disp-table tr.dispatch-requested button[data-action='approve']").click()
+    await (
+        page.locator("#disp-table tr.dispatch-requested", has_text=number)
+        .locator("button[data-action='approve']")
+        .click()
+    )
     await expect(page.locator("#disp-status")).to_contain_text("已批准", timeout=TIMEOUT_MS)
 
     # the keeper picks (FEFO pick list, printable), ships with a waybill, records sign-off
     await login(page, "warehouse")
     await page.click("#menu button[data-view='dispatch']")
-    await page.locator("#disp-table tr.dispatch-approved button[data-action='pick']").click()
+    await (
+        page.locator("#disp-table tr.dispatch-approved", has_text=number)
+        .locator("button[data-action='pick']")
+        .click()
+    )
     picklist = page.locator("#picklist")
     await expect(picklist).to_contain_text("拣货单", timeout=TIMEOUT_MS)
     await expect(picklist).to_contain_text(expiry)
     await shot(page, "picklist")
     await page.click("#pick-back")
-    await page.locator("#disp-table tr.dispatch-picked button[data-action='ship']").click()
+    await (
+        page.locator("#disp-table tr.dispatch-picked", has_text=number)
+        .locator("button[data-action='ship']")
+        .click()
+    )
     await page.fill("#sh-waybill", f"SF{STAMP}")
     await page.click("#ship-form button[type=submit]")
     await expect(page.locator("#disp-status")).to_contain_text("已发运", timeout=TIMEOUT_MS)
-    await page.locator("#disp-table tr.dispatch-shipped button[data-action='sign-off']").click()
+    await (
+        page.locator("#disp-table tr.dispatch-shipped", has_text=number)
+        .locator("button[data-action='sign-off']")
+        .click()
+    )
     await page.fill("#dv-name", "李建华")
     await page.fill("#dv-org", "溪口镇人民政府")
     await page.click("#deliver-form button[type=submit]")

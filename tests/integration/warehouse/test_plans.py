@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
+from shared.pagination import encode_cursor
 from tests.integration.warehouse.conftest import Api, make_item, make_warehouse, receive, uniq
 from tests.integration.warehouse.plan_helpers import as_, station, transfer
 from warehouse.service_layer.plans import active_plan_gaps
@@ -304,3 +305,10 @@ async def test_active_plan_gaps_match_the_coverage(api: Api, wh_app: FastAPI) ->
         expected
     )
     assert expected[(XK, s["a"])] == (51, 31, 6, 20)
+
+
+async def test_a_cursor_that_does_not_name_a_season_is_a_422(api: Api) -> None:
+    bad = encode_cursor("not-a-date", "FX-2027")  # well-formed, but no season start in it
+    response = await api.call("GET", BASE, "auditor", params={"cursor": bad})
+    assert response.status_code == 422
+    assert "游标" in response.text

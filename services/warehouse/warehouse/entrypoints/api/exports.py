@@ -36,6 +36,17 @@ ExportFormat = Literal["csv", "xlsx"]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
+# The OpenAPI of a list that ``format=csv|xlsx`` exports: its 200 may be either file as well
+# as the JSON page. Merge it into a route's ``responses``: ``{**raises(...), **EXPORTABLE}``.
+EXPORTABLE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        }
+    }
+}
+
 
 def export_response(
     rows: Sequence[Sequence[Any]],

@@ -19,7 +19,7 @@ from shared.pagination import Cursor, Limit
 from shared.uow import SqlUnitOfWork
 from shared.versions import etag
 from warehouse.entrypoints.api.deps import POST_CONFLICT, IfMatch, Reader, settings_of, versioned
-from warehouse.entrypoints.api.exports import ExportFormat, export_response
+from warehouse.entrypoints.api.exports import EXPORTABLE, ExportFormat, export_response
 from warehouse.entrypoints.api.plan_schemas import (
     CoverageOut,
     FillGapIn,
@@ -273,7 +273,7 @@ async def delete_target(
     "/{code}/coverage",
     response_model=CoverageOut,
     summary="各镇覆盖率与缺口（format=csv|xlsx 导出明细）",
-    responses=raises(NO_PLAN),
+    responses={**raises(NO_PLAN), **EXPORTABLE},
 )
 async def coverage(
     code: str,

@@ -28,7 +28,7 @@ from warehouse.entrypoints.api.deps import (
     settings_of,
     versioned,
 )
-from warehouse.entrypoints.api.exports import export_response
+from warehouse.entrypoints.api.exports import EXPORTABLE, export_response
 from warehouse.entrypoints.api.preparedness_schemas import (
     CategoryPolicyIn,
     CategoryPolicyList,
@@ -190,7 +190,7 @@ def _level_row(a: LevelAssessment) -> list[Any]:
     "/levels",
     response_model=LevelPage,
     summary="各仓库物资的月均消耗、可用月数与补货建议（format=csv/xlsx 导出）",
-    responses=raises(OTHER_ORG_READ),
+    responses={**raises(OTHER_ORG_READ), **EXPORTABLE},
 )
 async def list_levels(
     runtime: RuntimeDep,
@@ -227,7 +227,7 @@ async def list_levels(
     "/suggestions",
     response_model=LevelPage,
     summary="补货建议（建议数量 > 0，按可用月数升序；format=csv/xlsx 导出）",
-    responses=raises(OTHER_ORG_READ),
+    responses={**raises(OTHER_ORG_READ), **EXPORTABLE},
 )
 async def list_suggestions(
     runtime: RuntimeDep,
@@ -344,7 +344,7 @@ def _rotation_key(r: RotationRow) -> tuple[str, ...]:
     "/rotation",
     response_model=RotationPage,
     summary="近效期轮换清单（按当前消耗到期仍有余量的批次；format=csv/xlsx 导出）",
-    responses=raises(OTHER_ORG_READ),
+    responses={**raises(OTHER_ORG_READ), **EXPORTABLE},
 )
 async def list_rotation(
     runtime: RuntimeDep,

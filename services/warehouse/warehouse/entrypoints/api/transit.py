@@ -28,7 +28,7 @@ from warehouse.entrypoints.api.deps import (
     Reader,
     versioned,
 )
-from warehouse.entrypoints.api.exports import ExportFormat, export_response
+from warehouse.entrypoints.api.exports import EXPORTABLE, ExportFormat, export_response
 from warehouse.entrypoints.api.plan_schemas import ReceiveIn
 from warehouse.entrypoints.api.schemas import DispatchOut
 from warehouse.service_layer import clock
@@ -122,7 +122,7 @@ async def in_transit(
 @router.get(
     "/api/v1/preparedness/transit-discrepancies",
     summary="调拨差异（短少/破损）列表，format=csv|xlsx 导出",
-    responses=raises(OTHER_ORG_READ),
+    responses={**raises(OTHER_ORG_READ), **EXPORTABLE},
 )
 async def transit_discrepancies(
     runtime: RuntimeDep,

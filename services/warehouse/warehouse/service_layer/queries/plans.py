@@ -4,12 +4,13 @@ the coverage per town (``warehouse.service_layer.plans.plan_coverage``) as the A
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.errors import ValidationFailed
 from shared.pagination import decode_cursor, read_page
 from warehouse.adapters.orm import (
     items,
@@ -101,9 +102,13 @@ async def list_plans(
         query = query.where(preparedness_plans.c.status == status)
     if cursor:
         start, code = decode_cursor(cursor, 2, str, str)
+        try:
+            season_start = date.fromisoformat(start)
+        except ValueError:
+            raise ValidationFailed("无效的分页游标 (invalid cursor)") from None
         query = query.where(
             tuple_(preparedness_plans.c.season_start, preparedness_plans.c.code)
-            < tuple_(datetime.fromisoformat(start).date(), code)
+            < tuple_(season_start, code)
         )
     query = query.order_by(
         preparedness_plans.c.season_start.desc(), preparedness_plans.c.code.desc()
