@@ -357,8 +357,9 @@ async def test_a_town_dispatcher_sees_its_own_town_and_no_district_actions(
     page, errors = await open_view(browser, stack, "dispatcher-xk", {"width": 1280, "height": 900})
     await page.select_option("#prep-plan", PLAN)
     towns = page.locator("#prep-coverage-table tr.cov-town")
+    # waits out the re-render after the plan is chosen: one row, and it is 溪口镇
+    await expect(towns).to_have_count(1, timeout=TIMEOUT_MS)
     await expect(towns.first).to_contain_text("溪口镇", timeout=TIMEOUT_MS)
-    assert await towns.count() == 1
     await expect(page.locator("#prep-fill")).to_be_hidden()
     await expect(page.locator("#prep-policy")).to_be_hidden()
     await expect(page.locator("#prep-heatmap canvas").first).to_be_visible()
