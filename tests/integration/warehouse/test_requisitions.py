@@ -262,3 +262,37 @@ async def test_scope_and_validation(api: Api) -> None:
     assert [r["id"] for r in filtered["items"]] == [mine["id"]]
     one = await api.call("GET", f"{BASE}/{mine['id']}", "auditor")
     assert one.headers["ETag"] == f'"{mine["version"]}"'
+
+
+async def test_approving_more_than_the_source_can_give_is_a_409_that_names_the_item(
+    api: Api,
+) -> None:
+    source = await make_warehouse(api, kind="district", town=None)
+    st = await station(api, "溪口镇")
+    a, b = await make_item(api), await make_item(api)
+    await receive(api, source, [{"item_code": a, "quantity": 30}, {"item_code": b, "quantity": 50}])
+    first = await raise_one(api, st, [(a, 20)])
+    await api.ok(
+        "POST", f"{BASE}/{first['id']}/approve", "approver", json={"source_warehouse_code": source}
+    )
+    # 30 on hand, 20 promised to the first requisition's transfer: 10 left to give
+    second = await raise_one(api, st, [(a, 12), (b, 5)])
+    path = f"{BASE}/{second['id']}/approve"
+    short = await api.call("POST", path, "approver", json={"source_warehouse_code": source})
+    assert short.status_code == 409, short.text
+    assert a in message(short)
+    assert "可调 10" in message(short)
+    assert b not in message(short)
+    assert (await api.ok("GET", f"{BASE}/{second['id']}", "auditor"))["status"] == "requested"
+
+    done = await api.ok(
+        "POST",
+        path,
+        "approver",
+        json={
+            "source_warehouse_code": source,
+            "lines": [{"item_code": a, "approved_quantity": 10}],
+            "reason": "区仓库只剩 10",
+        },
+    )
+    assert done["status"] == "partly_approved"

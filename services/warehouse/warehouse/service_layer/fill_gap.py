@@ -29,7 +29,15 @@ from shared.errors import Conflict
 from warehouse.adapters.orm import dispatches, lots, warehouses
 from warehouse.domain.commands import Destination, RequestDispatch
 from warehouse.domain.errors import InsufficientStock
-from warehouse.domain.model import APPROVED, OPEN, REQUESTED, LotStock, local_today, pick_fefo
+from warehouse.domain.model import (
+    APPROVED,
+    OPEN,
+    REQUESTED,
+    LotStock,
+    is_pickable,
+    local_today,
+    pick_fefo,
+)
 from warehouse.service_layer import clock, scope
 from warehouse.service_layer.dispatch import request_dispatch
 from warehouse.service_layer.dispatch_steps import Outcome
@@ -138,6 +146,33 @@ async def _source_lots(
             LotStock(r.id, r.lot_no, r.expiry_date, r.on_hand, r.reserved, r.received_at)
         )
     return found
+
+
+async def source_pickable(
+    session: AsyncSession,
+    source_id: uuid.UUID,
+    item_ids: set[uuid.UUID],
+    *,
+    today: date,
+    min_days: int,
+) -> dict[uuid.UUID, int]:
+    """Per item, what the source can still give: its pickable units (FEFO's rule: not
+    expired, not expiring within ``min_days``, not designated to a project) less what its
+    requested or approved dispatches have promised and not yet reserved."""
+    pools = await _source_lots(session, source_id, item_ids)
+    promised = await _promised(session, source_id)
+    return {
+        item_id: max(
+            0,
+            sum(
+                lot.available
+                for lot in pools.get(item_id, [])
+                if is_pickable(lot, today=today, min_days=min_days)
+            )
+            - promised.get(str(item_id), 0),
+        )
+        for item_id in item_ids
+    }
 
 
 def _take(

@@ -24,9 +24,11 @@ from shared.ids import uuid7
 from shared.subjects import same_subject
 from warehouse.adapters.orm import requisitions, warehouses
 from warehouse.domain.commands import ApproveDispatch, Destination, RequestDispatch
+from warehouse.domain.model import local_today
 from warehouse.service_layer import clock, scope
 from warehouse.service_layer.dispatch import approve_dispatch, request_dispatch
-from warehouse.service_layer.errors import approver_allowed
+from warehouse.service_layer.errors import InsufficientStock, approver_allowed
+from warehouse.service_layer.fill_gap import source_pickable
 from warehouse.service_layer.plans import default_source, plan_by_code
 from warehouse.service_layer.stock import audit, item_by_code, warehouse_by_code
 from warehouse.service_layer.tx import Tx
@@ -168,8 +170,11 @@ async def approve_requisition(
     expected: int | None,
     actor: str,
     actor_org: str,
+    min_days: int,
 ) -> uuid.UUID:
-    """Approve (``approved``: item code → quantity, items left out in full); the dispatch id."""
+    """Approve (``approved``: item code → quantity, items left out in full); the dispatch id.
+    What is approved must be there to give: the source's pickable units (``min_days``: the
+    picking rule's days to expiry) less what its open dispatches have promised, else 409."""
     scope.ensure_district(actor_org, "审批请领", "decide requisitions")
     session = tx.session
     row = await _open(session, requisition_id, expected)
@@ -206,6 +211,7 @@ async def approve_requisition(
         raise Conflict(
             "没有在用的区级仓库，请指定调出仓库 (no district warehouse: name the source)"
         )
+    await _ensure_source_has(session, source, lines, min_days=min_days)
     target = (
         await session.execute(select(warehouses).where(warehouses.c.id == row.warehouse_id))
     ).one()
@@ -254,6 +260,36 @@ async def approve_requisition(
         },
     )
     return uuid.UUID(str(done.row.id))
+
+
+async def _ensure_source_has(
+    session: AsyncSession, source: Any, lines: list[dict[str, Any]], *, min_days: int
+) -> None:
+    """:class:`InsufficientStock` (409) naming every item the source cannot give in full."""
+    wanted = {line["item_code"]: line["approved_quantity"] for line in lines}
+    wanted = {code: q for code, q in wanted.items() if q > 0}
+    ids = {code: (await item_by_code(session, code)).id for code in wanted}
+    can_give = await source_pickable(
+        session,
+        source.id,
+        set(ids.values()),
+        today=local_today(clock.now()),
+        min_days=min_days,
+    )
+    short = {
+        code: {"approved": q, "pickable": can_give[ids[code]]}
+        for code, q in wanted.items()
+        if can_give[ids[code]] < q
+    }
+    if short:
+        figures = "；".join(
+            f"{code} 批准 {f['approved']}，可调 {f['pickable']}" for code, f in short.items()
+        )
+        raise InsufficientStock(
+            f"调出仓库 {source.code} 可调库存不足：{figures}，请减少批准数量或换调出仓库 "
+            f"(the source cannot give what is approved: approve less, or name another source)",
+            details={"source_warehouse_code": source.code, "items": short},
+        )
 
 
 async def refuse_requisition(

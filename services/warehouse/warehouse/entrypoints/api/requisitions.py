@@ -21,6 +21,7 @@ from warehouse.entrypoints.api.deps import (
     POST_CONFLICT,
     IfMatch,
     Reader,
+    settings_of,
     versioned,
 )
 from warehouse.entrypoints.api.plan_schemas import (
@@ -175,6 +176,7 @@ async def approve(
             expected=version,
             actor=staff.username,
             actor_org=staff.org,
+            min_days=settings_of(runtime).pick_min_days_to_expiry,
         ),
         render=_render(requisition_id),
     )
