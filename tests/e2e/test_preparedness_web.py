@@ -270,6 +270,9 @@ async def test_the_preparedness_view_shows_heat_map_suggestion_export_and_decide
     full, part = history["full"], history["part"]
     req = page.locator(f"#prep-requisitions tr.req-{full['requisition_no']}")
     await expect(req).to_contain_text("台风季前补足棉被", timeout=TIMEOUT_MS)
+    # from this history's district warehouse (the default is the oldest one of the run, and
+    # a source without the goods is refused: it could not give what is approved)
+    await page.select_option("#prep-req-source", DISTRICT)
     await req.locator("button[data-action='approve']").click()
     await expect(page.locator("#prep-req-status")).to_contain_text("已批准", timeout=TIMEOUT_MS)
     await expect(req).to_have_count(0)

@@ -398,9 +398,21 @@ async function clearPolicy() {
 
 // --- requisitions -------------------------------------------------------------------------
 
+async function loadSources() {
+  // an approver chooses where the transfer comes from (default: the district warehouse)
+  const select = status("prep-req-source");
+  const keep = select.value;
+  const page = await api(`${V1}/warehouses?kind=district&active=true&limit=50`, auth());
+  for (const o of [...select.options].slice(1)) o.remove();
+  for (const w of page.items) select.append(el("option", { value: w.code }, `${w.name}（${w.code}）`));
+  if (keep && page.items.some((w) => w.code === keep)) select.value = keep;
+}
+
 async function renderRequisitions() {
   const page = await api(`${V1}/requisitions?status=requested&limit=50`, auth());
   const canDecide = may("approver");
+  status("prep-req-source-field").classList.toggle("hidden", !canDecide || !page.items.length);
+  if (canDecide && page.items.length) await loadSources();
   const actions = (r) => {
     if (!canDecide) return "";
     if (isMe(r.requested_by)) return el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver"));
@@ -444,6 +456,8 @@ async function decide(r, action, button) {
     if (!reason) return;
     body = { lines, reason };
   }
+  const source = status("prep-req-source").value;
+  if (path === "approve" && source) body = { ...body, source_warehouse_code: source };
   button.disabled = true;
   try {
     const result = await api(`${V1}/requisitions/${r.id}/${path}`, {
