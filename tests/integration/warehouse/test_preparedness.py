@@ -299,6 +299,16 @@ async def test_heatmap_per_town(api: Api, seeded: History) -> None:
     # other district-level warehouses of the test run may hold other items, not this one
     assert cells["区仓库"]["available"] == 197
     assert cells["区仓库"]["mos"] == 3.62
+    # read against the food category's thresholds (no warehouse policy for the item yet)
+    assert (cells["区仓库"]["reorder_mos"], cells["区仓库"]["target_mos"]) == (2.0, 4.0)
+
+
+async def _district_cell(api: Api, history: History) -> dict[str, Any]:
+    heat = await api.ok(
+        "GET", "/api/v1/preparedness/heatmap", "auditor", params={"item_code": history.item}
+    )
+    cell: dict[str, Any] = next(c for c in heat["cells"] if c["town"] == "区仓库")
+    return cell
 
 
 async def test_town_staff_see_only_their_warehouses(api: Api, seeded: History) -> None:
@@ -381,6 +391,9 @@ async def test_stock_policy_min_max_versioned_audited_scoped(api: Api, seeded: H
         248,
     )
     assert level["lead_time_days"] == 14  # the category's
+    # held by min/max quantities: the heat map has no months to read the cell against
+    cell = await _district_cell(api, seeded)
+    assert (cell["reorder_mos"], cell["target_mos"]) == (None, None)
 
     change = {"reorder_mos": 1, "target_mos": 5, "lead_time_days": 5}
     missing = await api.call("PUT", path, "warehouse", json=change)
@@ -393,6 +406,8 @@ async def test_stock_policy_min_max_versioned_audited_scoped(api: Api, seeded: H
     level = await _level(api, seeded.district, seeded.item)
     # lead time 5 days: A2 (expiring in 10) no longer counts; 54.35 × 5 = 271.75 − 209 → 63
     assert (level["expiring_within_lead"], level["suggested_quantity"]) == (0, 63)
+    cell = await _district_cell(api, seeded)  # the warehouse's own months now
+    assert (cell["reorder_mos"], cell["target_mos"]) == (1.0, 5.0)
 
     audit = await api.ok(
         "GET",

@@ -565,18 +565,27 @@ class HeatCell:
     available: int
     amc: Decimal
     mos: Decimal | None
+    # the thresholds the cell is read against: the highest reorder and target MOS among the
+    # months-based policies of the town's warehouses (a cell turns red if any of them would);
+    # None when every one of them holds the item by min/max quantities
+    reorder_mos: Decimal | None = None
+    target_mos: Decimal | None = None
 
 
 def heatmap_cells(assessed: Sequence[LevelAssessment]) -> list[HeatCell]:
     """Per town (the warehouses without a town, the district's, as :data:`DISTRICT_TOWN`)
-    and item: the sums of available and of AMC, MOS = their ratio (None without AMC)."""
+    and item: the sums of available and of AMC, MOS = their ratio (None without AMC), and the
+    thresholds of the town's policies for the item."""
     sums: dict[tuple[str, str], list[Any]] = {}
     for a in assessed:
         key = (a.town or DISTRICT_TOWN, a.item_code)
-        total = sums.setdefault(key, [0, Decimal(0)])
+        total = sums.setdefault(key, [0, Decimal(0), None, None])
         total[0] += a.available
         total[1] += a.amc
+        if not a.policy.min_max:
+            total[2] = max(total[2] or a.policy.reorder_mos, a.policy.reorder_mos)
+            total[3] = max(total[3] or a.policy.target_mos, a.policy.target_mos)
     return [
-        HeatCell(town, code, available, amc, months_of_stock(available, amc))
-        for (town, code), (available, amc) in sorted(sums.items())
+        HeatCell(town, code, available, amc, months_of_stock(available, amc), reorder, target)
+        for (town, code), (available, amc, reorder, target) in sorted(sums.items())
     ]

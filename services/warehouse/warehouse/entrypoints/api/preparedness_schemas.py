@@ -99,6 +99,12 @@ class HeatCellOut(BaseModel):
     available: int
     amc: float
     mos: float | None
+    reorder_mos: float | None = Field(
+        description="Highest reorder MOS among the town's months-based policies for the item"
+    )
+    target_mos: float | None = Field(
+        description="Highest target MOS among the town's months-based policies for the item"
+    )
 
     @classmethod
     def of(cls, cell: HeatCell) -> HeatCellOut:
@@ -108,6 +114,8 @@ class HeatCellOut(BaseModel):
             available=cell.available,
             amc=float(cell.amc),
             mos=_number(cell.mos),
+            reorder_mos=_number(cell.reorder_mos),
+            target_mos=_number(cell.target_mos),
         )
 
 
