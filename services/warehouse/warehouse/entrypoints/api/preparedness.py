@@ -8,9 +8,10 @@ The lists take ``format=csv`` or ``format=xlsx`` for the whole filtered list as 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from shared.auth import Role, StaffPrincipal, require_roles
@@ -80,29 +81,49 @@ T = TypeVar("T")
 # ------------------------------------------------------------------------------- filters
 
 
+@dataclass(frozen=True)
+class LevelFilters:
+    """The filters of the level lists (levels and suggestions), as query parameters."""
+
+    warehouse_code: Annotated[str | None, Query(max_length=32)] = None
+    town: Annotated[str | None, Query(max_length=20)] = None
+    category: Annotated[str | None, Query(max_length=20)] = None
+    item_code: Annotated[str | None, Query(max_length=64)] = None
+    below_reorder: bool | None = None
+
+
 async def _assessed(
-    session: Any,
-    runtime: RuntimeDep,
-    staff: StaffPrincipal,
-    *,
-    warehouse_code: str | None,
-    town: str | None,
-    category: str | None,
-    item_code: str | None,
-    below_reorder: bool | None,
+    session: Any, runtime: RuntimeDep, staff: StaffPrincipal, filters: LevelFilters
 ) -> list[LevelAssessment]:
     scope = read_scope(staff)
-    await ensure_sees_code(session, scope, warehouse_code)
+    await ensure_sees_code(session, scope, filters.warehouse_code)
     return await assess_filtered(
         session,
         settings_of(runtime),
         org_code=scope,
-        warehouse_code=warehouse_code,
-        town=town,
-        category=category,
-        item_code=item_code,
-        below_reorder=below_reorder,
+        warehouse_code=filters.warehouse_code,
+        town=filters.town,
+        category=filters.category,
+        item_code=filters.item_code,
+        below_reorder=filters.below_reorder,
     )
+
+
+def _levels_answer(
+    rows: Sequence[LevelAssessment],
+    key: Callable[[LevelAssessment], tuple[str, ...]],
+    filename: str,
+    fmt: Format,
+    limit: int,
+    cursor: str | None,
+) -> Any:
+    """The whole list as a CSV or xlsx file (``fmt``), else one JSON page of it."""
+    if fmt in ("csv", "xlsx"):
+        return export_response(
+            [_level_row(a) for a in rows], LEVEL_HEADERS, fmt=fmt, filename=filename
+        )
+    page, next_cursor = _page(rows, key, limit, cursor)
+    return LevelPage(items=[LevelOut.of(a) for a in page], next_cursor=next_cursor)
 
 
 def _page(
@@ -194,33 +215,15 @@ def _level_row(a: LevelAssessment) -> list[Any]:
 )
 async def list_levels(
     runtime: RuntimeDep,
+    filters: Annotated[LevelFilters, Depends()],
     staff: StaffPrincipal = Reader,
-    warehouse_code: str | None = Query(None, max_length=32),
-    town: str | None = Query(None, max_length=20),
-    category: str | None = Query(None, max_length=20),
-    item_code: str | None = Query(None, max_length=64),
-    below_reorder: bool | None = None,
     format: Format = None,
     limit: BigLimit = 100,
     cursor: Cursor = None,
 ) -> Any:
     async with runtime.session_factory() as session:
-        assessed = await _assessed(
-            session,
-            runtime,
-            staff,
-            warehouse_code=warehouse_code,
-            town=town,
-            category=category,
-            item_code=item_code,
-            below_reorder=below_reorder,
-        )
-    if format in ("csv", "xlsx"):
-        return export_response(
-            [_level_row(a) for a in assessed], LEVEL_HEADERS, fmt=format, filename="备灾库存"
-        )
-    page, next_cursor = _page(assessed, _level_key, limit, cursor)
-    return LevelPage(items=[LevelOut.of(a) for a in page], next_cursor=next_cursor)
+        assessed = await _assessed(session, runtime, staff, filters)
+    return _levels_answer(assessed, _level_key, "备灾库存", format, limit, cursor)
 
 
 @router.get(
@@ -231,34 +234,16 @@ async def list_levels(
 )
 async def list_suggestions(
     runtime: RuntimeDep,
+    filters: Annotated[LevelFilters, Depends()],
     staff: StaffPrincipal = Reader,
-    warehouse_code: str | None = Query(None, max_length=32),
-    town: str | None = Query(None, max_length=20),
-    category: str | None = Query(None, max_length=20),
-    item_code: str | None = Query(None, max_length=64),
-    below_reorder: bool | None = None,
     format: Format = None,
     limit: BigLimit = 100,
     cursor: Cursor = None,
 ) -> Any:
     async with runtime.session_factory() as session:
-        assessed = await _assessed(
-            session,
-            runtime,
-            staff,
-            warehouse_code=warehouse_code,
-            town=town,
-            category=category,
-            item_code=item_code,
-            below_reorder=below_reorder,
-        )
+        assessed = await _assessed(session, runtime, staff, filters)
     wanted = sorted((a for a in assessed if a.suggestion.quantity > 0), key=_suggestion_key)
-    if format in ("csv", "xlsx"):
-        return export_response(
-            [_level_row(a) for a in wanted], LEVEL_HEADERS, fmt=format, filename="补货建议"
-        )
-    page, next_cursor = _page(wanted, _suggestion_key, limit, cursor)
-    return LevelPage(items=[LevelOut.of(a) for a in page], next_cursor=next_cursor)
+    return _levels_answer(wanted, _suggestion_key, "补货建议", format, limit, cursor)
 
 
 @router.get(
@@ -274,16 +259,8 @@ async def heatmap(
     item_code: str | None = Query(None, max_length=64),
 ) -> HeatmapOut:
     async with runtime.session_factory() as session:
-        assessed = await _assessed(
-            session,
-            runtime,
-            staff,
-            warehouse_code=None,
-            town=None,
-            category=category,
-            item_code=item_code,
-            below_reorder=None,
-        )
+        filters = LevelFilters(category=category, item_code=item_code)
+        assessed = await _assessed(session, runtime, staff, filters)
     cells = heatmap_cells(assessed)
     seen: dict[str, HeatItem] = {}
     for a in assessed:
