@@ -24,10 +24,14 @@ _BIGINT = range(-(2**63), 2**63)
 
 
 def _plain(value: Any) -> bool:
-    """What our cursors hold: strings and integers that fit a PostgreSQL bigint."""
+    """What our cursors hold: strings PostgreSQL can compare (no NUL character: the request
+    guard refuses one in the query, but a cursor's base64 hides it) and integers that fit a
+    PostgreSQL bigint."""
     if isinstance(value, bool):
         return False
-    return isinstance(value, str) or (isinstance(value, int) and value in _BIGINT)
+    if isinstance(value, str):
+        return "\x00" not in value
+    return isinstance(value, int) and value in _BIGINT
 
 
 def decode_cursor(cursor: str, arity: int, *types: Callable[[Any], Any]) -> list[Any]:
