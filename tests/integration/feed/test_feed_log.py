@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from notification.verify import run
@@ -57,35 +58,57 @@ async def verify_process(stack: FeedStack, *args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+async def execute_as_attacker(stack: FeedStack, statements: list[str], *args: object) -> None:
+    """Run statements in one committed transaction, as someone with the database's keys.
+
+    The service's readers and checkpointer hold these tables too, and PostgreSQL may pick
+    the attacker's transaction as a deadlock victim: then it is rolled back and tried again.
+    """
+    for attempt in range(5):
+        conn = await stack.db()
+        try:
+            async with conn.transaction():
+                for statement in statements:
+                    await conn.execute(statement, *(args if "$1" in statement else ()))
+            return
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 4:
+                raise
+        finally:
+            await conn.close()
+        await asyncio.sleep(0.2)
+
+
 @contextlib.asynccontextmanager
 async def tampering(stack: FeedStack, *statements: str) -> AsyncIterator[None]:
     """Apply statements with the append-only triggers disabled, committed; undo afterwards."""
-    conn = await stack.db()
     triggers = (
-        "feed_entries feed_entries_no_update",
-        "feed_log_leaves feed_log_leaves_no_update",
+        ("feed_entries", "feed_entries_no_update"),
+        ("feed_log_leaves", "feed_log_leaves_no_update"),
     )
     try:
-        async with conn.transaction():
-            for table_trigger in triggers:
-                table, trigger = table_trigger.split()
-                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
-            await conn.execute("CREATE TABLE IF NOT EXISTS backup_entries AS TABLE feed_entries")
-            await conn.execute("CREATE TABLE IF NOT EXISTS backup_leaves AS TABLE feed_log_leaves")
-            for statement in statements:
-                await conn.execute(statement)
+        await execute_as_attacker(
+            stack,
+            [
+                *(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}" for table, trigger in triggers),
+                "CREATE TABLE IF NOT EXISTS backup_entries AS TABLE feed_entries",
+                "CREATE TABLE IF NOT EXISTS backup_leaves AS TABLE feed_log_leaves",
+                *statements,
+            ],
+        )
         yield
     finally:
-        async with conn.transaction():
-            await conn.execute("DELETE FROM feed_log_leaves")
-            await conn.execute("DELETE FROM feed_entries")
-            await conn.execute("INSERT INTO feed_entries SELECT * FROM backup_entries")
-            await conn.execute("INSERT INTO feed_log_leaves SELECT * FROM backup_leaves")
-            await conn.execute("DROP TABLE backup_entries, backup_leaves")
-            for table_trigger in triggers:
-                table, trigger = table_trigger.split()
-                await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
-        await conn.close()
+        await execute_as_attacker(
+            stack,
+            [
+                "DELETE FROM feed_log_leaves",
+                "DELETE FROM feed_entries",
+                "INSERT INTO feed_entries SELECT * FROM backup_entries",
+                "INSERT INTO feed_log_leaves SELECT * FROM backup_leaves",
+                "DROP TABLE backup_entries, backup_leaves",
+                *(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}" for table, trigger in triggers),
+            ],
+        )
 
 
 async def entry_at(stack: FeedStack, leaf: int) -> dict[str, object]:
@@ -210,20 +233,18 @@ async def test_history_rewritten_with_the_key_is_caught_by_consistency(
     assert rc == 0, out + err
     size = json.loads(state.read_text())["tree_size"]
     victim = await entry_at(feed_stack, 1)
-    conn = await feed_stack.db()
-    try:
-        async with conn.transaction():
-            await conn.execute("ALTER TABLE feed_entries DISABLE TRIGGER feed_entries_no_update")
-            await conn.execute(
-                "UPDATE feed_entries SET title = title || '（改写）' WHERE id = $1",
-                uuid.UUID(str(victim["id"])),
-            )
-            await conn.execute("ALTER TABLE feed_entries ENABLE TRIGGER feed_entries_no_update")
+    await execute_as_attacker(
+        feed_stack,
+        [
+            "ALTER TABLE feed_entries DISABLE TRIGGER feed_entries_no_update",
+            "UPDATE feed_entries SET title = title || '（改写）' WHERE id = $1",
+            "ALTER TABLE feed_entries ENABLE TRIGGER feed_entries_no_update",
             # TRUNCATE bypasses the row triggers: the attacker rebuilds the whole log, and
             # the service's own checkpointer re-signs it with the real key
-            await conn.execute("TRUNCATE feed_tree_heads, feed_log_nodes, feed_log_leaves")
-    finally:
-        await conn.close()
+            "TRUNCATE feed_tree_heads, feed_log_nodes, feed_log_leaves",
+        ],
+        uuid.UUID(str(victim["id"])),
+    )
     await feed_stack.wait_for_head(size)
     rc, out, err = await verify(feed_stack)
     assert rc == 0, "a self-consistent rewritten log passes on its own: " + out + err
