@@ -193,7 +193,12 @@ def test_goods_gift_into_stock_dispatched_signed_and_tracked(stack: Stack) -> No
         "warehouse",
         {"warehouse_code": warehouse, "lines": [{"line_no": 1, "received_quantity": 10}]},
     )
-    wait_for(lambda: track(stack, gift["tracking_code"])["status"] == "in_stock")
+    # the tracking page allows 30 look-ups a minute per client: poll it slower than that
+    wait_for(
+        lambda: track(stack, gift["tracking_code"])["status"] == "in_stock",
+        timeout=60,
+        interval=2.5,
+    )
 
     dispatch = post(
         stack,
@@ -221,7 +226,9 @@ def test_goods_gift_into_stock_dispatched_signed_and_tracked(stack: Stack) -> No
     )
 
     view = wait_for(
-        lambda: (v := track(stack, gift["tracking_code"]))["status"] == "completed" and v
+        lambda: (v := track(stack, gift["tracking_code"]))["status"] == "completed" and v,
+        timeout=60,
+        interval=2.5,
     )
     assert isinstance(view, dict)
     assert [(g["stage"], g["quantity"]) for g in view["goods"]] == [

@@ -47,7 +47,7 @@ def test_gift_is_in_the_verifiable_log(stack: Stack, tmp_path: Path) -> None:
             return dict(items[0])
         return None
 
-    entry = wait_for(tracked, timeout=60)
+    entry = wait_for(tracked, timeout=60, interval=2.5)  # the look-up allows 30 a minute
     assert isinstance(entry, dict)
     assert entry["title"] == "周某 捐款 ¥888.00"
     state = tmp_path / "head.json"
