@@ -90,6 +90,7 @@ class Donation(SQLModel, table=True):
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     # where its unused fen belong once a closed project's remainder moved them (else project_code)
     moved_to_project_code: str | None = Field(default=None, max_length=32)
+    incident_code: str | None = Field(default=None, max_length=32)  # the project's, or its own
 
 
 class DonationItem(SQLModel, table=True):
@@ -169,6 +170,32 @@ class Project(SQLModel, table=True):
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     version: int = 1
     org_code: str = Field(default="FH", max_length=16)
+    incident_code: str | None = Field(default=None, max_length=32)  # the appeal's incident
+
+
+class Incident(SQLModel, table=True):
+    """A disaster incident (typhoon, flood, ...): appeals, gifts and disbursements point to it;
+    declaring it major gives its facts the 24-hour disclosure deadline."""
+
+    __tablename__ = "incidents"
+
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    kind: str = Field(max_length=20)
+    towns: list[str] = Field(sa_column=Column(ARRAY(String(20)), nullable=False))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    major: bool = False
+    declared_major_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    declared_major_by: str | None = Field(default=None, max_length=64)
+    major_reason: str | None = Field(default=None, max_length=500)
+    description: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str = Field(max_length=64)
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    version: int = 1
 
 
 class Disbursement(SQLModel, table=True):
@@ -193,6 +220,7 @@ class Disbursement(SQLModel, table=True):
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     version: int = 1
     corrects_id: uuid.UUID | None = Field(default=None)  # the disbursement this one replaces
+    incident_code: str | None = Field(default=None, max_length=32)  # the project's, or its own
 
 
 class Allocation(SQLModel, table=True):
