@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -36,6 +36,8 @@ NOTICE_REQUESTED = f"{PREFIX}.notice_requested.v1"
 DESIGNATION_CHANGED = f"{PREFIX}.designation_changed.v1"
 REMAINDER_TRANSFERRED = f"{PREFIX}.remainder_transferred.v1"
 DISBURSEMENT_REVERSED = f"{PREFIX}.disbursement_reversed.v1"
+INCIDENT_RECORDED = f"{PREFIX}.incident_recorded.v1"
+RECIPIENT_REGISTERED = f"{PREFIX}.recipient_registered.v1"
 
 DonationKind = Literal["money", "goods"]
 DisplayChoice = Literal["named", "surname", "anonymous"]
@@ -54,6 +56,23 @@ VOUCHER_NO_MAX = 64
 ITEMS_MAX = 200  # goods lines of one gift
 EMAIL_MAX = 254
 PHONE_MAX = 32
+INCIDENT_NAME_MAX = 100
+
+INCIDENT_CODE_MAX = 32  # the donation API's incident code pattern: 2 to 32 characters
+IncidentCode = Annotated[str, Field(max_length=INCIDENT_CODE_MAX)]
+IncidentKind = Literal[
+    "typhoon",
+    "flood",
+    "rainstorm",
+    "landslide",
+    "fire",
+    "earthquake",
+    "epidemic",
+    "drought",
+    "cold_wave",
+    "accident",
+    "other",
+]
 
 
 class DonatedItemV1(EventPayload):
@@ -80,6 +99,9 @@ class DonationReceivedV1(EventPayload):
     donor_type: Literal["individual", "organization"]
     received_at: AwareDatetime
     items: list[DonatedItemV1] = Field(default_factory=list, max_length=ITEMS_MAX)
+    incident_code: IncidentCode | None = Field(
+        default=None, description="The disaster incident it belongs to (incident_recorded.v1)"
+    )
 
 
 GiftStatus = Literal[
@@ -238,6 +260,55 @@ class FundsDisbursedV1(EventPayload):
     allocations: list[AllocationShareV1] = Field(
         description="Per-gift shares; their amount_fen sum to the disbursement's amount_fen"
     )
+    incident_code: IncidentCode | None = Field(
+        default=None, description="The disaster incident it belongs to (incident_recorded.v1)"
+    )
+
+
+class IncidentRecordedV1(EventPayload):
+    """A disaster incident as it now stands (key = incident code; the latest version wins):
+    registered, changed, or declared major. From its declaration a major incident's gifts and
+    uses are due for disclosure within 24 hours."""
+
+    incident_code: IncidentCode
+    name: str = Field(max_length=INCIDENT_NAME_MAX)
+    kind: IncidentKind
+    towns: list[Town] = Field(default_factory=list, max_length=12)
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    major: bool
+    declared_major_at: AwareDatetime | None = Field(
+        default=None, description="When it was declared a major disaster (set iff major)"
+    )
+    version: int = Field(ge=1, description="Grows with every change; apply only a newer one")
+    recorded_at: AwareDatetime
+
+
+RECIPIENT_NAME_MAX = 200  # the register's name column (a person masked, an organisation)
+ORG_CODE_MAX = 16
+
+
+class RecipientRegisteredV1(EventPayload):
+    """A recipient of the register as it now stands (key = recipient id; the latest version
+    wins): registered or changed. Never the name of a person in clear, a phone, an address or
+    any part of an identity number: a person or household only masked (王*明)."""
+
+    recipient_id: uuid.UUID
+    kind: Literal["person", "household", "organisation"]
+    name_masked: str = Field(
+        max_length=RECIPIENT_NAME_MAX,
+        description="A person or household head masked (王*明); an organisation by name",
+    )
+    org_kind: Literal["boai_jiayuan", "school", "village_committee", "other"] | None = Field(
+        default=None, description="An organisation's kind; null for a person or household"
+    )
+    town: Town
+    household_size: int | None = Field(
+        default=None, ge=1, description="People in the household (a person 1, organisation null)"
+    )
+    org_code: str = Field(max_length=ORG_CODE_MAX, description="The organisation that keeps it")
+    version: int = Field(ge=1, description="Grows with every change; apply only a newer one")
+    recorded_at: AwareDatetime
 
 
 class ProjectOpenedV1(EventPayload):
@@ -252,6 +323,9 @@ class ProjectOpenedV1(EventPayload):
     ends_on: date | None = None
     budget_fen: int | None = Field(default=None, ge=0)
     opened_at: AwareDatetime
+    incident_code: IncidentCode | None = Field(
+        default=None, description="The disaster incident it belongs to (incident_recorded.v1)"
+    )
 
 
 class ProjectClosedV1(EventPayload):
@@ -727,6 +801,45 @@ CONTRACTS = [
                 AllocationShareV1(donation_id=_GIFT, tracking_code=_CODE, amount_fen=300000),
             ],
             reversed_at=_AT,
+        ),
+    ),
+    EventContract(
+        INCIDENT_RECORDED,
+        "donation.events",
+        IncidentRecordedV1,
+        "donation",
+        ("notification",),
+        "A disaster incident as it now stands (registered, changed or declared major); "
+        "a major one gives its facts the 24-hour disclosure deadline.",
+        IncidentRecordedV1(
+            incident_code="TY-2026-14",
+            name="台风“贝碧嘉”",
+            kind="typhoon",
+            towns=["溪口镇", "大堰镇"],
+            started_at=datetime(2026, 9, 15, 20, 0, tzinfo=UTC),
+            major=True,
+            declared_major_at=_AT,
+            version=2,
+            recorded_at=_AT,
+        ),
+    ),
+    EventContract(
+        RECIPIENT_REGISTERED,
+        "donation.events",
+        RecipientRegisteredV1,
+        "donation",
+        ("warehouse",),
+        "A recipient of the register (person, household or organisation) as it now stands, "
+        "masked; the warehouse keeps a copy to name recipients at delivery.",
+        RecipientRegisteredV1(
+            recipient_id=uuid.UUID("01a22497-7b00-7c41-9a97-3b7fd4464200"),
+            kind="household",
+            name_masked="王*明",
+            town="溪口镇",
+            household_size=4,
+            org_code="XK",
+            version=1,
+            recorded_at=_AT,
         ),
     ),
 ]

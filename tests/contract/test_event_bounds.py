@@ -216,6 +216,7 @@ def test_every_value_a_valid_request_carries_fits_its_events(
 
 def test_codes_the_api_takes_by_pattern_or_the_service_generates_fit() -> None:
     assert _pattern_max(_api_pattern(api.ProjectCreate, "code")) <= base.PROJECT_CODE_MAX
+    assert _pattern_max(_api_pattern(api.ProjectCreate, "incident_code")) <= d.INCIDENT_CODE_MAX
     assert _pattern_max(_api_pattern(api.DisbursementCreate, "voucher_no")) <= _max(
         d.FundsDisbursedV1, "voucher_no"
     )

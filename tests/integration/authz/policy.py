@@ -90,6 +90,14 @@ _DONATION: dict[str, Access] = {
     "GET /api/v1/organisations/{code}": ANY_STAFF,
     "POST /api/v1/organisations": staff(),
     "PATCH /api/v1/organisations/{code}": staff(),
+    # disaster incidents: every staff member reads the register (a dispatch names one); finance,
+    # dispatchers and approvers record and edit; declaring one major (24-hour disclosure) is an
+    # approver's decision
+    "GET /api/v1/incidents": ANY_STAFF,
+    "GET /api/v1/incidents/{code}": ANY_STAFF,
+    "POST /api/v1/incidents": staff(FINANCE, DISPATCHER, APPROVER),
+    "PATCH /api/v1/incidents/{code}": staff(FINANCE, DISPATCHER, APPROVER),
+    "POST /api/v1/incidents/{code}/declare-major": staff(APPROVER),
     # staff accounts: admins only (a town branch's admin, only their organisation's accounts)
     "GET /api/v1/staff": staff(),
     "POST /api/v1/staff": staff(),

@@ -79,6 +79,12 @@ async def timeliness(request: Request) -> dict[str, Any]:
                 "ORDER BY seq"
             )
         )
+        declared = {
+            r.code: r.declared_major_at
+            for r in await session.execute(
+                text("SELECT code, declared_major_at FROM feed_incidents WHERE major")
+            )
+        }
         late = []
         for r in candidates:
             due, rule = deadline_for(
@@ -89,6 +95,7 @@ async def timeliness(request: Request) -> dict[str, Any]:
                 holidays=settings.public_holidays,
                 routine_working_days=settings.routine_disclosure_working_days,
                 disaster_hours=settings.disaster_disclosure_hours,
+                declared_major=declared,
             )
             if due is not None and r.published_at > due:
                 late.append(
@@ -109,6 +116,7 @@ async def timeliness(request: Request) -> dict[str, Any]:
             "gift_major_disaster": f"{settings.disaster_disclosure_hours} hours",
             "use_of_funds_and_goods": "30 days (24 hours in a declared major disaster)",
             "major_disaster_refs": settings.major_disaster_refs,
+            "declared_major_incidents": {code: iso(at) for code, at in sorted(declared.items())},
         },
         "delay_by_kind": by_kind,
         "late": late,

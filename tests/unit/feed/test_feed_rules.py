@@ -43,6 +43,34 @@ def test_working_days_and_deadlines() -> None:
     assert deadline_for("project.opened", friday, refs=[], major_disaster_refs=[]) == (None, None)
 
 
+def test_a_declared_incident_only_tightens_deadlines() -> None:
+    friday = datetime(2026, 11, 27, 10, 0, tzinfo=SHANGHAI)
+    declared = {"TY-9": datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI)}  # the Monday after
+
+    def due(kind: str, at: datetime, refs: list[str | None]) -> tuple[datetime | None, str | None]:
+        return deadline_for(kind, at, refs=refs, major_disaster_refs=[], declared_major=declared)
+
+    # a gift before the declaration: 24 h after the declaration (sooner than 7 working days)
+    assert due("donation.received", friday, ["TY-9"]) == (
+        datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI),
+        "24h_disaster",
+    )
+    # a gift after it: 24 h after the gift
+    tuesday = datetime(2026, 12, 1, 15, 0, tzinfo=SHANGHAI)
+    assert due("donation.received", tuesday, ["TY-9"])[0] == datetime(
+        2026, 12, 2, 15, 0, tzinfo=SHANGHAI
+    )
+    # a use a month before the declaration keeps its earlier 30-day deadline
+    october = datetime(2026, 10, 20, 10, 0, tzinfo=SHANGHAI)
+    assert due("funds.disbursed", october, ["TY-9"]) == (
+        datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI),
+        "30_days_use_of_funds",
+    )
+    # not the incident's, or no deadline at all: unchanged
+    assert due("donation.received", friday, ["TY-8"])[1] == "7_working_days"
+    assert due("project.opened", friday, ["TY-9"]) == (None, None)
+
+
 def test_periods() -> None:
     lo, hi = parse_period("2026-12")
     assert (lo.date(), hi.date()) == (date(2026, 12, 1), date(2027, 1, 1))

@@ -47,6 +47,7 @@ class RecordDonation:
     items: tuple[GoodsLine, ...] = field(default_factory=tuple)
     pledged: bool = False
     donor_id: uuid.UUID | None = None
+    incident_code: str | None = None  # else the project's
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class OpenProject:
     ends_on: date | None = None
     budget_fen: int | None = None
     org_code: str = "FH"  # the organisation the project belongs to
+    incident_code: str | None = None  # the disaster incident the appeal is for
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class EnterDisbursement:
     town: str | None
     voucher_no: str
     disbursed_on: date
+    incident_code: str | None = None  # else the project's
 
 
 @dataclass(frozen=True)

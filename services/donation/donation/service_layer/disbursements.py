@@ -53,6 +53,7 @@ from donation.service_layer.common import (
 )
 from donation.service_layer.funds import holder, project_figures
 from donation.service_layer.gifts import lock_allocations, status_changed
+from donation.service_layer.incidents import incident_of, require_incident
 from shared.contracts.donation import (
     DISBURSEMENT_REVERSED,
     FUNDS_DISBURSED,
@@ -107,6 +108,9 @@ async def enter_disbursement(
         disbursed_on=cmd.disbursed_on,
         entered_by=cmd.actor,
         created_at=now(),
+        incident_code=incident_of(
+            await require_incident(uow, cmd.incident_code), project.incident_code
+        ),
     )
     uow.session.add(disbursement)
     audit(
@@ -273,6 +277,7 @@ async def approve_disbursement(
                 )
                 for s in shares
             ],
+            incident_code=disbursement.incident_code,
         ),
     )
     for donation, used in first_use:

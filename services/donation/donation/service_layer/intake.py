@@ -16,6 +16,7 @@ from donation.adapters.orm import Donation, DonationItem, Donor, Project
 from donation.domain.commands import RecordDonation
 from donation.domain.model import DonationStatus, display_name
 from donation.service_layer.common import audit_entry, now, request_notice
+from donation.service_layer.incidents import incident_of, require_incident
 from shared.contracts.donation import (
     DONATION_PLEDGED,
     DONATION_RECEIVED,
@@ -65,7 +66,11 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> RecordedGi
                 f"该渠道的付款流水号已登记 (external reference {cmd.external_ref!r} already "
                 f"recorded for channel {cmd.channel}, donation {duplicate})"
             )
-    await check_project_open(uow, cmd.project_code)
+    project = await check_project_open(uow, cmd.project_code)
+    incident = incident_of(
+        await require_incident(uow, cmd.incident_code),
+        project.incident_code if project is not None else None,
+    )
     at = now()
     new_donor: Donor | None = None
     if cmd.donor_id is not None:
@@ -100,6 +105,7 @@ async def record_donation(uow: SqlUnitOfWork, cmd: RecordDonation) -> RecordedGi
         received_at=cmd.received_at.astimezone(UTC),
         created_at=at,
         created_by=cmd.actor,
+        incident_code=incident,
     )
     items = [
         DonationItem(
@@ -190,6 +196,7 @@ def announce_received(
                 )
                 for i in items
             ],
+            incident_code=donation.incident_code,
         ),
     )
     request_notice(

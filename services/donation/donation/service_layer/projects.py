@@ -50,6 +50,7 @@ from donation.service_layer.gifts import (
     request_refund,
     status_changed,
 )
+from donation.service_layer.incidents import require_incident
 from shared.contracts.donation import (
     PROJECT_CLOSED,
     PROJECT_OPENED,
@@ -89,6 +90,7 @@ def project_opened_payload(project: Project) -> ProjectOpenedV1:
         ends_on=project.ends_on,
         budget_fen=project.budget_fen,
         opened_at=project.created_at,
+        incident_code=project.incident_code,
     )
 
 
@@ -126,6 +128,7 @@ async def open_project(uow: SqlUnitOfWork, cmd: OpenProject) -> Project:
         ends_on=cmd.ends_on,
         budget_fen=cmd.budget_fen,
         org_code=cmd.org_code,
+        incident_code=await require_incident(uow, cmd.incident_code),
         created_at=now(),
         created_by=cmd.actor,
     )
@@ -166,6 +169,9 @@ async def update_project(uow: SqlUnitOfWork, cmd: UpdateProject) -> Project:
     if project.status != "open":
         raise Conflict(f"项目已结项，不能修改 (project {code} is closed)")
     before = {k: getattr(project, k) for k in changes}
+    if "incident_code" in changes:
+        code_given = changes["incident_code"]
+        await require_incident(uow, code_given if isinstance(code_given, str) else None)
     for key, value in changes.items():
         setattr(project, key, value)
     if project.ends_on is not None and project.ends_on < project.starts_on:

@@ -4,12 +4,15 @@ Deadlines (DESIGN §7, the stricter figures): a gift must be disclosed within 7 
 (Monday–Friday, minus configured public holidays), or within 24 hours when it belongs to a
 declared major disaster; the use of funds (disbursements) and goods distributed within one
 month (30 days). A fact belongs to a declared major disaster when its incident reference or
-its project code is listed in ``NOTIFICATION_MAJOR_DISASTER_REFS``.
+its project code is listed in ``NOTIFICATION_MAJOR_DISASTER_REFS``, or its incident was
+declared major in the donation service's register (``incident_recorded.v1``): then it is due
+24 hours after the later of the fact and the declaration, or by its routine deadline if that
+comes first (a declaration only ever tightens a deadline).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -77,9 +80,28 @@ def deadline_for(
     holidays: Iterable[date] = (),
     routine_working_days: int = 7,
     disaster_hours: int = 24,
+    declared_major: Mapping[str, datetime] | None = None,
 ) -> tuple[datetime | None, str | None]:
-    """The deadline of an entry and the rule's name, or ``(None, None)`` if none applies."""
-    disaster = bool({r for r in refs if r} & set(major_disaster_refs))
+    """The deadline of an entry and the rule's name, or ``(None, None)`` if none applies.
+
+    ``declared_major`` maps an incident code to when it was declared major."""
+    named = {r for r in refs if r}
+    disaster = bool(named & set(major_disaster_refs))
+    declared = [at for r, at in (declared_major or {}).items() if r in named]
+    if declared and not disaster:
+        routine, routine_rule = deadline_for(
+            kind,
+            occurred_at,
+            refs=(),
+            major_disaster_refs=(),
+            holidays=holidays,
+            routine_working_days=routine_working_days,
+            disaster_hours=disaster_hours,
+        )
+        tight = max(occurred_at, min(declared)) + timedelta(hours=disaster_hours)
+        if kind in GIFT_KINDS | USE_KINDS and (routine is None or tight < routine):
+            return tight, f"{disaster_hours}h_disaster"
+        return routine, routine_rule
     if kind in GIFT_KINDS or (disaster and kind in USE_KINDS):
         if disaster:
             return occurred_at + timedelta(hours=disaster_hours), f"{disaster_hours}h_disaster"
@@ -98,6 +120,7 @@ class DeadlineRules:
     holidays: list[date] = field(default_factory=list)
     routine_working_days: int = 7
     disaster_hours: int = 24
+    declared_major: dict[str, datetime] = field(default_factory=dict)  # incident → declared at
 
     def earliest_deadline_s(self) -> float:
         """No rule's deadline comes sooner after the fact than this (a working day is at
@@ -134,6 +157,7 @@ def observe_disclosure(
         holidays=RULES.holidays,
         routine_working_days=RULES.routine_working_days,
         disaster_hours=RULES.disaster_hours,
+        declared_major=RULES.declared_major,
     )
     if due is not None and published_at > due:
         DISCLOSURE_LATE.labels(kind).inc()

@@ -21,6 +21,7 @@ from notification.config import NotificationSettings
 from notification.log.signing import LogSigner
 from notification.log.store import checkpoint
 from notification.service_layer import feed_metrics, summary, timeliness
+from notification.service_layer.incidents import load_declared
 from shared.runtime import ServiceRuntime, supervised
 
 log = logging.getLogger("sunshine.feed")
@@ -127,6 +128,8 @@ async def start_feed(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
     feed_metrics.configure(settings)
+    async with runtime.unit_of_work() as uow:  # the incidents declared major so far
+        await load_declared(uow.session)
     signer = signer_for(settings)
     broadcaster = Broadcaster()
     runtime.extras[SIGNER] = signer

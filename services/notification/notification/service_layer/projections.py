@@ -36,6 +36,7 @@ from notification.domain.text import (
 )
 from notification.log.entry import entry_id_text
 from notification.service_layer.feed_metrics import observe_disclosure
+from notification.service_layer.incidents import on_incident_recorded
 from shared.contracts import donation as d
 from shared.contracts import warehouse as w
 from shared.messaging.envelope import CloudEvent
@@ -216,6 +217,7 @@ async def on_donation_received(session: AsyncSession, event: CloudEvent) -> None
         occurred_at=gift.received_at,
         tracking_code=gift.tracking_code,
         project_code=gift.project_code,
+        incident_ref=gift.incident_code,
     )
 
 
@@ -366,6 +368,7 @@ async def on_funds_disbursed(session: AsyncSession, event: CloudEvent) -> None:
         },
         occurred_at=f.approved_at,
         project_code=f.project_code,
+        incident_ref=f.incident_code,
         town=f.town,
     )
 
@@ -685,6 +688,7 @@ FEED_HANDLERS: dict[str, Handler] = {
     d.REMAINDER_TRANSFERRED: on_remainder_transferred,
     d.DISBURSEMENT_REVERSED: on_disbursement_reversed,
     d.FOLLOW_UP_RECORDED: on_follow_up,
+    d.INCIDENT_RECORDED: on_incident_recorded,
     w.DISPATCH_SHIPPED: on_dispatch_shipped,
     w.DISPATCH_DELIVERED: on_dispatch_delivered,
     w.STOCK_ADJUSTED: on_stock_adjusted,

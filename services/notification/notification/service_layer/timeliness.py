@@ -217,6 +217,9 @@ def rules_json(rules: DeadlineRules) -> dict[str, Any]:
         "gift_major_disaster": f"{rules.disaster_hours} hours",
         "use_of_funds_and_goods": "30 days (24 hours in a declared major disaster)",
         "major_disaster_refs": rules.major_disaster_refs,
+        "declared_major_incidents": {
+            code: iso(at) for code, at in sorted(rules.declared_major.items())
+        },
     }
 
 
@@ -230,6 +233,7 @@ def late_entry(row: Any, rules: DeadlineRules) -> dict[str, Any] | None:
         holidays=rules.holidays,
         routine_working_days=rules.routine_working_days,
         disaster_hours=rules.disaster_hours,
+        declared_major=rules.declared_major,
     )
     if due is None or row.published_at <= due:
         return None

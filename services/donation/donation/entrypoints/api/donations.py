@@ -95,6 +95,7 @@ def record_command(body: DonationCreate, actor: str) -> RecordDonation:
         items=tuple(GoodsLine(**item.model_dump()) for item in body.items),
         pledged=body.pledged,
         donor_id=body.donor_id,
+        incident_code=body.incident_code,
     )
 
 

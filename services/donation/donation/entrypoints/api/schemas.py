@@ -22,6 +22,7 @@ MAX_AMOUNT_FEN = 10_000_000_000_00  # ten billion yuan: far above any real gift
 Fen = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_FEN)]
 ItemCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 ProjectCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")]
+IncidentCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")]
 Notify = Literal["none", "sms", "email", "all"]
 Town = Literal[
     "锦屏街道",
@@ -75,6 +76,9 @@ class DonationCreate(StrictModel):
         default=None, min_length=1, max_length=100, description="付款流水号，同一渠道内唯一"
     )
     project_code: ProjectCode | None = Field(default=None, description="定向捐赠的项目编号")
+    incident_code: IncidentCode | None = Field(
+        default=None, description="所属灾情事件（默认取项目的） (default: the project's incident)"
+    )
     display: DisplayChoice = "named"
     donor: DonorIn | None = Field(
         default=None, description="新捐赠人；或用 donor_id 引用已有捐赠人"
@@ -144,6 +148,7 @@ class DonationOut(BaseModel):
     display: str
     display_name: str
     donor: DonorOut
+    incident_code: str | None = None
     items: list[DonationItemOut]
     note: str | None
     received_at: datetime
@@ -277,6 +282,9 @@ class ProjectCreate(StrictModel):
     org_code: str = Field(
         default="FH", pattern=r"^[A-Z][A-Z0-9]{1,15}$", description="项目所属机构，默认区红十字会"
     )
+    incident_code: IncidentCode | None = Field(
+        default=None, description="救灾募捐所针对的灾情事件 (the incident the appeal is for)"
+    )
 
 
 class ProjectPatch(StrictModel):
@@ -284,6 +292,9 @@ class ProjectPatch(StrictModel):
     description: str | None = Field(default=None, max_length=2000)
     ends_on: date | None = None
     budget_fen: int | None = Field(default=None, strict=True, ge=0, le=MAX_AMOUNT_FEN)
+    incident_code: IncidentCode | None = Field(
+        default=None, description="改所属灾情事件（null = 无）；之后的捐赠与拨付随之"
+    )
     version: int | None = None
 
 
@@ -339,6 +350,7 @@ class ProjectOut(BaseModel):
     created_by: str
     version: int
     org_code: str = "FH"
+    incident_code: str | None = None
     figures: ProjectFiguresOut | None = None
     remainder: RemainderOut | None = None
 
@@ -367,6 +379,9 @@ class DisbursementCreate(StrictModel):
     town: Town | None = None
     voucher_no: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_/-]{0,63}$")
     disbursed_on: date
+    incident_code: IncidentCode | None = Field(
+        default=None, description="所属灾情事件（默认取项目的） (default: the project's incident)"
+    )
 
 
 class DisbursementPatch(StrictModel):
@@ -389,6 +404,7 @@ class AllocationOut(BaseModel):
 class DisbursementOut(BaseModel):
     id: uuid.UUID
     project_code: str
+    incident_code: str | None = None
     amount_fen: int
     purpose: str
     recipient_type: str

@@ -56,6 +56,7 @@ def donation_out(
         display=donation.display,
         display_name=donation.display_name,
         donor=donor_out(donor),
+        incident_code=donation.incident_code,
         items=[DonationItemOut.model_validate(i, from_attributes=True) for i in items],
         note=donation.note,
         received_at=donation.received_at,

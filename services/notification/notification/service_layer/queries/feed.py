@@ -21,6 +21,7 @@ from notification.log.store import ENTRY_COLUMNS, document_of, latest_head
 from notification.service_layer import timeliness as timeliness_report
 from notification.service_layer.feed_metrics import SHANGHAI
 from notification.service_layer.feed_runtime import reads
+from notification.service_layer.incidents import declared_major
 from notification.service_layer.projections import tracking_hash
 from notification.service_layer.summary import SummaryCache
 from shared.errors import NotFound, ValidationFailed
@@ -218,6 +219,7 @@ async def timeliness(
     db = reads(runtime)
     async with db.snapshot() as snapshot:
         by_kind = await timeliness_report.delay_by_kind(snapshot)
+        rules.declared_major = await declared_major(snapshot)
     head = {"rules": timeliness_report.rules_json(rules), "delay_by_kind": by_kind}
     late = await prefetched(timeliness_report.late_entries(db, rules, BULK_BATCH))
     return head, late
