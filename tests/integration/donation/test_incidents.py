@@ -37,9 +37,11 @@ async def test_register_change_and_declare_major(api: Api, event_log: EventLog) 
     )
     code = created["code"]
     assert created["towns"] == ["大堰镇", "溪口镇"]  # once each, sorted
-    assert created["major"] is False and created["version"] == 1
+    assert created["major"] is False
+    assert created["version"] == 1
     (first,) = await event_log.wait(INCIDENT_RECORDED, incident_code=code)
-    assert first.data["version"] == 1 and first.data["major"] is False
+    assert first.data["version"] == 1
+    assert first.data["major"] is False
 
     stale = await api.call(
         "PATCH", f"/api/v1/incidents/{code}", headers={"If-Match": '"7"'}, json={"name": "改名"}
@@ -51,7 +53,8 @@ async def test_register_change_and_declare_major(api: Api, event_log: EventLog) 
         headers={"If-Match": '"1"'},
         json={"ended_at": "2026-09-18T08:00:00+08:00"},
     )
-    assert changed["version"] == 2 and changed["ended_at"].startswith("2026-09-18")
+    assert changed["version"] == 2
+    assert changed["ended_at"].startswith("2026-09-18")
 
     finance = await api.call(
         "POST", f"/api/v1/incidents/{code}/declare-major", json={"reason": "启动Ⅳ级应急响应"}
@@ -63,7 +66,8 @@ async def test_register_change_and_declare_major(api: Api, event_log: EventLog) 
         "approver",
         json={"reason": "市政府启动防台风Ⅱ级应急响应"},
     )
-    assert declared["major"] is True and declared["declared_major_by"] == "approver"
+    assert declared["major"] is True
+    assert declared["declared_major_by"] == "approver"
     assert declared["version"] == 3
     again = await api.call(
         "POST", f"/api/v1/incidents/{code}/declare-major", "approver", json={"reason": "再次"}
@@ -86,7 +90,8 @@ async def test_register_change_and_declare_major(api: Api, event_log: EventLog) 
 async def test_bad_input_changes_nothing(api: Api) -> None:
     body = incident(ended_at="2026-09-14T00:00:00+08:00")
     backwards = await api.call("POST", "/api/v1/incidents", json=body)
-    assert backwards.status_code == 422 and "ended_at" in backwards.text
+    assert backwards.status_code == 422
+    assert "ended_at" in backwards.text
     assert (await api.call("GET", f"/api/v1/incidents/{body['code']}")).status_code == 404
     for bad in (
         incident(kind="meteor"),
@@ -103,11 +108,13 @@ async def test_bad_input_changes_nothing(api: Api) -> None:
         headers={"If-Match": '"1"'},
         json={"name": None},
     )
-    assert emptied.status_code == 422 and "name" in emptied.text
+    assert emptied.status_code == 422
+    assert "name" in emptied.text
     taken = await api.call("POST", "/api/v1/incidents", json=incident(code=good["code"]))
     assert taken.status_code == 409
     after = await api.ok("GET", f"/api/v1/incidents/{good['code']}")
-    assert after["version"] == 1 and after["name"] == good["name"]
+    assert after["version"] == 1
+    assert after["name"] == good["name"]
     unknown = await api.call(
         "POST",
         "/api/v1/projects",
@@ -119,7 +126,8 @@ async def test_bad_input_changes_nothing(api: Api) -> None:
             "incident_code": "NO-SUCH-1",
         },
     )
-    assert unknown.status_code == 422 and "NO-SUCH-1" in unknown.text
+    assert unknown.status_code == 422
+    assert "NO-SUCH-1" in unknown.text
 
 
 async def test_an_appeal_gives_its_gifts_and_disbursements_its_incident(
