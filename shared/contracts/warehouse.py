@@ -40,6 +40,8 @@ LOT_EXPIRED = f"{PREFIX}.lot.expired.v1"
 REORDER_SIGNAL = f"{PREFIX}.preparedness.reorder_signal.v1"
 PLAN_GAP_SIGNAL = f"{PREFIX}.preparedness.plan_gap_signal.v1"
 
+RECIPIENTS_MAX = 500  # recipients one delivery names (DeliverIn.recipient_ids)
+
 Category = Literal[
     "shelter", "food", "water", "medical", "lighting_power", "clothing_bedding", "hygiene"
 ]
@@ -308,6 +310,18 @@ class DispatchDeliveredV1(DispatchHeaderV1):
     lines: list[DeliveredLineV1]
     returned_to_warehouse_code: str | None = None
     delivered_at: AwareDatetime
+    recipient_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=RECIPIENTS_MAX,
+        description="The register's recipients the goods reached (donation.recipient_registered)"
+        "; absent from older events: none named",
+    )
+    people_reached: int = Field(
+        default=0, ge=0, description="People those recipients make (person 1, household its size)"
+    )
+    households_reached: int = Field(
+        default=0, ge=0, description="Households among them (person or household 1 each)"
+    )
 
 
 class LotExpiryV1(EventPayload):
@@ -613,6 +627,9 @@ CONTRACTS = [
             ],
             returned_to_warehouse_code=_WH,
             delivered_at=_T,
+            recipient_ids=[uuid.UUID("01a22497-7b00-7c41-9a97-3b7fd4464200")],
+            people_reached=4,
+            households_reached=1,
         ),
     ),
     _c(

@@ -46,8 +46,37 @@ def test_production_refuses_default_secrets(tmp_path: Path) -> None:
     live["receipt_issuer_credit_code"] = "91350100M000100Y43"
     with pytest.raises(ValidationError, match="sandbox in production"):
         DonationSettings(**live, payment_sandbox_state=Path("/tmp/sandbox"))
-    ok = DonationSettings(**live)
+    ok = DonationSettings(**live, recipient_id_key_file=_recipient_key(tmp_path))
     assert ok.database_url.endswith("/donation")
+
+
+def _recipient_key(directory: Path) -> Path:
+    path = directory / "recipient_id.key"
+    path.write_text("a1" * 32 + "\n")  # 32 bytes as hex
+    return path
+
+
+def test_production_refuses_a_missing_short_or_demo_recipient_id_key(tmp_path: Path) -> None:
+    live: dict[str, Any] = {
+        "environment": "production",
+        "db_password": "s3cret",
+        "seed_demo_staff": False,
+        "demo_password": "x",
+        "public_url": "https://give.fhredcross.example",
+        "receipt_code": "33100126",
+        "receipt_issuer_credit_code": "91350100M000100Y43",
+    }
+    with pytest.raises(ValidationError, match="demo recipient ID key"):
+        DonationSettings(**live)  # the default: the key generated under .local/keys
+    with pytest.raises(ValidationError, match="without the recipient ID key"):
+        DonationSettings(**live, recipient_id_key_file=tmp_path / "absent.key")
+    short = tmp_path / "short.key"
+    short.write_text("ab" * 31)
+    with pytest.raises(ValidationError, match="31 bytes; at least 32"):
+        DonationSettings(**live, recipient_id_key_file=short)
+    assert DonationSettings(**live, recipient_id_key_file=_recipient_key(tmp_path))
+    # outside production the demo key is fine (generated on first start)
+    assert DonationSettings(environment="test").recipient_id_key_file.name == "recipient_id.key"
 
 
 def test_online_giving_limits_are_consistent() -> None:

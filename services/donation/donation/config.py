@@ -7,10 +7,12 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from donation.adapters.recipient_key import recipient_key_refusal
 from shared.config import DEMO_PASSWORD, LOCAL_STATE, ServiceSettings
 
 DEMO_RECEIPT_CODE = "00000000"
 DEMO_ISSUER_CREDIT_CODE = "12330283MB00000000"  # a valid check character, not a real code
+DEMO_RECIPIENT_ID_KEY_FILE = LOCAL_STATE / "keys" / "recipient_id.key"
 
 
 class DonationSettings(ServiceSettings):
@@ -90,6 +92,15 @@ class DonationSettings(ServiceSettings):
     receipt_reviewer: str = ""  # 复核人
     receipt_font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
+    # The recipients register (docs/donation.md#recipients-register): a recipient's 居民身份证号码
+    # is kept only as an HMAC-SHA256 under this key (≥ 32 bytes; the file holds it as hex, or
+    # raw). Generated on first start outside production; production refuses a missing key,
+    # a short one, or the demo key under .local/keys. Losing it unlinks every fingerprint.
+    recipient_id_key_file: Path = DEMO_RECIPIENT_ID_KEY_FILE
+    # the approver of a disbursement sees each recipient's approved receipts of the same
+    # project category within this many days of it (repeat receipts, not blocked)
+    repeat_receipt_window_days: int = Field(default=365, ge=1, le=3660)
+
     @model_validator(mode="after")
     def _refuse_demo_credentials_in_production(self) -> DonationSettings:
         if self.environment == "production":
@@ -121,6 +132,9 @@ class DonationSettings(ServiceSettings):
                     "DONATION_PUBLIC_URL must be an https:// address in production "
                     "(the gateways post their notifications there)"
                 )
+            refusal = recipient_key_refusal(self.recipient_id_key_file)
+            if refusal:
+                raise ValueError(refusal)
         if self.online_min_fen > self.online_max_fen:
             raise ValueError("DONATION_ONLINE_MIN_FEN is above DONATION_ONLINE_MAX_FEN")
         return self
