@@ -1,7 +1,8 @@
 """A goods gift is used per unit delivered, over HTTP with the warehouse's events on the real
 broker: 4 of 10 quilts signed for is 40 % of the gift's value used (the gift's record, the
 donor's tracking page, the totals report), not ¥0 until the last one; all of it once completed.
-A cancelled gift has nothing remaining."""
+Units written off in the warehouse count as written off at the same value per unit, not as
+remaining. A cancelled gift has nothing remaining."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import pytest
 
 from shared.contracts.warehouse import (
     DISPATCH_DELIVERED,
+    STOCK_ADJUSTED,
     STOCK_RECEIVED,
     DeliveredLineV1,
     DeliveredLotV1,
     DispatchDeliveredV1,
     LotSourceV1,
     ReceivedLotV1,
+    StockAdjustedV1,
     StockReceivedV1,
 )
 from shared.ids import uuid7
@@ -154,6 +157,93 @@ async def test_a_goods_gift_is_used_per_unit_delivered(api: Api) -> None:
     await eventually(lambda: used(120_000), timeout=30)
     body = await api.ok("GET", f"/api/v1/donations/{donation_id}")
     assert (body["status"], body["remaining_fen"]) == ("completed", 0)
+
+
+async def test_written_off_units_are_not_remaining(api: Api) -> None:
+    """10 quilts at ¥120: 2 written off as damaged, 3 signed for → ¥360 used, ¥240 written
+    off, ¥600 left; the other 5 signed for → completed, ¥960 used, ¥240 written off, ¥0 left."""
+    created = await _goods_gift(api, 10, 120_000)
+    donation_id, code = uuid.UUID(created["id"]), created["tracking_code"]
+    lot_id = uuid7()
+    received = StockReceivedV1(
+        inbound_id=uuid7(),
+        receipt_no="RK-2026-009102",
+        warehouse_code="WH-DISTRICT",
+        warehouse_name="区备灾救灾中心仓库",
+        source=LotSourceV1(source_kind="donation", donation_id=donation_id, tracking_code=code),
+        received_at=T,
+        lots=[
+            ReceivedLotV1(
+                lot_id=lot_id,
+                lot_no="D-QUILT-W",
+                item_code="QUILT",
+                item_name="棉被",
+                category="clothing_bedding",
+                unit="床",
+                warehouse_code="WH-DISTRICT",
+                quantity=10,
+                unit_value_fen=12_000,
+                donation_id=donation_id,
+                tracking_code=code,
+            )
+        ],
+    )
+    damaged = StockAdjustedV1(
+        adjustment_id=uuid7(),
+        lot_id=lot_id,
+        lot_no="D-QUILT-W",
+        item_code="QUILT",
+        item_name="棉被",
+        unit="床",
+        warehouse_code="WH-DISTRICT",
+        reason="damaged",
+        quantity_before=10,
+        quantity_after=8,
+        delta=-2,
+        donation_id=donation_id,
+        tracking_code=code,
+        adjusted_at=T + timedelta(hours=1),
+    )
+    await produce(
+        [
+            (STOCK_RECEIVED, str(lot_id), received),
+            (STOCK_ADJUSTED, str(lot_id), damaged),
+            (DISPATCH_DELIVERED, str(lot_id), _delivered(uuid7(), lot_id, donation_id, code, 3)),
+        ]
+    )
+
+    async def figures() -> tuple[str, int, int, int]:
+        body = await api.ok("GET", f"/api/v1/donations/{donation_id}")
+        return body["status"], body["used_fen"], body["written_off_fen"], body["remaining_fen"]
+
+    async def reached(expected: tuple[str, int, int, int]) -> bool:
+        return await figures() == expected
+
+    await eventually(lambda: reached(("used", 36_000, 24_000, 60_000)), timeout=30)
+    view = (await api.client.get(f"/api/v1/track/{code}")).json()
+    assert (view["used_fen"], view["written_off_fen"], view["remaining_fen"]) == (
+        36_000,
+        24_000,
+        60_000,
+    )
+    await produce(
+        [(DISPATCH_DELIVERED, str(lot_id), _delivered(uuid7(), lot_id, donation_id, code, 5))]
+    )
+    await eventually(lambda: reached(("completed", 96_000, 24_000, 0)), timeout=30)
+    at = datetime.fromisoformat(created["received_at"])
+    report = await api.ok(
+        "GET",
+        "/api/v1/reports/totals",
+        params={
+            "group_by": "kind",
+            "kind": "goods",
+            "received_from": at.isoformat(),
+            "received_to": (at + timedelta(milliseconds=1)).isoformat(),
+        },
+    )
+    (row,) = report["rows"]
+    assert (row["used_fen"], row["written_off_fen"], row["remaining_fen"]) == (96_000, 24_000, 0)
+    assert row["allocated_fen"] == row["used_fen"] + row["written_off_fen"] + row["remaining_fen"]
 
 
 async def test_a_cancelled_gift_shows_nothing_remaining(api: Api) -> None:

@@ -86,6 +86,8 @@ class Donation(SQLModel, table=True):
     version: int = 1
     used_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     refunded_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    # a goods gift's units written off in the warehouse, at the donor's value per unit
+    written_off_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     status_reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     # where its unused fen belong once a closed project's remainder moved them (else project_code)

@@ -4,8 +4,9 @@ A money gift is used by the disbursements that drew on it (``Donation.used_fen``
 allocation). A goods gift is used per unit delivered: each unit signed for counts with the
 value the donor's line gave it (line value ÷ line quantity), so a gift of 10 quilts worth
 ¥1,000 shows ¥300 used once 3 were signed for, not ¥0 until the last one; once completed
-(everything that arrived was handed out) all of it counts as used. A cancelled gift has
-nothing remaining, nor has a completed goods gift.
+(everything that arrived was handed out) all of it counts as used. Units written off in the
+warehouse (damaged, lost, expired) count the same way as written off, not as remaining. A
+cancelled gift has nothing remaining, nor has a completed goods gift.
 """
 
 from __future__ import annotations
@@ -39,11 +40,31 @@ def goods_used_fen(
     return max(0, min(used, cap_fen))
 
 
+def goods_written_off_fen(
+    lines: Iterable[tuple[str, int, int]],
+    written_off: Mapping[str, int],
+    *,
+    amount_fen: int,
+    used_fen: int,
+    refunded_fen: int,
+) -> int:
+    """The value of the units of a goods gift written off so far (the same per-unit rule as
+    :func:`goods_used_fen`), never more than what is neither used nor refunded."""
+    free = max(0, amount_fen - used_fen - refunded_fen)
+    return goods_used_fen(lines, written_off, cap_fen=free)
+
+
 def remaining_fen(
-    kind: str, status: str, *, amount_fen: int, used_fen: int, refunded_fen: int
+    kind: str,
+    status: str,
+    *,
+    amount_fen: int,
+    used_fen: int,
+    refunded_fen: int,
+    written_off_fen: int = 0,
 ) -> int:
     """What is left of a gift to use: nothing once it is cancelled (or, for goods, completed);
-    else its amount less what was used and refunded."""
+    else its amount less what was used, refunded and (goods) written off."""
     if status == "cancelled" or (kind == "goods" and status == "completed"):
         return 0
-    return max(0, amount_fen - used_fen - refunded_fen)
+    return max(0, amount_fen - used_fen - refunded_fen - written_off_fen)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from donation.adapters.orm import Disbursement, Donation, DonationItem, Donor, GoodsLineage
-from donation.domain.figures import goods_used_fen
+from donation.domain.figures import goods_used_fen, goods_written_off_fen
 from donation.domain.lifecycle import goods_status
 from donation.service_layer.common import NOTICE_NAMESPACE, notice_channels, now
 from shared.contracts.donation import (
@@ -198,15 +198,26 @@ async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -
     ).all()
     sums: dict[str, int] = {}
     signed: dict[str, int] = {}
+    written_off: dict[str, int] = {}
     for stage, item_code, quantity in by_item:
         sums[stage] = sums.get(stage, 0) + int(quantity)
         if stage == "signed":
             signed[item_code] = int(quantity)
+        elif stage == "written_off":
+            written_off[item_code] = int(quantity)
     before = donation.status
     used_before = donation.used_fen
-    # used per unit delivered, at the value the donor's line gave each unit
+    written_off_before = donation.written_off_fen
+    # used per unit delivered, at the value the donor's line gave each unit; written off alike
     donation.used_fen = goods_used_fen(
         lines, signed, cap_fen=donation.amount_fen - donation.refunded_fen
+    )
+    donation.written_off_fen = goods_written_off_fen(
+        lines,
+        written_off,
+        amount_fen=donation.amount_fen,
+        used_fen=donation.used_fen,
+        refunded_fen=donation.refunded_fen,
     )
     donation.status = goods_status(
         before,
@@ -216,10 +227,10 @@ async def _advance(session: AsyncSession, stager: _Stager, donation: Donation) -
         written_off=int(sums.get("written_off", 0)),
     )
     if donation.status == "completed":
-        # everything that arrived was handed out: the whole gift is used
-        donation.used_fen = donation.amount_fen - donation.refunded_fen
+        # everything that arrived was handed out: what was not written off is used
+        donation.used_fen = donation.amount_fen - donation.refunded_fen - donation.written_off_fen
     if donation.status == before:
-        if donation.used_fen != used_before:
+        if (donation.used_fen, donation.written_off_fen) != (used_before, written_off_before):
             donation.version += 1
             donation.updated_at = now()
         return

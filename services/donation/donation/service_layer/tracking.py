@@ -243,6 +243,7 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
         "amount_fen": donation.amount_fen,
         "used_fen": donation.used_fen,
         "refunded_fen": donation.refunded_fen,
+        "written_off_fen": donation.written_off_fen,
         # a goods gift's fen are used per unit delivered; a cancelled gift has nothing left
         "remaining_fen": remaining_fen(
             donation.kind,
@@ -250,6 +251,7 @@ async def gift_timeline(uow: SqlUnitOfWork, donation: Donation) -> dict[str, Any
             amount_fen=donation.amount_fen,
             used_fen=donation.used_fen,
             refunded_fen=donation.refunded_fen,
+            written_off_fen=donation.written_off_fen,
         ),
         "received_at": donation.received_at.isoformat(),
         "project": {"code": project.code, "name": project.name} if project else None,

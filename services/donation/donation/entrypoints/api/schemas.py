@@ -157,6 +157,9 @@ class DonationOut(BaseModel):
     version: int
     used_fen: int = 0
     refunded_fen: int = 0
+    written_off_fen: int = Field(
+        default=0, description="物资捐赠在仓库报损/过期核销部分的价值（分）"
+    )
     remaining_fen: int = 0
     status_reason: str | None = None
     receipt_no: str | None = None

@@ -68,8 +68,8 @@ function render(data) {
   bar.setAttribute("aria-valuenow", String(pct));
   bar.firstElementChild.style.width = `${pct}%`;
   document.getElementById("used-text").textContent = data.kind === "goods"
-    ? t(`按已签收件数计，已使用 ${yuan(used)}（${pct}%），尚余 ${yuan(data.remaining_fen)}；物资的去向见下方时间线。`,
-      `Used ${yuan(used)} (${pct}%) by the units signed for; ${yuan(data.remaining_fen)} left. Where the goods went is below.`)
+    ? t(`按已签收件数计，已使用 ${yuan(used)}（${pct}%），${data.written_off_fen ? `仓库报损核销 ${yuan(data.written_off_fen)}，` : ""}尚余 ${yuan(data.remaining_fen)}；物资的去向见下方时间线。`,
+      `Used ${yuan(used)} (${pct}%) by the units signed for; ${data.written_off_fen ? `${yuan(data.written_off_fen)} written off in the warehouse; ` : ""}${yuan(data.remaining_fen)} left. Where the goods went is below.`)
     : t(`已使用 ${yuan(used)}（${pct}%），尚余 ${yuan(data.remaining_fen)}${data.refunded_fen ? `，已退回 ${yuan(data.refunded_fen)}` : ""}。`,
       `Used ${yuan(used)} (${pct}%); ${yuan(data.remaining_fen)} left${data.refunded_fen ? `; ${yuan(data.refunded_fen)} refunded` : ""}.`);
 

@@ -65,6 +65,7 @@ def donation_out(
         version=donation.version,
         used_fen=donation.used_fen,
         refunded_fen=donation.refunded_fen,
+        written_off_fen=donation.written_off_fen,
         # nothing remains of a cancelled gift; a goods gift's fen are used per unit delivered
         remaining_fen=remaining_fen(
             donation.kind,
@@ -72,6 +73,7 @@ def donation_out(
             amount_fen=donation.amount_fen,
             used_fen=donation.used_fen,
             refunded_fen=donation.refunded_fen,
+            written_off_fen=donation.written_off_fen,
         ),
         status_reason=donation.status_reason,
         receipt_no=receipt_no,

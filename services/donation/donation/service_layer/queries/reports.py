@@ -4,11 +4,13 @@ Per gift (money): ``net = amount − refunded``; ``used`` = its allocations.
 A designated gift is allocated to its project on arrival: ``allocated = net``,
 ``remaining = net − used``, ``unallocated = 0``. An unrestricted gift is allocated as it is
 used: ``allocated = used``, ``remaining = 0``, ``unallocated = net − used``. Goods gifts count
-at their estimated value, allocated in kind: ``allocated = net``, ``used = net`` once all their
-quantity was distributed (completed), else 0.
+at their estimated value, allocated in kind: ``allocated = net``, used per unit delivered, units
+written off in the warehouse (damaged, lost, expired) as ``written_off`` at the same value per
+unit; once completed, ``used = net − written_off``.
 
 So for every row and the total: ``received = allocated + unallocated`` and
-``allocated = used + remaining`` (``received`` is net of refunds; ``refunded`` is shown beside).
+``allocated = used + written_off + remaining`` (``received`` is net of refunds; ``refunded`` is
+shown beside).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ COLUMNS = (
     "allocated_fen",
     "unallocated_fen",
     "used_fen",
+    "written_off_fen",
     "remaining_fen",
 )
 
@@ -56,12 +59,13 @@ async def totals(
     # once completed
     used = case(
         (is_money, col(Donation.used_fen)),
-        (col(Donation.status) == "completed", net),
+        (col(Donation.status) == "completed", net - col(Donation.written_off_fen)),
         else_=col(Donation.used_fen),
     )
+    written_off = col(Donation.written_off_fen)
     allocated = case((~is_money | designated, net), else_=col(Donation.used_fen))
     unallocated = case((~is_money | designated, literal(0)), else_=net - col(Donation.used_fen))
-    remaining = allocated - used
+    remaining = allocated - used - written_off
     key_expr: Any = {
         "month": func.to_char(func.timezone("Asia/Shanghai", col(Donation.received_at)), "YYYY-MM"),
         "project": func.coalesce(col(Donation.project_code), "(非定向 unrestricted)"),
@@ -78,6 +82,7 @@ async def totals(
         func.coalesce(func.sum(allocated), 0).label("allocated_fen"),
         func.coalesce(func.sum(unallocated), 0).label("unallocated_fen"),
         func.coalesce(func.sum(used), 0).label("used_fen"),
+        func.coalesce(func.sum(written_off), 0).label("written_off_fen"),
         func.coalesce(func.sum(remaining), 0).label("remaining_fen"),
     ).where(col(Donation.status).in_(COUNTED))
     if received_from is not None:
