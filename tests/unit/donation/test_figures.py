@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from donation.domain.figures import goods_used_fen, remaining_fen
+from donation.domain.figures import goods_used_fen, goods_written_off_fen, remaining_fen
 
 QUILTS = [("QUILT", 10, 120_000)]  # ¥120 a quilt
 
@@ -51,4 +51,31 @@ def test_remaining(kind: str, status: str, expected: int) -> None:
     assert (
         remaining_fen(kind, status, amount_fen=100_000, used_fen=60_000, refunded_fen=refunded)
         == expected
+    )
+
+
+def test_written_off_units_count_at_the_donors_value_and_never_beyond_what_is_free() -> None:
+    lines = [("QUILT", 10, 120_000)]
+    # 2 of 10 quilts written off: ¥240 of ¥1,200
+    assert (
+        goods_written_off_fen(lines, {"QUILT": 2}, amount_fen=120_000, used_fen=0, refunded_fen=0)
+        == 24_000
+    )
+    # never more than what is neither used nor refunded
+    assert (
+        goods_written_off_fen(
+            lines, {"QUILT": 10}, amount_fen=120_000, used_fen=100_000, refunded_fen=0
+        )
+        == 20_000
+    )
+    assert (
+        remaining_fen(
+            "goods",
+            "used",
+            amount_fen=120_000,
+            used_fen=36_000,
+            refunded_fen=0,
+            written_off_fen=24_000,
+        )
+        == 60_000
     )
