@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from donation.adapters.recipient_key import generate_recipient_key
 from donation.config import DonationSettings
 from donation.main import MIGRATIONS as DONATION_MIGRATIONS
 from notification.config import NotificationSettings
@@ -49,6 +50,7 @@ TOPIC_PREFIX = f"{RUN_ID}."
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
     generate_keypair(directory)
+    generate_recipient_key(directory / "recipient_id.key")
     return directory
 
 
@@ -71,6 +73,7 @@ def donation_settings(keys_dir: Path) -> DonationSettings:
         db_name=f"donation_test{DB_SUFFIX}",
         port=PORT_BASE + 1,
         jwt_private_key_file=keys_dir / "jwt_private.pem",
+        recipient_id_key_file=keys_dir / "recipient_id.key",
         **_common(keys_dir),
     )
 

@@ -98,6 +98,17 @@ _DONATION: dict[str, Access] = {
     "POST /api/v1/incidents": staff(FINANCE, DISPATCHER, APPROVER),
     "PATCH /api/v1/incidents/{code}": staff(FINANCE, DISPATCHER, APPROVER),
     "POST /api/v1/incidents/{code}/declare-major": staff(APPROVER),
+    # the recipients register (docs/donation.md, "Recipients register"): finance and dispatchers
+    # register and correct (the people a disbursement or a delivery names); the relief roles,
+    # the warehouse (names recipients at delivery) and the auditor read it, masked but for the
+    # relief roles' single read
+    "GET /api/v1/recipients": staff(FINANCE, DISPATCHER, APPROVER, WAREHOUSE, AUDITOR),
+    "GET /api/v1/recipients/reach": staff(FINANCE, DISPATCHER, APPROVER, WAREHOUSE, AUDITOR),
+    "GET /api/v1/recipients/{recipient_id}": staff(
+        FINANCE, DISPATCHER, APPROVER, WAREHOUSE, AUDITOR
+    ),
+    "POST /api/v1/recipients": staff(FINANCE, DISPATCHER),
+    "PATCH /api/v1/recipients/{recipient_id}": staff(FINANCE, DISPATCHER),
     # staff accounts: admins only (a town branch's admin, only their organisation's accounts)
     "GET /api/v1/staff": staff(),
     "POST /api/v1/staff": staff(),

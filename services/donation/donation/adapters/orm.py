@@ -223,6 +223,7 @@ class Disbursement(SQLModel, table=True):
     version: int = 1
     corrects_id: uuid.UUID | None = Field(default=None)  # the disbursement this one replaces
     incident_code: str | None = Field(default=None, max_length=32)  # the project's, or its own
+    repeat_acknowledged: bool = False  # the approver saw its recipients' repeat receipts
 
 
 class Allocation(SQLModel, table=True):
@@ -511,3 +512,64 @@ class CombinedReceiptGift(SQLModel, table=True):
     donation_id: uuid.UUID = Field(primary_key=True, foreign_key="donations.id")
     combined_receipt_id: uuid.UUID = Field(foreign_key="combined_receipts.id")
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Recipient(SQLModel, table=True):
+    """The recipients register (migration 0013): never an identity number, only its keyed
+    fingerprint and last 4 characters; ``name_masked`` is what lists and events show."""
+
+    __tablename__ = "recipients"
+
+    id: uuid.UUID = Field(primary_key=True)
+    kind: str = Field(max_length=12)  # person | household | organisation
+    name: str = Field(max_length=200)
+    name_masked: str = Field(max_length=200)
+    id_fingerprint: str | None = Field(default=None, max_length=64)
+    id_last4: str | None = Field(default=None, max_length=4)
+    household_size: int | None = None  # person 1, household ≥ 1, organisation None
+    town: str = Field(max_length=20)
+    address: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    org_code: str = Field(foreign_key="organisations.code", max_length=16)
+    org_kind: str | None = Field(default=None, max_length=20)
+    credit_code: str | None = Field(default=None, max_length=18)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str = Field(max_length=64)
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    updated_by: str | None = Field(default=None, max_length=64)
+    version: int = 1
+
+
+class DisbursementRecipient(SQLModel, table=True):
+    """A recipient a disbursement names, its share (if given) and whom it reached then."""
+
+    __tablename__ = "disbursement_recipients"
+
+    disbursement_id: uuid.UUID = Field(primary_key=True, foreign_key="disbursements.id")
+    recipient_id: uuid.UUID = Field(primary_key=True, foreign_key="recipients.id")
+    amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    people: int
+    households: int
+
+
+class DeliveredDispatch(SQLModel, table=True):
+    """A dispatch the warehouse reported delivered (not a transfer), with whom it reached."""
+
+    __tablename__ = "delivered_dispatches"
+
+    dispatch_id: uuid.UUID = Field(primary_key=True)
+    dispatch_no: str = Field(max_length=32)
+    project_code: str | None = Field(default=None, max_length=32)
+    incident_code: str | None = Field(default=None, max_length=32)
+    town: str | None = Field(default=None, max_length=20)
+    people_reached: int
+    households_reached: int
+    delivered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DeliveredDispatchRecipient(SQLModel, table=True):
+    __tablename__ = "delivered_dispatch_recipients"
+
+    dispatch_id: uuid.UUID = Field(primary_key=True, foreign_key="delivered_dispatches.dispatch_id")
+    recipient_id: uuid.UUID = Field(primary_key=True, foreign_key="recipients.id")

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from donation.domain.recipients import RecipientShare
+
 
 @dataclass(frozen=True)
 class DonorDetails:
@@ -109,6 +111,7 @@ class EnterDisbursement:
     voucher_no: str
     disbursed_on: date
     incident_code: str | None = None  # else the project's
+    recipients: tuple[RecipientShare, ...] = ()  # the register's recipients it names
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class UpdateDisbursement:
 class ApproveDisbursement:
     disbursement_id: uuid.UUID
     actor: str
+    repeat_acknowledged: bool = False  # the approver saw the recipients' repeat receipts
 
 
 @dataclass(frozen=True)

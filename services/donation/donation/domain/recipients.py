@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +37,14 @@ class Reach:
 
 
 NOBODY = Reach(0, 0)
+
+
+@dataclass(frozen=True)
+class RecipientShare:
+    """A recipient a disbursement names, and what it receives if stated (fen)."""
+
+    recipient_id: uuid.UUID
+    amount_fen: int | None = None
 
 
 def reach_of(kind: str, household_size: int | None) -> Reach:

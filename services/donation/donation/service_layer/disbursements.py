@@ -54,6 +54,7 @@ from donation.service_layer.common import (
 from donation.service_layer.funds import holder, project_figures
 from donation.service_layer.gifts import lock_allocations, status_changed
 from donation.service_layer.incidents import incident_of, require_incident
+from donation.service_layer.recipients import name_recipients
 from shared.contracts.donation import (
     DISBURSEMENT_REVERSED,
     FUNDS_DISBURSED,
@@ -125,12 +126,19 @@ async def enter_disbursement(
             "purpose": cmd.purpose,
             "voucher_no": cmd.voucher_no,
             "recipient": disbursement.recipient_display,
+            "recipients": [
+                {"recipient_id": str(r.recipient_id), "amount_fen": r.amount_fen}
+                for r in cmd.recipients
+            ],
         },
     )
     try:
         await uow.session.flush()
     except IntegrityError as exc:
         raise Conflict(f"凭证号已使用 (voucher {cmd.voucher_no} already recorded)") from exc
+    if cmd.recipients:
+        await name_recipients(uow, disbursement, cmd.recipients)
+        await uow.session.flush()
     return disbursement
 
 
@@ -237,6 +245,7 @@ async def approve_disbursement(
     disbursement.approved_at = at
     disbursement.version += 1
     disbursement.updated_at = at
+    disbursement.repeat_acknowledged = cmd.repeat_acknowledged
     audit(
         uow.session,
         actor=actor,
@@ -249,6 +258,7 @@ async def approve_disbursement(
             "allocations": [
                 {"donation_id": str(s.donation_id), "amount_fen": s.amount_fen} for s in shares
             ],
+            "repeat_acknowledged": cmd.repeat_acknowledged,
         },
     )
     await uow.session.flush()

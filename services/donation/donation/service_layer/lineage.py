@@ -24,6 +24,7 @@ from donation.adapters.orm import Disbursement, Donation, DonationItem, Donor, G
 from donation.domain.figures import goods_used_fen, goods_written_off_fen
 from donation.domain.lifecycle import goods_status
 from donation.service_layer.common import NOTICE_NAMESPACE, notice_channels, now
+from donation.service_layer.recipients import record_delivery
 from shared.contracts.donation import (
     DONATION_GOODS_TRACKED,
     DONATION_STATUS_CHANGED,
@@ -455,6 +456,7 @@ def make_handlers(topic_prefix: str) -> dict[str, EventHandler]:
             # Arrival at another of our warehouses is not distribution: nobody signed for the
             # goods as a recipient, and the gift is not complete until they are handed out.
             return
+        await record_delivery(session, delivered)  # whom it reached, for the project's figures
         signer = delivered.recipient_name_masked
         if delivered.recipient_org:
             signer = f"{delivered.recipient_org} {signer}"

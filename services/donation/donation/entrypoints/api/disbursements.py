@@ -23,7 +23,8 @@ from donation.domain.commands import (
     ReverseDisbursement,
     UpdateDisbursement,
 )
-from donation.entrypoints.api.deps import IfMatch
+from donation.domain.recipients import RecipientShare
+from donation.entrypoints.api.deps import IfMatch, repeat_window_days
 from donation.entrypoints.api.project_access import (
     NO_PROJECT,
     VERSION,
@@ -31,6 +32,7 @@ from donation.entrypoints.api.project_access import (
     Manager,
     Reader,
 )
+from donation.entrypoints.api.recipient_schemas import ApproveDisbursementIn
 from donation.entrypoints.api.schemas import (
     CorrectIn,
     DisbursementCreate,
@@ -45,7 +47,7 @@ from donation.entrypoints.api.schemas import (
 from donation.service_layer import disbursements
 from donation.service_layer.queries import disbursements as queries
 from shared.auth import StaffPrincipal
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.http_commands import (
     Change,
     IdempotencyKey,
@@ -62,6 +64,18 @@ from shared.uow import SqlUnitOfWork
 router = APIRouter(tags=["projects"])
 
 NO_DISBURSEMENT: Declared = (NotFound, "No such disbursement")
+
+
+def _enter(project_code: str, actor: str, body: DisbursementCreate) -> EnterDisbursement:
+    return EnterDisbursement(
+        project_code=project_code,
+        actor=actor,
+        **body.model_dump(exclude={"recipients"}),
+        recipients=tuple(
+            RecipientShare(recipient_id=r.recipient_id, amount_fen=r.amount_fen)
+            for r in body.recipients
+        ),
+    )
 
 
 async def _act_on_disbursement(
@@ -94,6 +108,7 @@ async def _act_on_disbursement(
     responses=raises(
         NO_PROJECT,
         (Conflict, "Beyond the project's available funds, voucher reused, or project closed"),
+        (ValidationFailed, "A recipient not registered or named twice, or shares beyond it"),
         IDEMPOTENCY_CONFLICT,
     ),
 )
@@ -104,11 +119,12 @@ async def enter_disbursement(
     key: IdempotencyKey,
     staff: StaffPrincipal = Manager,
 ) -> JSONResponse:
-    command = EnterDisbursement(project_code=code, actor=staff.username, **body.model_dump())
+    command = _enter(code, staff.username, body)
+    window = repeat_window_days(runtime)
 
     async def act(uow: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         d = await disbursements.enter_disbursement(uow, command)
-        return 201, await queries.disbursement_body(uow, d.id)
+        return 201, await queries.disbursement_body(uow, d.id, repeat_window_days=window)
 
     return await idempotent(
         runtime,
@@ -164,7 +180,11 @@ async def list_disbursements(
 async def get_disbursement(
     disbursement_id: uuid.UUID, runtime: RuntimeDep, _: StaffPrincipal = Reader
 ) -> JSONResponse:
-    return await read_row(runtime, lambda uow: queries.disbursement_body(uow, disbursement_id))
+    window = repeat_window_days(runtime)
+    return await read_row(
+        runtime,
+        lambda uow: queries.disbursement_body(uow, disbursement_id, repeat_window_days=window),
+    )
 
 
 @router.patch(
@@ -197,14 +217,17 @@ async def patch_disbursement(
                 changes=changes,
             ),
         ),
-        render=lambda uow: queries.disbursement_body(uow, disbursement_id),
+        render=lambda uow: queries.disbursement_body(
+            uow, disbursement_id, repeat_window_days=repeat_window_days(runtime)
+        ),
     )
 
 
 @router.post(
     "/api/v1/disbursements/{disbursement_id}/approve",
     response_model=DisbursementOut,
-    summary="审批拨付 Approve (not by the person who entered it); allocates to gifts",
+    summary="审批拨付 Approve (not by the person who entered it); allocates to gifts. The "
+    "body may say the approver saw the recipients' repeat receipts (audited)",
     responses=raises(
         (Forbidden, "Four eyes: you entered it"),
         NO_DISBURSEMENT,
@@ -216,14 +239,19 @@ async def approve(
     disbursement_id: uuid.UUID,
     runtime: RuntimeDep,
     key: IdempotencyKey,
+    body: ApproveDisbursementIn | None = None,
     staff: StaffPrincipal = Approver,
 ) -> JSONResponse:
-    command = ApproveDisbursement(disbursement_id=disbursement_id, actor=staff.username)
+    command = ApproveDisbursement(
+        disbursement_id=disbursement_id,
+        actor=staff.username,
+        repeat_acknowledged=body is not None and body.repeat_acknowledged,
+    )
 
     async def change(uow: SqlUnitOfWork) -> object:
         return await disbursements.approve_disbursement(uow, command)
 
-    return await _act_on_disbursement(runtime, staff, key, disbursement_id, "approve", None, change)
+    return await _act_on_disbursement(runtime, staff, key, disbursement_id, "approve", body, change)
 
 
 @router.post(
@@ -330,11 +358,7 @@ async def correct(
         disbursement_id=disbursement_id,
         actor=staff.username,
         reason=body.reason,
-        replacement=EnterDisbursement(
-            project_code=original["project_code"],
-            actor=staff.username,
-            **body.replacement.model_dump(),
-        ),
+        replacement=_enter(original["project_code"], staff.username, body.replacement),
     )
     return await _enter_reversal(runtime, staff, key, disbursement_id, "correct", body, command)
 

@@ -374,6 +374,38 @@ class RemainderIn(StrictModel):
     note: str = Field(min_length=2, max_length=2000)
 
 
+class DisbursementRecipientIn(StrictModel):
+    recipient_id: uuid.UUID = Field(description="受助登记中的对象 (POST /api/v1/recipients)")
+    amount_fen: Fen | None = Field(default=None, description="该对象所得金额（分），可不填")
+
+
+class RepeatReceiptOut(BaseModel):
+    """An approved disbursement of the same project category to the same recipient, within the
+    window (``DONATION_REPEAT_RECEIPT_WINDOW_DAYS``) of the one awaiting approval."""
+
+    disbursement_id: uuid.UUID
+    project_code: str
+    voucher_no: str
+    disbursed_on: date
+    days_apart: int = Field(description="与本次拨付日期相隔天数")
+    amount_fen: int | None = Field(description="该对象在那次拨付中所得（未分列为 null）")
+
+
+class DisbursementRecipientOut(BaseModel):
+    recipient_id: uuid.UUID
+    kind: Literal["person", "household", "organisation"]
+    name_masked: str
+    id_last4: str | None
+    town: str
+    amount_fen: int | None
+    people: int
+    households: int
+    repeat_receipts: list[RepeatReceiptOut] | None = Field(
+        default=None,
+        description="待审批时：同类项目窗口期内已获的拨付（提醒审批人，不阻止审批）；否则 null",
+    )
+
+
 class DisbursementCreate(StrictModel):
     amount_fen: Fen
     purpose: str = Field(min_length=2, max_length=500)
@@ -384,6 +416,11 @@ class DisbursementCreate(StrictModel):
     disbursed_on: date
     incident_code: IncidentCode | None = Field(
         default=None, description="所属灾情事件（默认取项目的） (default: the project's incident)"
+    )
+    recipients: list[DisbursementRecipientIn] = Field(
+        default_factory=list,
+        max_length=500,
+        description="受助登记中的对象（发给个人、家庭时列出；可不填）(the register's recipients)",
     )
 
 
@@ -426,6 +463,14 @@ class DisbursementOut(BaseModel):
     allocations: list[AllocationOut]
     corrects_id: uuid.UUID | None = Field(default=None, description="更正：被替代的原拨付")
     reversal: ReversalOut | None = Field(default=None, description="冲销或更正记录（未驳回的）")
+    recipients: list[DisbursementRecipientOut] = Field(
+        default_factory=list, description="所列受助对象（脱敏），待审批时附重复受助记录"
+    )
+    people_reached: int = Field(default=0, description="所列对象的受益人数（个人 1、家庭为人口数）")
+    households_reached: int = Field(default=0, description="所列对象的户数")
+    repeat_acknowledged: bool = Field(
+        default=False, description="审批人已确认看到重复受助记录 (the approver saw them)"
+    )
 
 
 class DisbursementPage(BaseModel):

@@ -20,19 +20,27 @@ from donation.entrypoints.api.schemas import (
     AllocationOut,
     DisbursementOut,
     DisbursementPage,
+    DisbursementRecipientOut,
+    RepeatReceiptOut,
     ReversalOut,
     ReversalPage,
 )
+from donation.service_layer.recipients import recipients_of
 from shared.errors import NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.uow import SqlUnitOfWork
 
 
-async def disbursement_body(uow: SqlUnitOfWork, disbursement_id: uuid.UUID) -> dict[str, Any]:
-    """The disbursement as ``DisbursementOut`` JSON, with each gift's share of it."""
+async def disbursement_body(
+    uow: SqlUnitOfWork, disbursement_id: uuid.UUID, *, repeat_window_days: int | None = None
+) -> dict[str, Any]:
+    """The disbursement as ``DisbursementOut`` JSON, with each gift's share of it and the
+    recipients it names (masked); with ``repeat_window_days``, while it awaits approval, each
+    recipient's repeat receipts (the approval view)."""
     d = await uow.session.get(Disbursement, disbursement_id)
     if d is None:
         raise NotFound(f"拨付记录不存在 (disbursement {disbursement_id} not found)")
+    named = await recipients_of(uow, d, repeat_window_days=repeat_window_days)
     rows = (
         await uow.session.execute(
             select(Allocation, col(Donation.tracking_code))
@@ -56,6 +64,24 @@ async def disbursement_body(uow: SqlUnitOfWork, disbursement_id: uuid.UUID) -> d
             for a, code in rows
         ],
         reversal=await reversal_out(uow, reversal) if reversal is not None else None,
+        recipients=[
+            DisbursementRecipientOut(
+                recipient_id=n.recipient.id,
+                kind=n.recipient.kind,  # type: ignore[arg-type]
+                name_masked=n.recipient.name_masked,
+                id_last4=n.recipient.id_last4,
+                town=n.recipient.town,
+                amount_fen=n.amount_fen,
+                people=n.reach.people,
+                households=n.reach.households,
+                repeat_receipts=None
+                if n.repeats is None
+                else [RepeatReceiptOut(**vars(r)) for r in n.repeats],
+            )
+            for n in named
+        ],
+        people_reached=sum(n.reach.people for n in named),
+        households_reached=sum(n.reach.households for n in named),
     ).model_dump(mode="json")
 
 
