@@ -291,6 +291,10 @@ _WAREHOUSE: dict[str, Access] = {
     # transfers in transit and their discrepancies: read like the dispatches (every role)
     "GET /api/v1/preparedness/in-transit": EVERY_ROLE,
     "GET /api/v1/preparedness/transit-discrepancies": EVERY_ROLE,
+    # the goods value report (docs/warehouse.md, "Goods value"): read like the stock, by every
+    # role (organisation scope applies)
+    "GET /api/v1/reports/goods-value": EVERY_ROLE,
+    "GET /api/v1/reports/goods-value.xlsx": EVERY_ROLE,
     # audit log, expiry scan
     "GET /api/v1/audit-log": staff(AUDITOR),
     "POST /api/v1/expiry-scans": _KEEPER,
