@@ -1,8 +1,10 @@
 // Warehouse console: stock with safety/near-expiry colours, alerts (acknowledge), receive goods,
-// stock count, dispatch (request, approve — never by the requester —, FEFO pick list, ship,
-// sign-off), preparedness (preparedness.js), audit log. Usable on a phone in a warehouse aisle.
+// stock count, write-offs awaiting a second person (approve / reject — never by the counter),
+// dispatch (request for a project, approve — never by the requester —, with an override for
+// goods designated to another project, FEFO pick list, ship, sign-off), preparedness
+// (preparedness.js), audit log. Usable on a phone in a warehouse aisle.
 import {
-  api, clear, day, el, explain, isMe, may, newKey, notice, onSubmitOnce, t, token, when,
+  api, clear, day, el, explain, isMe, may, newKey, notice, onSubmitOnce, t, token, when, yuan,
 } from "/assets/common/common.js";
 import { clean, fillTowns, startConsole, table, today } from "/assets/common/console-kit.js";
 import { renderPreparedness, setupPreparedness } from "/assets/page/preparedness.js";
@@ -16,6 +18,10 @@ const DISPATCH = {
   delivered: ["已签收", "Delivered", "ok"], rejected: ["已驳回", "Rejected", "bad"], cancelled: ["已取消", "Cancelled", "bad"],
 };
 const URGENCY = { normal: ["一般", "normal"], urgent: ["紧急", "urgent"], critical: ["特急", "critical"] };
+const ADJUSTMENT_REASONS = {
+  lost: ["丢失", "Lost"], damaged: ["损坏", "Damaged"], expired: ["过期", "Expired"],
+  found: ["盘盈", "Found (surplus)"], correction: ["更正", "Correction"],
+};
 const ALERT_KINDS = {
   low_stock: ["低于安全库存", "Below safety stock"], out_of_stock: ["缺货", "Out of stock"],
   near_expiry: ["近效期", "Near expiry"], expired: ["已过期", "Expired"],
@@ -226,6 +232,89 @@ function setupCount() {
   });
 }
 
+// --- write-offs awaiting a second person (four eyes) ----------------------------------------
+
+const WRITE_OFF_PAGE = 20;
+let writeOffs = [];
+let writeOffCursor = null;
+
+/** A refusal's own words: a four-eyes 403 says why (the counter may not decide), not "your role". */
+function refusal(err) {
+  return err && err.status === 403 && err.message ? err.message : explain(err);
+}
+
+async function renderWriteOffs(more = false) {
+  if (!more) await loadReference();
+  const params = new URLSearchParams(clean(Object.fromEntries(new FormData(document.getElementById("wo-filter")).entries())));
+  params.set("status", "pending");
+  params.set("limit", String(WRITE_OFF_PAGE));
+  if (more && writeOffCursor) params.set("cursor", writeOffCursor);
+  const page = await api(`${V1}/stock-adjustments?${params}`, auth());
+  writeOffs = more ? writeOffs.concat(page.items) : page.items;
+  writeOffCursor = page.next_cursor;
+  const canDecide = may("approver");
+  const place = (code) => {
+    const w = warehouses.find((x) => x.code === code);
+    return w ? `${w.name}（${w.code}）` : code;
+  };
+  const actions = {
+    label: ["操作", "Actions"],
+    value: (a) => {
+      if (isMe(a.counted_by)) return el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver"));
+      const btn = (label, cls, action) => el("button", { type: "button", class: cls, "data-action": action, onclick: (e) => decideWriteOff(a, action, e.target) }, t(label[0], label[1]));
+      return el("div", { class: "actions" }, btn(["批准", "Approve"], "", "approve"), btn(["驳回", "Reject"], "secondary", "reject"));
+    },
+  };
+  clear(document.getElementById("wo-table")).append(table([
+    { label: ["仓库", "Warehouse"], value: (a) => place(a.warehouse_code) },
+    { label: ["物资", "Item"], value: (a) => a.item_name },
+    { label: ["批次", "Lot"], value: (a) => el("span", { class: "code" }, a.lot_no) },
+    { label: ["核减数量", "Quantity"], value: (a) => `${a.delta} ${a.unit}（${a.quantity_before} → ${a.quantity_after}）`, num: true },
+    { label: ["核减价值", "Value"], value: (a) => yuan(a.value_fen), num: true },
+    { label: ["盘点人", "Counted by"], value: (a) => a.counted_by },
+    { label: ["盘点时间", "Counted at"], value: (a) => when(a.counted_at) },
+    { label: ["原因", "Reason"], value: (a) => [t(...(ADJUSTMENT_REASONS[a.reason] || [a.reason, a.reason])), a.note].filter(Boolean).join("：") },
+    ...(canDecide ? [actions] : []),
+  ], writeOffs, { rowClass: (a) => `wo wo-${a.id}`, empty: ["没有待审批的报损。", "No write-off awaits a decision."] }));
+  document.getElementById("wo-more").classList.toggle("hidden", !writeOffCursor);
+}
+
+async function decideWriteOff(a, action, button) {
+  const box = document.getElementById("wo-status");
+  let body;
+  if (action === "reject") {
+    const reason = (prompt(t("驳回原因：", "Reason for rejecting:")) || "").trim();
+    if (!reason) return;
+    body = { reason };
+  }
+  button.disabled = true;
+  const what = `${a.item_name} ${a.lot_no}`;
+  try {
+    await api(`${V1}/stock-adjustments/${a.id}/${action}`, {
+      method: "POST", body, key: newKey(), headers: { "If-Match": `"${a.version}"` }, ...auth(),
+    });
+    notice(box, "ok", action === "approve"
+      ? t(`${what} 报损已批准，库存核减 ${-a.delta}${a.unit}。`, `${what}: write-off approved; stock down by ${-a.delta} ${a.unit}.`)
+      : t(`${what} 报损已驳回，库存不变。`, `${what}: write-off rejected; the stock stays as it is.`));
+    await renderWriteOffs();
+  } catch (err) {
+    notice(box, "bad", refusal(err));
+    button.disabled = false;
+    // decided meanwhile (or gone): the list as it is now
+    if (err.status === 409 || err.status === 404) await renderWriteOffs().catch(() => {});
+  }
+}
+
+function setupWriteOffs() {
+  document.getElementById("wo-filter").addEventListener("submit", (e) => {
+    e.preventDefault();
+    renderWriteOffs().catch((err) => notice(document.getElementById("wo-status"), "bad", explain(err)));
+  });
+  document.getElementById("wo-more").addEventListener("click", () => {
+    renderWriteOffs(true).catch((err) => notice(document.getElementById("wo-status"), "bad", explain(err)));
+  });
+}
+
 // --- dispatch -----------------------------------------------------------------------------
 
 let dispatches = [];
@@ -237,9 +326,10 @@ async function renderDispatches() {
   dispatches = page.items;
   const actions = (d) => {
     const out = [];
-    const btn = (label, cls, fn) => el("button", { type: "button", class: cls, "data-action": label[1].toLowerCase(), onclick: (e) => fn(d, e.target) }, t(label[0], label[1]));
+    const btn = (label, cls, fn, action = label[1].toLowerCase()) => el("button", { type: "button", class: cls, "data-action": action, onclick: (e) => fn(d, e.target) }, t(label[0], label[1]));
     if (d.status === "requested" && may("approver") && !isMe(d.requested_by)) {
       out.push(btn(["批准", "Approve"], "", (x, b) => act(x, "approve", {}, b)));
+      out.push(btn(["特批…", "Override…"], "secondary", (x) => openDialog("approve", x), "approve-override"));
       out.push(btn(["驳回", "Reject"], "secondary", (x, b) => reasonAct(x, "reject", b)));
     }
     if (d.status === "requested" && isMe(d.requested_by)) out.push(el("span", { class: "muted" }, t("待他人审批", "Awaiting another approver")));
@@ -255,11 +345,42 @@ async function renderDispatches() {
     { label: ["目的地", "To"], value: (d) => `${d.destination.town || ""} ${d.destination.name || ""}` },
     { label: ["物资", "Goods"], value: (d) => d.lines.map((l) => `${l.item_name || l.item_code} ${l.quantity}${l.unit || ""}`).join("、") },
     { label: ["紧急", "Urgency"], value: (d) => t(...(URGENCY[d.urgency] || [d.urgency])) },
+    { label: ["服务项目", "Project"], value: (d) => projectCell(d) },
     { label: ["申请人", "Requested by"], value: (d) => `${d.requested_by}${d.approved_by ? ` / ${t("审批", "approved")} ${d.approved_by}` : ""}` },
     { label: ["状态", "Status"], value: (d) => badge(DISPATCH, d.status) },
     { label: ["操作", "Actions"], value: actions },
   ], dispatches, { rowClass: (d) => `dispatch-${d.status}` }));
   document.getElementById("disp-new").classList.toggle("hidden", !may("dispatcher"));
+  if (may("dispatcher")) fillProjects();
+}
+
+/** The project a dispatch serves and, when an approver let it take goods designated to another
+ * project, the reason they gave. */
+function projectCell(d) {
+  return el("div", { class: "project" },
+    d.project_code ? el("span", { class: "code" }, d.project_code) : el("span", { class: "muted" }, t("未指定", "none")),
+    d.designated_override_reason
+      ? el("div", { class: "override" }, t(`特批使用他项目定向物资：${d.designated_override_reason}`, `Override for designated goods: ${d.designated_override_reason}`))
+      : "");
+}
+
+/** Suggestions for the project field: the projects that goods in the chosen warehouse are
+ * designated to (the warehouse keeps no project list; any code of the right form is accepted). */
+async function fillProjects() {
+  const from = document.getElementById("q-from");
+  const code = from.value;
+  let found = [];
+  if (code) {
+    try {
+      const lots = await api(`${V1}/lots?warehouse_code=${encodeURIComponent(code)}&in_stock=true&limit=100`, auth());
+      found = [...new Set(lots.items.map((l) => l.designated_project).filter(Boolean))].sort();
+    } catch {
+      found = []; // suggestions only: the field still takes any code
+    }
+  }
+  if (from.value !== code) return; // another warehouse was chosen meanwhile
+  const list = clear(document.getElementById("q-projects"));
+  for (const p of found) list.append(el("option", { value: p }));
 }
 
 async function act(d, action, body, button) {
@@ -292,24 +413,37 @@ function openDialog(name, d) {
   dialogTarget = d;
   const dialog = document.getElementById(`${name}-dialog`);
   dialog.querySelector("form").reset();
+  if (name === "approve") {
+    document.getElementById("approve-info").textContent = t(
+      `${d.dispatch_no}　服务项目：${d.project_code || "未指定"}。定向捐赠给其他项目的物资，只有写明理由（记入审计）才可用于本调拨。`,
+      `${d.dispatch_no}, project ${d.project_code || "none"}: goods designated to another project may go to it only with a reason (audited).`);
+  }
   dialog.showModal();
 }
 
 function setupDispatch() {
   document.getElementById("disp-filter").addEventListener("submit", (e) => { e.preventDefault(); renderDispatches(); });
-  for (const name of ["ship", "deliver"]) {
+  const doneIn = {
+    approve: ["已批准（特批使用他项目定向物资）。", "Approved, with the override for designated goods."],
+    ship: ["已发运。", "Shipped."], deliver: ["已签收，公示页将显示这次发放。", "Signed for; the public page will show it."],
+  };
+  for (const name of ["approve", "ship", "deliver"]) {
     const dialog = document.getElementById(`${name}-dialog`);
     dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
     const form = dialog.querySelector("form");
     onSubmitOnce(form, document.getElementById(`${name}-status`), async (data, key) => {
-      const body = clean(Object.fromEntries(data.entries()));
+      const body = clean(Object.fromEntries([...data.entries()].map(([k, v]) => [k, String(v).trim()])));
+      if (name === "approve" && !body.designated_override_reason) {
+        throw new Error(t("请填写特批理由；不特批请直接点“批准”。", "Give the reason, or use “Approve” for a plain approval."));
+      }
       const result = await api(`${V1}/dispatches/${dialogTarget.id}/${name}`, { method: "POST", body, key, ...auth() });
       dialog.close();
-      notice(document.getElementById("disp-status"), "ok", `${result.dispatch_no} ${name === "ship" ? t("已发运。", "Shipped.") : t("已签收，公示页将显示这次发放。", "Signed for; the public page will show it.")}`);
+      notice(document.getElementById("disp-status"), "ok", `${result.dispatch_no} ${t(...doneIn[name])}`);
       await renderDispatches();
       return false;
     });
   }
+  document.getElementById("q-from").addEventListener("change", fillProjects);
   const form = document.getElementById("disp-form");
   onSubmitOnce(form, document.getElementById("disp-form-status"), async (data, key) => {
     const town = data.get("destination.town");
@@ -317,6 +451,7 @@ function setupDispatch() {
       from_warehouse_code: data.get("from_warehouse_code"),
       destination: clean({ kind: data.get("destination.kind"), name: data.get("destination.name"), town }),
       urgency: data.get("urgency"), incident_name: data.get("incident_name"),
+      project_code: String(data.get("project_code") || "").trim(),
       lines: [{ item_code: data.get("lines.0.item_code"), quantity: Number(data.get("lines.0.quantity")) }],
     });
     const result = await api(`${V1}/dispatches`, { method: "POST", body, key, ...auth() });
@@ -334,6 +469,8 @@ function showPickList(d) {
     el("h2", {}, t(`拣货单 ${d.dispatch_no}`, `Pick list ${d.dispatch_no}`)),
     el("p", {}, t(`发货仓库：${d.from_warehouse_code}　目的地：${d.destination.town || ""} ${d.destination.name || ""}　打印时间：${when(new Date().toISOString())}`,
       `From ${d.from_warehouse_code} to ${d.destination.town || ""} ${d.destination.name || ""}; printed ${when(new Date().toISOString())}`)),
+    d.project_code ? el("p", {}, t(`服务项目：${d.project_code}`, `Project: ${d.project_code}`)) : "",
+    d.designated_override_reason ? el("p", {}, t(`特批使用他项目定向物资（${d.approved_by || ""}）：${d.designated_override_reason}`, `Override for designated goods (${d.approved_by || ""}): ${d.designated_override_reason}`)) : "",
     el("p", { class: "muted" }, t("按先到期先出（FEFO）排列：请依次从下列批次取货。", "First-expiry-first-out: take from these lots in this order.")),
     table([
       { label: ["物资", "Item"], value: (a) => names[a.item_code] || a.item_code },
@@ -370,6 +507,7 @@ async function renderAudit() {
 fillTowns();
 setupReceive();
 setupCount();
+setupWriteOffs();
 setupDispatch();
 setupPreparedness();
 document.getElementById("stock-form").addEventListener("submit", (e) => { e.preventDefault(); renderStock(); });
@@ -379,7 +517,7 @@ const app = startConsole({
   defaultView: "stock",
   views: {
     stock: renderStock, alerts: renderAlerts, receive: renderReceive, count: renderCount,
-    dispatch: renderDispatches, prep: renderPreparedness, audit: renderAudit,
+    writeoffs: () => renderWriteOffs(), dispatch: renderDispatches, prep: renderPreparedness, audit: renderAudit,
   },
 });
 document.getElementById("pick-back").addEventListener("click", () => {
