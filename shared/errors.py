@@ -63,9 +63,24 @@ class PreconditionRequired(AppError):
     code = "precondition_required"
 
 
+class Gone(AppError):
+    """410: the record exists but what it names can no longer be served (a stored file that
+    no longer matches its hash, or is lost)."""
+
+    status_code = 410
+    code = "gone"
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    """415: a body of a ``Content-Type`` the operation does not take."""
+
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 class TooManyRequests(AppError):

@@ -4,8 +4,12 @@
 - The body is bounded at ``MAX_BODY_BYTES`` *while it is read*: a declared ``Content-Length``
   over the limit is refused at once, and a body without one (chunked) is refused with 413 as
   soon as the bytes read pass the limit; nothing beyond is read, and the connection is closed.
+  A binary upload (``Content-Type`` one of ``UPLOAD_TYPES``: the photos of follow-up visits) is
+  bounded the same way at ``MAX_UPLOAD_BYTES``.
 - Text with the NUL character (U+0000) in the path, query or body is refused (422): PostgreSQL
-  can not store or compare it, so it would fail deep inside a handler as a 500.
+  can not store or compare it, so it would fail deep inside a handler as a 500. A binary body
+  (``image/*``, ``application/octet-stream``) is not text and never parsed as such: it is
+  passed on as it is (a route taking it checks what it holds; any other answers 415 or 422).
 - A JSON body whose object repeats a key, at any depth, is refused (422): parsers disagree on
   which value wins (Python keeps the last, others the first), so a reviewer, a log and the
   service could each read a different amount from the same bytes.
@@ -25,6 +29,8 @@ from shared.errors import PayloadTooLarge, error_body
 from shared.messaging.tracing import continue_trace
 
 MAX_BODY_BYTES = 1_000_000
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MiB
+UPLOAD_TYPES = (b"image/jpeg", b"image/png")
 
 # U+0000 written as a JSON escape (after an even number of backslashes, so not ``\\u0000``).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -44,20 +50,24 @@ class RequestGuardMiddleware:
         headers = dict(scope.get("headers") or [])
         traceparent = headers.get(b"traceparent")
         continue_trace(traceparent.decode("latin-1") if traceparent else None)
+        content_type = headers.get(b"content-type", b"").lower()
+        limit = MAX_UPLOAD_BYTES if _is_upload(content_type) else MAX_BODY_BYTES
         length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _too_large()(scope, receive, send)
+        if length.isdigit() and int(length) > limit:
+            await _too_large(limit)(scope, receive, send)
             return
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             where = "query" if "\x00" not in scope["path"] else "path"
             await _invalid(where, _NUL_MESSAGE, "nul_character")(scope, receive, send)
             return
         if _has_body(headers):
-            body, receive = await _bounded_body(receive)
+            body, receive = await _bounded_body(receive, limit)
             if body is None:
-                await _too_large()(scope, receive, send)
+                await _too_large(limit)(scope, receive, send)
                 return
-            content_type = headers.get(b"content-type", b"").lower()
+            if _is_binary(content_type):
+                await self.app(scope, receive, send)
+                return
             if _nul_in(body, content_type):
                 await _invalid("body", _NUL_MESSAGE, "nul_character")(scope, receive, send)
                 return
@@ -86,8 +96,21 @@ def _has_body(headers: dict[bytes, bytes]) -> bool:
     return (bool(length) and length != b"0") or b"transfer-encoding" in headers
 
 
-async def _bounded_body(receive: Receive) -> tuple[bytes | None, Receive]:
-    """Read the body up to MAX_BODY_BYTES: the bytes and a ``receive`` replaying them, or
+def _media(content_type: bytes) -> bytes:
+    return content_type.split(b";", 1)[0].strip()
+
+
+def _is_upload(content_type: bytes) -> bool:
+    return _media(content_type) in UPLOAD_TYPES
+
+
+def _is_binary(content_type: bytes) -> bool:
+    media = _media(content_type)
+    return media.startswith(b"image/") or media == b"application/octet-stream"
+
+
+async def _bounded_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
+    """Read the body up to ``limit`` bytes: the bytes and a ``receive`` replaying them, or
     ``None`` as soon as the body is larger (the rest is never read)."""
     chunks: list[bytes] = []
     size = 0
@@ -97,7 +120,7 @@ async def _bounded_body(receive: Receive) -> tuple[bytes | None, Receive]:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None, receive
         chunks.append(chunk)
         if not message.get("more_body", False):
@@ -153,8 +176,8 @@ def _duplicate_json_key(body: bytes, content_type: bytes) -> str | None:
     return None
 
 
-def _too_large() -> JSONResponse:
-    exc = PayloadTooLarge(f"请求体过大，上限 {MAX_BODY_BYTES} 字节 (body too large)")
+def _too_large(limit: int = MAX_BODY_BYTES) -> JSONResponse:
+    exc = PayloadTooLarge(f"请求体过大，上限 {limit} 字节 (body too large: at most {limit} bytes)")
     # the rest of the body is not read: the connection can not carry another request
     return JSONResponse(
         error_body(exc.code, exc.message), exc.status_code, headers={"Connection": "close"}

@@ -162,6 +162,32 @@ def seed_donation(client: requests.Session, known: Known) -> None:
         known.add("disbursements/disbursement_id", disbursement["id"])
 
 
+# a tiny PNG (the magic bytes the photo upload checks, then any bytes)
+FUZZ_PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
+
+
+def seed_follow_up_visits(client: requests.Session, known: Known, approver_token: str) -> None:
+    """A disbursement approved by a second account plans a follow-up visit; it gets a photo."""
+    disbursement_id = known.values["disbursements/disbursement_id"][-1]
+    approved = client.post(
+        f"/api/v1/disbursements/{disbursement_id}/approve",
+        headers={"Authorization": f"Bearer {approver_token}"},
+    )
+    _ok(approved, 200)
+    (visit,) = _ok(client.get("/api/v1/follow-up-visits", params={"project_code": "FZ-P1"}), 200)[
+        "items"
+    ]
+    known.add("follow-up-visits/visit_id", visit["id"])
+    photo = _ok(
+        client.post(
+            f"/api/v1/follow-up-visits/{visit['id']}/photos",
+            data=FUZZ_PNG,
+            headers={"Content-Type": "image/png"},
+        )
+    )
+    known.add("photos/sha256", photo["sha256"])
+
+
 def seed_warehouse(client: requests.Session, known: Known) -> None:
     """Warehouses, items, inbounds (announced, confirmed), a stock count, dispatches."""
     for code, kind in (("FZ-WH1", "district"), ("FZ-ST1", "station")):

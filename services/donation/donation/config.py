@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from donation.adapters.recipient_key import recipient_key_refusal
+from donation.domain.follow_up_plan import DEFAULT_RULES, FollowUpRule, rule_table
 from shared.config import DEMO_PASSWORD, LOCAL_STATE, ServiceSettings
 
 DEMO_RECEIPT_CODE = "00000000"
 DEMO_ISSUER_CREDIT_CODE = "12330283MB00000000"  # a valid check character, not a real code
 DEMO_RECIPIENT_ID_KEY_FILE = LOCAL_STATE / "keys" / "recipient_id.key"
+
+
+class FollowUpRuleSetting(BaseModel):
+    """One entry of ``DONATION_FOLLOW_UP_RULES`` (docs/donation.md, "Follow-up visits")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Literal["song_wan_jia", "wan_ren_xing", "boai_jiayuan", "emergency", "other"]
+    trigger: Literal["disbursement", "delivery"]
+    first_after_days: int = Field(ge=0, le=3660)
+    visits: int = Field(default=1, ge=1, le=24)
+    every_days: int = Field(default=0, ge=0, le=3660)
+    grace_days: int = Field(default=0, ge=0, le=366)
 
 
 class DonationSettings(ServiceSettings):
@@ -100,6 +115,28 @@ class DonationSettings(ServiceSettings):
     # the approver of a disbursement sees each recipient's approved receipts of the same
     # project category within this many days of it (repeat receipts, not blocked)
     repeat_receipt_window_days: int = Field(default=365, ge=1, le=3660)
+
+    # Follow-up visits (docs/donation.md, "Follow-up visits"): the rules that plan them, as a
+    # JSON list of {category, trigger, first_after_days, visits, every_days, grace_days}; set, it
+    # replaces the whole default table (``[]``: no visits planned). Photos of visits are files
+    # named by their SHA-256 under ``attachments_dir`` (outside the database).
+    follow_up_rules: list[FollowUpRuleSetting] | None = None
+    attachments_dir: Path = LOCAL_STATE / "attachments"
+
+    @property
+    def follow_up_plan(self) -> tuple[FollowUpRule, ...]:
+        """The rules visits are planned by: the setting's, else ``DEFAULT_RULES``."""
+        if self.follow_up_rules is None:
+            return DEFAULT_RULES
+        return rule_table(FollowUpRule(**r.model_dump()) for r in self.follow_up_rules)
+
+    @model_validator(mode="after")
+    def _follow_up_rules_make_sense(self) -> DonationSettings:
+        try:
+            self.follow_up_plan  # noqa: B018 - built to be checked
+        except ValueError as exc:
+            raise ValueError(f"DONATION_FOLLOW_UP_RULES: {exc}") from exc
+        return self
 
     @model_validator(mode="after")
     def _refuse_demo_credentials_in_production(self) -> DonationSettings:

@@ -166,6 +166,14 @@ _DONATION: dict[str, Access] = {
     "POST /api/v1/disbursement-reversals/{reversal_id}/reject": staff(APPROVER, FINANCE),
     "POST /api/v1/follow-ups": staff(DISPATCHER, APPROVER, FINANCE),
     "GET /api/v1/follow-ups": _PROJECT_READERS,
+    # follow-ups as a plan (docs/donation.md, "Follow-up visits"): those who record follow-ups
+    # record a planned visit's outcome and its photos; the readers of follow-ups read the due
+    # list and the photos (staff only; a town branch its own organisation's projects)
+    "GET /api/v1/follow-up-visits": _PROJECT_READERS,
+    "GET /api/v1/follow-up-visits/{visit_id}": _PROJECT_READERS,
+    "POST /api/v1/follow-up-visits/{visit_id}/outcome": staff(DISPATCHER, APPROVER, FINANCE),
+    "POST /api/v1/follow-up-visits/{visit_id}/photos": staff(DISPATCHER, APPROVER, FINANCE),
+    "GET /api/v1/follow-up-visits/{visit_id}/photos/{sha256}": _PROJECT_READERS,
     # reports and the audit log
     "GET /api/v1/reports/totals": _GIFT_READERS,
     "GET /api/v1/reports/uses": _GIFT_READERS,

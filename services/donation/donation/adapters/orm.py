@@ -251,6 +251,7 @@ class FollowUp(SQLModel, table=True):
     visitor: str = Field(max_length=100)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     created_by: str = Field(max_length=64)
+    dispatch_id: uuid.UUID | None = None  # a planned visit after a delivery (0014)
 
 
 class RemainderDecision(SQLModel, table=True):
@@ -573,3 +574,51 @@ class DeliveredDispatchRecipient(SQLModel, table=True):
 
     dispatch_id: uuid.UUID = Field(primary_key=True, foreign_key="delivered_dispatches.dispatch_id")
     recipient_id: uuid.UUID = Field(primary_key=True, foreign_key="recipients.id")
+
+
+class FollowUpVisit(SQLModel, table=True):
+    """A follow-up visit planned by rule after a disbursement or a delivery (migration 0014):
+    due on ``due_on``, on time up to ``grace_days`` after; done with an outcome."""
+
+    __tablename__ = "follow_up_visits"
+
+    id: uuid.UUID = Field(primary_key=True)
+    project_code: str = Field(foreign_key="projects.code", max_length=32)
+    category: str = Field(max_length=20)
+    trigger: str = Field(max_length=12)  # disbursement | delivery
+    disbursement_id: uuid.UUID | None = Field(default=None, foreign_key="disbursements.id")
+    dispatch_id: uuid.UUID | None = None
+    dispatch_no: str | None = Field(default=None, max_length=32)
+    recipient_id: uuid.UUID | None = Field(default=None, foreign_key="recipients.id")
+    seq: int
+    of_visits: int
+    triggered_on: date
+    due_on: date
+    grace_days: int
+    town: str | None = Field(default=None, max_length=20)
+    done_on: date | None = None
+    outcome: str | None = Field(default=None, max_length=12)  # reached | not_reached | problem
+    satisfaction: int | None = None  # 1–5, only when reached
+    notes: str | None = Field(default=None, max_length=2000)
+    visitor: str | None = Field(default=None, max_length=100)
+    follow_up_id: uuid.UUID | None = Field(default=None, foreign_key="follow_ups.id")
+    recorded_by: str | None = Field(default=None, max_length=64)
+    recorded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    cancel_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    version: int = 1
+
+
+class VisitPhoto(SQLModel, table=True):
+    """A photo of a visit: the file is ``DONATION_ATTACHMENTS_DIR``/<sha256[:2]>/<sha256>."""
+
+    __tablename__ = "visit_photos"
+
+    visit_id: uuid.UUID = Field(primary_key=True, foreign_key="follow_up_visits.id")
+    sha256: str = Field(primary_key=True, max_length=64)
+    content_type: str = Field(max_length=20)
+    size_bytes: int
+    uploaded_by: str = Field(max_length=64)
+    uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

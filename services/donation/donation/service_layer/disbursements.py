@@ -12,6 +12,7 @@ the original ``reversed`` and, for a correction, approves and allocates the repl
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +39,7 @@ from donation.domain.commands import (
     ReverseDisbursement,
     UpdateDisbursement,
 )
+from donation.domain.follow_up_plan import DEFAULT_RULES, FollowUpRule
 from donation.domain.lifecycle import (
     FUNDABLE,
     money_status_after_release,
@@ -51,6 +53,7 @@ from donation.service_layer.common import (
     now,
     request_notice,
 )
+from donation.service_layer.follow_up_visits import cancel_open_visits, plan_after_approval
 from donation.service_layer.funds import holder, project_figures
 from donation.service_layer.gifts import lock_allocations, status_changed
 from donation.service_layer.incidents import incident_of, require_incident
@@ -154,10 +157,15 @@ async def get_disbursement_for_update(
 
 
 async def approve_disbursement(
-    uow: SqlUnitOfWork, cmd: ApproveDisbursement, *, replacing: bool = False
+    uow: SqlUnitOfWork,
+    cmd: ApproveDisbursement,
+    *,
+    replacing: bool = False,
+    follow_up_rules: Sequence[FollowUpRule] = DEFAULT_RULES,
 ) -> tuple[Disbursement, list[Allocation]]:
-    """Four eyes: a second person approves; the amount is then allocated to gifts. A
-    correction's replacement is approved only with its reversal (``replacing``)."""
+    """Four eyes: a second person approves; the amount is then allocated to gifts, and the
+    follow-up visits its project's rule makes due are planned. A correction's replacement is
+    approved only with its reversal (``replacing``)."""
     actor = cmd.actor
     await lock_allocations(uow)
     disbursement = await get_disbursement_for_update(uow, cmd.disbursement_id)
@@ -262,6 +270,15 @@ async def approve_disbursement(
         },
     )
     await uow.session.flush()
+    await plan_after_approval(
+        uow.session,
+        project=project,
+        disbursement_id=disbursement.id,
+        disbursed_on=disbursement.disbursed_on,
+        approved_at=at,
+        town=disbursement.town,
+        rules=follow_up_rules,
+    )
     uow.publish(
         topic=DONATION_EVENTS,
         key=str(disbursement.id),
@@ -487,9 +504,15 @@ async def reverse_disbursement(
     return reversal
 
 
-async def approve_reversal(uow: SqlUnitOfWork, cmd: ApproveReversal) -> DisbursementReversal:
+async def approve_reversal(
+    uow: SqlUnitOfWork,
+    cmd: ApproveReversal,
+    *,
+    follow_up_rules: Sequence[FollowUpRule] = DEFAULT_RULES,
+) -> DisbursementReversal:
     """Four eyes: not the account that entered the reversal. Every gift that funded the
-    original gets its fen back; a correction's replacement is then approved and allocated."""
+    original gets its fen back and its visits not yet made are cancelled; a correction's
+    replacement is then approved and allocated (and plans its own visits)."""
     await lock_allocations(uow)
     reversal = await _reversal_for_update(uow, cmd.reversal_id)
     if same_subject(reversal.entered_by, cmd.actor):
@@ -553,6 +576,11 @@ async def approve_reversal(uow: SqlUnitOfWork, cmd: ApproveReversal) -> Disburse
     original.status = "reversed"
     original.version += 1
     original.updated_at = at
+    await cancel_open_visits(
+        uow.session,
+        original.id,
+        reason=f"拨付已{'更正' if reversal.kind == 'correction' else '冲销'}：{reversal.reason}",
+    )
     reversal.status = "approved"
     reversal.approved_by = cmd.actor
     reversal.approved_at = at
@@ -599,6 +627,7 @@ async def approve_reversal(uow: SqlUnitOfWork, cmd: ApproveReversal) -> Disburse
             uow,
             ApproveDisbursement(disbursement_id=reversal.replacement_id, actor=cmd.actor),
             replacing=True,
+            follow_up_rules=follow_up_rules,
         )
     return reversal
 

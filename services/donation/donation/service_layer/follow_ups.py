@@ -49,21 +49,29 @@ async def record_follow_up(uow: SqlUnitOfWork, cmd: RecordFollowUp) -> FollowUp:
         created_at=now(),
         created_by=cmd.actor,
     )
+    await stage_follow_up(uow, follow_up)
+    return follow_up
+
+
+async def stage_follow_up(uow: SqlUnitOfWork, follow_up: FollowUp) -> None:
+    """Add a follow-up row, audited, with its FollowUpRecordedV1 (keyed by the disbursement,
+    the gift or the dispatch it is about): also the record of a planned visit's outcome."""
     uow.session.add(follow_up)
     audit(
         uow.session,
-        actor=cmd.actor,
+        actor=follow_up.created_by,
         action="follow_up.record",
         entity="follow_up",
         entity_id=str(follow_up.id),
         after={
-            "disbursement_id": disbursement_id,
-            "donation_id": donation_id,
-            "visited_on": cmd.visited_on,
-            "summary": cmd.summary,
+            "disbursement_id": follow_up.disbursement_id,
+            "donation_id": follow_up.donation_id,
+            "dispatch_id": follow_up.dispatch_id,
+            "visited_on": follow_up.visited_on,
+            "summary": follow_up.summary,
         },
     )
-    key = str(disbursement_id or donation_id)
+    key = str(follow_up.disbursement_id or follow_up.donation_id or follow_up.dispatch_id)
     uow.publish(
         topic=DONATION_EVENTS,
         key=key,
@@ -71,14 +79,13 @@ async def record_follow_up(uow: SqlUnitOfWork, cmd: RecordFollowUp) -> FollowUp:
         subject=key,
         payload=FollowUpRecordedV1(
             follow_up_id=follow_up.id,
-            disbursement_id=disbursement_id,
-            donation_id=donation_id,
-            project_code=project_code,
-            visited_on=cmd.visited_on,
-            summary=cmd.summary,
-            town=town,
+            disbursement_id=follow_up.disbursement_id,
+            donation_id=follow_up.donation_id,
+            project_code=follow_up.project_code,
+            visited_on=follow_up.visited_on,
+            summary=follow_up.summary,
+            town=follow_up.town,  # type: ignore[arg-type]
             recorded_at=follow_up.created_at,
         ),
     )
     await uow.session.flush()
-    return follow_up

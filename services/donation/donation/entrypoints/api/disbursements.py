@@ -25,6 +25,7 @@ from donation.domain.commands import (
 )
 from donation.domain.recipients import RecipientShare
 from donation.entrypoints.api.deps import IfMatch, repeat_window_days
+from donation.entrypoints.api.follow_up_visits import follow_up_rules
 from donation.entrypoints.api.project_access import (
     NO_PROJECT,
     VERSION,
@@ -249,7 +250,9 @@ async def approve(
     )
 
     async def change(uow: SqlUnitOfWork) -> object:
-        return await disbursements.approve_disbursement(uow, command)
+        return await disbursements.approve_disbursement(
+            uow, command, follow_up_rules=follow_up_rules(runtime)
+        )
 
     return await _act_on_disbursement(runtime, staff, key, disbursement_id, "approve", body, change)
 
@@ -432,7 +435,9 @@ async def approve_reversal(
     command = ApproveReversal(reversal_id=reversal_id, actor=staff.username)
 
     async def change(uow: SqlUnitOfWork) -> object:
-        return await disbursements.approve_reversal(uow, command)
+        return await disbursements.approve_reversal(
+            uow, command, follow_up_rules=follow_up_rules(runtime)
+        )
 
     return await _act_on_reversal(runtime, staff, key, reversal_id, "approve", None, change)
 

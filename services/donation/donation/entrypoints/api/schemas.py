@@ -491,6 +491,7 @@ class FollowUpOut(BaseModel):
     id: uuid.UUID
     disbursement_id: uuid.UUID | None
     donation_id: uuid.UUID | None
+    dispatch_id: uuid.UUID | None = Field(default=None, description="计划回访所随的调拨（送达后）")
     project_code: str | None
     visited_on: date
     summary: str
