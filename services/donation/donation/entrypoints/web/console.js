@@ -2,8 +2,8 @@
 // four-eyes approval, follow-ups, reports (chart + CSV), audit log, the organisations, staff
 // accounts (admins). Role-aware menus.
 import {
-  ApiError, api, chartsUnavailable, claims, clear, day, el, explain, isMe, loadECharts, may, newKey, notice,
-  onSubmitOnce, roleName, roles, t, token, when, yuan,
+  ApiError, api, chartsUnavailable, claims, clear, clearErrors, day, el, explain, isMe, loadECharts, may, newKey,
+  notice, onSubmitOnce, roleName, roles, t, token, when, yuan,
 } from "/assets/common/common.js";
 import { clean, fen, fillTowns, startConsole, table, today } from "/assets/common/console-kit.js";
 
@@ -541,6 +541,20 @@ function setupOrganisationForm() {
 }
 
 let accounts = [];
+/** The organisations an admin may put an account in: every active one for the district
+ * admin, their own for a town admin; `current` (an account's organisation, deactivated
+ * since) is kept as a choice so an editor shows what the account has. */
+function fillOrgChoices(select, current = null) {
+  clear(select);
+  const c = claims();
+  const mine = c.org || "FH";
+  const choices = organisations.filter((x) => x.active && (mine === "FH" || x.code === mine));
+  if (current && !choices.some((o) => o.code === current)) {
+    const o = organisations.find((x) => x.code === current);
+    choices.push({ code: current, name: o ? `${o.name}${o.active ? "" : t("，已停用", ", deactivated")}` : current });
+  }
+  for (const o of choices) select.append(el("option", { value: o.code }, `${o.name}（${o.code}）`));
+}
 function accountStatus(a) {
   if (!a.active) return el("span", { class: "badge bad" }, t("已停用", "Disabled"));
   if (a.must_change_password) return el("span", { class: "badge warn" }, t("待改初始密码", "Initial password"));
@@ -552,11 +566,7 @@ async function renderAccounts() {
   accounts = page.items;
   const select = document.getElementById("s-org");
   const keep = select.value;
-  clear(select);
-  const c = claims();
-  for (const o of organisations.filter((x) => x.active && ((c.org || "FH") === "FH" || x.code === c.org))) {
-    select.append(el("option", { value: o.code }, `${o.name}（${o.code}）`));
-  }
+  fillOrgChoices(select);
   if (keep) select.value = keep;
   clear(document.getElementById("accounts-table")).append(table([
     { label: ["用户名", "User name"], value: (a) => el("span", { class: "code" }, a.username) },
@@ -565,6 +575,7 @@ async function renderAccounts() {
     { label: ["角色", "Roles"], value: (a) => a.roles.map(roleName).join("、") },
     { label: ["状态", "Status"], value: accountStatus },
     { label: ["操作", "Actions"], value: (a) => (isMe(a.username) ? el("span", { class: "muted" }, t("本人", "You")) : el("div", { class: "actions" },
+      el("button", { type: "button", class: "secondary edit", onclick: () => editAccount(a) }, t("编辑", "Edit")),
       el("button", { type: "button", class: "secondary", onclick: (e) => accountAction(a, "password-reset", e.target) }, t("重置密码", "Reset password")),
       el("button", { type: "button", class: "secondary", onclick: (e) => accountAction(a, a.active ? "disable" : "enable", e.target) }, a.active ? t("停用", "Disable") : t("启用", "Enable")),
       el("button", { type: "button", class: "secondary", onclick: (e) => accountAction(a, "unlock", e.target) }, t("解除锁定", "Lift lockout")))) },
@@ -622,6 +633,78 @@ function setupAccountForm() {
   });
 }
 
+// --- edit an account (roles, organisation, display name) ---------------------------------
+
+let editing = null; // the account as the editor read it: its version goes in If-Match
+const sortedRoles = (list) => [...list].sort();
+
+function fillAccountEditor(a) {
+  const form = document.getElementById("account-edit-form");
+  editing = a;
+  form.reset();
+  clearErrors(form);
+  document.getElementById("account-edit-user").textContent = a.username;
+  form.display_name.value = a.display_name;
+  fillOrgChoices(form.org_code, a.org_code);
+  form.org_code.value = a.org_code;
+  for (const box of form.querySelectorAll("input[name=roles]")) box.checked = a.roles.includes(box.value);
+}
+
+function editAccount(a) {
+  fillAccountEditor(a);
+  notice(document.getElementById("account-edit-status"), "", "");
+  document.getElementById("account-edit-dialog").showModal();
+  document.getElementById("e-name").focus();
+}
+
+function setupAccountEditor() {
+  const dialog = document.getElementById("account-edit-dialog");
+  const form = document.getElementById("account-edit-form");
+  const status = document.getElementById("account-edit-status");
+  dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
+  onSubmitOnce(form, status, async (data, key) => {
+    const before = editing;
+    const chosen = sortedRoles(data.getAll("roles"));
+    if (!chosen.length) throw new Error(t("请至少选择一个角色。", "Choose at least one role."));
+    const changes = {};
+    const name = String(data.get("display_name")).trim();
+    if (name !== before.display_name) changes.display_name = name;
+    if (data.get("org_code") !== before.org_code) changes.org_code = data.get("org_code");
+    if (chosen.join() !== sortedRoles(before.roles).join()) changes.roles = chosen;
+    if (!Object.keys(changes).length) {
+      notice(status, "info", t("没有修改。", "Nothing changed."));
+      return false;
+    }
+    let saved;
+    try {
+      saved = await api(`${V1}/staff/${encodeURIComponent(before.username)}`, {
+        method: "PATCH", body: changes, key, headers: { "If-Match": `"${before.version}"` }, ...auth(),
+      });
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 412) throw err;
+      // changed by someone else since the editor opened: nothing was saved; show it as it is now
+      const fresh = await api(`${V1}/staff/${encodeURIComponent(before.username)}`, auth());
+      await renderAccounts();
+      fillAccountEditor(fresh);
+      throw new Error(t(
+        `未保存：在您编辑期间，账号 ${fresh.username} 已被他人修改。已载入最新内容，请核对后重新修改并保存。`,
+        `Not saved: someone else changed the account ${fresh.username} while you were editing it. Its current details are loaded; check them, make your change again and save.`,
+      ));
+    }
+    dialog.close();
+    const ended = saved.org_code !== before.org_code || sortedRoles(saved.roles).join() !== sortedRoles(before.roles).join();
+    const summary = t(
+      `已保存 ${saved.display_name}（${saved.username}）：${saved.org_name}，角色 ${saved.roles.map(roleName).join("、")}。`,
+      `Saved ${saved.display_name} (${saved.username}): ${saved.org_name}, roles ${saved.roles.map(roleName).join(", ")}.`,
+    );
+    await renderAccounts();
+    notice(document.getElementById("accounts-status"), "ok", ended
+      ? summary + t("角色或所属组织已变更，该账号在各服务的登录已失效，本人须重新登录。", " Its roles or organisation changed: its sessions on every service have ended; its holder logs in again.")
+      : summary);
+    return false;
+  });
+}
+
 // --- start --------------------------------------------------------------------------------
 
 fillTowns();
@@ -631,6 +714,7 @@ setupDisbursementForm();
 setupFollowUpForm();
 setupOrganisationForm();
 setupAccountForm();
+setupAccountEditor();
 setupReconciliationForm();
 document.getElementById("gifts-more").addEventListener("click", () => loadGifts(true));
 document.getElementById("audit-more").addEventListener("click", () => renderAudit(true));
