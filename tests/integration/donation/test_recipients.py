@@ -4,20 +4,30 @@ fingerprint and last 4), a person registered twice found (409 naming the first),
 a town branch, corrections with If-Match; a disbursement naming recipients, with the repeat
 receipts its approver sees (hand-computed) and the people and households it reached. No
 identity number, phone or full name of a person in any event, the audit log or the
-idempotency store."""
+idempotency store. The warehouse (in process here) keeps a masked copy of the register and
+names recipients at a delivery's sign-off; the donation service counts whom each delivered
+dispatch reached, per project."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from donation.domain.identity_numbers import check_character
 from shared.auth import StaffPrincipal
+from shared.config import ServiceSettings
 from shared.contracts.donation import RECIPIENT_REGISTERED
+from tests.integration.conftest import eventually
 from tests.integration.donation.conftest import Api, EventLog, gift, new_project, unique
+from tests.integration.warehouse.conftest import Api as WarehouseApi
+from tests.integration.warehouse.conftest import make_item, make_warehouse, receive, uniq
+from warehouse.config import WarehouseSettings
+from warehouse.main import create_app as warehouse_app
 
 pytestmark = pytest.mark.integration
 
@@ -489,3 +499,170 @@ async def test_recipients_are_optional_and_checked(api: Api) -> None:
         assert problem in response.json()["error"]["message"]
     listed = await api.ok("GET", f"/api/v1/projects/{code}/disbursements")
     assert [d["id"] for d in listed["items"]] == [plain["id"]]  # nothing else written
+
+
+# --- the warehouse names recipients at delivery --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def warehouse(
+    databases: dict[str, ServiceSettings], kafka_topics: list[str], api: Api
+) -> AsyncIterator[WarehouseApi]:
+    """The warehouse service in process beside the donation service: its consumer copies the
+    register from ``donation.events``; the donation service reads its ``warehouse.events``."""
+    settings = databases["warehouse"]
+    assert isinstance(settings, WarehouseSettings)
+    app = warehouse_app(
+        settings.model_copy(
+            update={
+                "run_expiry_scan": False,
+                "run_preparedness_sweep": False,
+                "relay_poll_interval_s": 0.2,
+            }
+        )
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://warehouse") as client:
+            yield WarehouseApi(client, api.issuer)
+
+
+async def _rows(settings: ServiceSettings, query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(settings.asyncpg_dsn)
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+async def _copied(settings: ServiceSettings, ids: list[str], version: int = 1) -> None:
+    async def there() -> bool:
+        rows = await _rows(
+            settings,
+            "SELECT id FROM recipients WHERE id = ANY($1::uuid[]) AND version >= $2",
+            [uuid.UUID(i) for i in ids],
+            version,
+        )
+        return len(rows) == len(ids)
+
+    await eventually(there, timeout=30)
+
+
+async def _deliver(
+    warehouse: WarehouseApi,
+    wh: str,
+    item: str,
+    project_code: str,
+    recipient_ids: list[str],
+    *,
+    status: int = 200,
+) -> dict[str, Any]:
+    dispatch = await warehouse.ok(
+        "POST",
+        "/api/v1/dispatches",
+        "dispatcher",
+        201,
+        json={
+            "from_warehouse_code": wh,
+            "destination": {"kind": "site", "name": "岩头村安置点", "town": "溪口镇"},
+            "urgency": "urgent",
+            "project_code": project_code,
+            "lines": [{"item_code": item, "quantity": 5}],
+        },
+    )
+    path = f"/api/v1/dispatches/{dispatch['id']}"
+    await warehouse.ok("POST", path + "/approve", "approver")
+    await warehouse.ok("POST", path + "/pick", "warehouse")
+    await warehouse.ok("POST", path + "/ship", "warehouse", json={"waybill_no": uniq("WB")})
+    response = await warehouse.call(
+        "POST",
+        path + "/deliver",
+        "dispatcher",
+        json={"recipient_name": "应大伯", "recipient_ids": recipient_ids},
+    )
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body | {"dispatch_id": dispatch["id"]}
+
+
+async def test_a_delivery_names_recipients_and_the_project_counts_them(
+    api: Api, warehouse: WarehouseApi, databases: dict[str, ServiceSettings]
+) -> None:
+    code = await _funded(api, "emergency")
+    family = await register(
+        api,
+        {
+            "kind": "household",
+            "name": "应大伯",
+            "household_size": 3,
+            "town": "溪口镇",
+            "phone": "13911112222",
+            "address": "溪口镇岩头村 7 号",
+        },
+    )
+    number = new_id("19450817")
+    elder = await register(api, person("应阿婆", number))
+    site = await register(
+        api,
+        {
+            "kind": "organisation",
+            "name": "岩头村村民委员会",
+            "org_kind": "village_committee",
+            "town": "溪口镇",
+        },
+    )
+    ids = [family["id"], elder["id"], site["id"]]
+    wh_db = databases["warehouse"]
+    await _copied(wh_db, ids)
+    copy = "\n".join(str(tuple(r)) for r in await _rows(wh_db, "SELECT * FROM recipients"))
+    assert "应*伯" in copy
+    assert "岩头村村民委员会" in copy  # an organisation by its name
+    for secret in ("应大伯", "应阿婆", "13911112222", "7 号", number[-4:]):
+        assert secret not in copy
+
+    wh = await make_warehouse(warehouse)
+    item = await make_item(warehouse, category="food")
+    await receive(warehouse, wh, [{"item_code": item, "quantity": 100, "unit_value_fen": 500}])
+
+    unknown = str(uuid.uuid4())
+    refused = await _deliver(warehouse, wh, item, code, [ids[0], unknown], status=422)
+    assert unknown in refused["error"]["message"]
+    twice = await _deliver(warehouse, wh, item, code, [ids[0], ids[0]], status=422)
+    assert "重复" in twice["error"]["message"]
+
+    first = await _deliver(warehouse, wh, item, code, ids)
+    assert first["status"] == "delivered"
+    assert first["recipient_ids"] == ids
+    assert (first["people_reached"], first["households_reached"]) == (3 + 1 + 0, 1 + 1 + 0)
+    second = await _deliver(warehouse, wh, item, code, [ids[0]])  # the same family again
+    assert (second["people_reached"], second["households_reached"]) == (3, 1)
+    plain = await _deliver(warehouse, wh, item, code, [])  # naming nobody still works
+    assert (plain["people_reached"], plain["recipient_ids"]) == (0, [])
+
+    # the donation service keeps, per delivered dispatch, whom it reached
+    async def counted() -> bool:
+        reach = await api.ok("GET", "/api/v1/recipients/reach", params={"project_code": code})
+        return bool(reach["delivered_dispatches"] == 3)
+
+    await eventually(counted, timeout=30)
+    reach = await api.ok("GET", "/api/v1/recipients/reach", params={"project_code": code})
+    assert reach["deliveries"] == {"people": 4 + 3, "households": 2 + 1, "recipients": 3}
+    assert reach["total"] == {"people": 4, "households": 2, "recipients": 3}  # each once
+
+    # a disbursement of the project to the family and someone new adds only the new one
+    other = (await register(api, person("应小弟", new_id("20100101"))))["id"]
+    await _disburse(api, code, "2026-06-01", [{"recipient_id": ids[0]}, {"recipient_id": other}])
+    reach = await api.ok("GET", "/api/v1/recipients/reach", params={"project_code": code})
+    assert reach["disbursements"] == {"people": 3 + 1, "households": 2, "recipients": 2}
+    assert reach["total"] == {"people": 4 + 1, "households": 3, "recipients": 4}
+
+    # a household that grew is announced again; the warehouse counts its new size
+    await api.ok(
+        "PATCH",
+        f"/api/v1/recipients/{ids[0]}",
+        headers={"If-Match": '"1"'},
+        json={"household_size": 5},
+    )
+    await _copied(wh_db, [ids[0]], version=2)
+    grown = await _deliver(warehouse, wh, item, code, [ids[0]])
+    assert grown["people_reached"] == 5

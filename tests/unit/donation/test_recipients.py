@@ -16,6 +16,7 @@ from donation.adapters.recipient_key import (
 from donation.domain.identity_numbers import check_character, fingerprint
 from donation.domain.recipients import Reach, is_repeat, masked_name, reach_of, total_reach
 from donation.service_layer.recipients import request_payload
+from warehouse.service_layer.recipients import reach_of as warehouse_reach_of
 
 KEY = bytes(range(32))
 
@@ -31,6 +32,9 @@ KEY = bytes(range(32))
 )
 def test_whom_a_recipient_counts(kind: str, size: int | None, people: int, households: int) -> None:
     assert reach_of(kind, size) == Reach(people, households)
+    # the warehouse counts a sign-off's recipients the same way
+    reached = warehouse_reach_of(kind, size)
+    assert (reached.people, reached.households) == (people, households)
 
 
 def test_a_household_has_someone_and_kinds_are_known() -> None:

@@ -7,6 +7,7 @@ nothing is expired or lazily loaded behind a handler's back.
 from __future__ import annotations
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -241,6 +242,27 @@ dispatches = Table(
     # lots designated to another project
     Column("project_code", String(32)),
     Column("designated_override_reason", Text),
+    # migration 0007: the register's recipients the sign-off named, and whom they make
+    Column("recipient_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("people_reached", Integer, nullable=False, server_default="0"),
+    Column("households_reached", Integer, nullable=False, server_default="0"),
+)
+
+# The warehouse's copy of the donation service's recipients register (migration 0007), kept
+# from ``recipient_registered.v1``: masked, never a name in clear, phone, address or ID.
+recipients = Table(
+    "recipients",
+    metadata,
+    _uuid("id", primary_key=True),
+    Column("kind", String(12), nullable=False),
+    Column("name_masked", String(200), nullable=False),
+    Column("org_kind", String(20)),
+    Column("town", String(20), nullable=False),
+    Column("household_size", Integer),
+    Column("org_code", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 dispatch_allocations = Table(

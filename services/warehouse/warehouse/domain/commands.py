@@ -277,6 +277,7 @@ class DeliverDispatch:
     returns: tuple[ReturnLine, ...] = ()
     delivered_at: datetime = field(default_factory=_now)
     expected_version: int | None = None
+    recipient_ids: tuple[uuid.UUID, ...] = ()  # the register's recipients the goods reached
 
 
 # ----------------------------------------------------------------------------- write-offs

@@ -35,6 +35,7 @@ from warehouse.service_layer import clock
 from warehouse.service_layer.dispatch_rows import DispatchRows, rows_of
 from warehouse.service_layer.dispatch_steps import begin, publish, save
 from warehouse.service_layer.inbound import next_receipt_no
+from warehouse.service_layer.recipients import recipients_reached
 from warehouse.service_layer.stock import StockBook
 from warehouse.service_layer.tx import Tx
 
@@ -71,6 +72,11 @@ async def deliver_dispatch(
         raise ValidationFailed("签收时间不能早于发运时间 (delivered_at is before shipped_at)")
     if at > clock.now() + timedelta(minutes=5):
         raise ValidationFailed("签收时间不能是将来 (delivered_at is in the future)")
+    if command.recipient_ids and row.kind == "transfer":
+        raise ValidationFailed(
+            "调拨到仓库不列受助对象 (a transfer lands in a warehouse: it names no recipients)"
+        )
+    reached = await recipients_reached(session, command.recipient_ids)
     allocs = await rows.allocations(row.id)
     shipped_by_item: dict[str, list[Any]] = defaultdict(list)
     for a in allocs:
@@ -173,6 +179,9 @@ async def deliver_dispatch(
         delivery_note=command.note,
         delivered_at=at,
         delivered_by=command.actor,
+        recipient_ids=list(command.recipient_ids),
+        people_reached=reached.people,
+        households_reached=reached.households,
     )
     publish(
         tx,
@@ -186,6 +195,9 @@ async def deliver_dispatch(
             lines=lines,
             returned_to_warehouse_code=head["from_warehouse_code"] if any_returned else None,
             delivered_at=at,
+            recipient_ids=list(command.recipient_ids),
+            people_reached=reached.people,
+            households_reached=reached.households,
         ),
     )
     if target is not None:
@@ -199,6 +211,9 @@ async def deliver_dispatch(
         detail={
             "recipient_org": command.recipient_org,
             "returns": {str(k): v for k, v in returned.items() if v},
+            "recipient_ids": [str(r) for r in command.recipient_ids],
+            "people_reached": reached.people,
+            "households_reached": reached.households,
         },
     )
 

@@ -255,6 +255,7 @@ async def deliver(body: DeliverIn, step: Step, staff: StaffPrincipal = Closer) -
         returns=tuple(ReturnLine(**r.model_dump()) for r in body.returns),
         delivered_at=body.delivered_at.astimezone(UTC) if body.delivered_at else clock.now(),
         expected_version=step.version,
+        recipient_ids=tuple(body.recipient_ids),
     )
     return await _step(
         step, staff, "deliver", body, lambda uow: delivery.deliver_dispatch(uow, command)

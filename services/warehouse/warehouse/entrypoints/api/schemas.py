@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from shared.contracts.warehouse import RECIPIENTS_MAX
 from shared.organisations import ORG_CODE_PATTERN
 
 Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -450,6 +451,12 @@ class DeliverIn(Strict):
     )
     note: str | None = Field(default=None, max_length=500)
     returns: list[ReturnIn] = Field(default_factory=list, max_length=200)
+    recipient_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=RECIPIENTS_MAX,
+        description="受助登记中的对象（捐赠服务 /api/v1/recipients），可不填 "
+        "(the recipients the goods reached; each must be known, else 422)",
+    )
 
 
 class AllocationOut(BaseModel):
@@ -507,6 +514,11 @@ class DispatchOut(BaseModel):
         default_factory=list,
         description="收货确认记录的短少/破损（调拨，按批次） (a transfer's short/damaged units)",
     )
+    recipient_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="签收时所列受助对象 (the recipients it reached)"
+    )
+    people_reached: int = Field(default=0, description="受益人数（个人 1、家庭为人口数）")
+    households_reached: int = Field(default=0, description="受益户数")
     version: int
 
 
