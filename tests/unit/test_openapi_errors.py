@@ -65,6 +65,7 @@ UNREACHABLE: dict[str, dict[type[AppError], str]] = {
         NotFound: "organisation_body() of the organisation it has just registered",
     },
     "POST /api/v1/staff": {NotFound: "account_body() of the account it has just created"},
+    "POST /api/v1/incidents": {NotFound: "_render() of the incident it has just registered"},
     "GET /api/v1/disbursements": {
         NotFound: "disbursement_body() of ids the same query has just read",
     },

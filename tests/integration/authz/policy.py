@@ -98,6 +98,9 @@ _DONATION: dict[str, Access] = {
     "POST /api/v1/incidents": staff(FINANCE, DISPATCHER, APPROVER),
     "PATCH /api/v1/incidents/{code}": staff(FINANCE, DISPATCHER, APPROVER),
     "POST /api/v1/incidents/{code}/declare-major": staff(APPROVER),
+    # a project's performance evaluation (figures, scores; xlsx): the project readers and the
+    # supervisory board
+    "GET /api/v1/projects/{code}/evaluation": _PROJECT_READERS,
     # the recipients register (docs/donation.md, "Recipients register"): finance and dispatchers
     # register and correct (the people a disbursement or a delivery names); the relief roles,
     # the warehouse (names recipients at delivery) and the auditor read it, masked but for the

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from donation.adapters.orm import Incident
 from donation.service_layer.common import audit, check_version, lock_row, now
 from shared.contracts.donation import INCIDENT_RECORDED, IncidentRecordedV1
-from shared.errors import Conflict, ValidationFailed
+from shared.errors import Conflict, PreconditionFailed, ValidationFailed
 from shared.messaging.topics import DONATION_EVENTS
 from shared.pagination import decode_cursor, read_page
 from shared.uow import SqlUnitOfWork
@@ -156,8 +156,10 @@ async def declare_major(uow: SqlUnitOfWork, cmd: DeclareMajor) -> Incident:
     incident = await lock_row(
         uow, Incident, cmd.code, f"事件不存在 (incident {cmd.code} not found)"
     )
-    if cmd.expected_version is not None:
-        check_version(incident.version, cmd.expected_version)
+    if cmd.expected_version is not None and cmd.expected_version != incident.version:
+        raise PreconditionFailed(
+            f"版本不一致：当前为 {incident.version} (version mismatch: it is {incident.version})"
+        )
     if incident.major:
         raise Conflict(
             f"事件已宣布为重大灾害 (incident {cmd.code} was declared major at "

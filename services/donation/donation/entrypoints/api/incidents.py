@@ -125,6 +125,7 @@ async def create_incident(
     responses=raises(
         NO_INCIDENT,
         (ValidationFailed, "It would end before it starts, or a required field is emptied"),
+        (Conflict, "A concurrent change won (read it again)"),
         (PreconditionFailed, "Version mismatch"),
         (PreconditionRequired, "No version"),
     ),

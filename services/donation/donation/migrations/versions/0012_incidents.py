@@ -43,8 +43,7 @@ def upgrade() -> None:
     )
     for table in ("projects", "donations", "disbursements"):
         op.execute(
-            f"ALTER TABLE {table} ADD COLUMN incident_code VARCHAR(32) "
-            f"REFERENCES incidents (code)"
+            f"ALTER TABLE {table} ADD COLUMN incident_code VARCHAR(32) REFERENCES incidents (code)"
         )
         op.execute(
             f"CREATE INDEX ix_{table}_incident_code ON {table} (incident_code) "
