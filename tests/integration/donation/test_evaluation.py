@@ -132,6 +132,7 @@ async def test_a_projects_evaluation_matches_the_hand_computed_figures(api: Api)
     assert code in values
     assert 1000 in values  # raised ¥1,000.00, written from fen exactly
 
+
 async def test_bad_periods_and_unknown_projects(api: Api) -> None:
     project = await new_project(api)
     backwards = await api.call(
