@@ -45,6 +45,7 @@ from donation.adapters.orm import (
     Organisation,
     Project,
 )
+from donation.adapters.report_xlsx import evaluation_xlsx
 from donation.domain.evaluation import DEFAULT_INDICATORS, Indicator, evaluate, percentile
 from donation.domain.figures import goods_used_fen
 from donation.domain.report_model import (
@@ -58,7 +59,7 @@ from donation.domain.report_model import (
 )
 from donation.service_layer.follow_up_visits import project_summary
 from donation.service_layer.recipients import project_reach
-from shared.errors import NotFound
+from shared.errors import NotFound, ValidationFailed
 from shared.uow import SqlUnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -238,3 +239,37 @@ async def project_evaluation(
         generated_at=datetime.now(UTC),
         generated_by=actor,
     )
+
+
+MAX_SPAN_DAYS = 366 * 5
+
+
+async def evaluation_between(
+    uow: SqlUnitOfWork,
+    code: str,
+    date_from: date | None,
+    date_to: date | None,
+    *,
+    actor: str,
+    today: date,
+) -> ProjectEvaluationReport:
+    """The evaluation of [``date_from`` (default: the project's start), ``date_to`` (default:
+    today)]; a backwards or over-long period is a 422, an unknown project a 404."""
+    project = await uow.session.get(Project, code)
+    if project is None:
+        raise NotFound(f"项目不存在 (project {code} not found)")
+    end = date_to or today
+    start = date_from or project.starts_on
+    if end < start:
+        raise ValidationFailed(
+            f"截止日 {end} 早于起始日 {start} (to is before from)",
+            details={"from": start.isoformat(), "to": end.isoformat()},
+        )
+    if (end - start).days > MAX_SPAN_DAYS:
+        raise ValidationFailed("评价期最长 5 年 (the period may span at most 5 years)")
+    return await project_evaluation(uow, code, Period(start, end), actor=actor, today=today)
+
+
+def as_xlsx(report: ProjectEvaluationReport) -> bytes:
+    """The report as the workbook the branch files (routes do not import adapters)."""
+    return evaluation_xlsx(report)

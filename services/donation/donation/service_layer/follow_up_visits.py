@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from donation.adapters.attachments import AttachmentDamaged, AttachmentStore
+from donation.adapters.attachments import SHA256_PATTERN, AttachmentDamaged, AttachmentStore
 from donation.adapters.orm import (
     DisbursementRecipient,
     FollowUp,
@@ -57,6 +57,8 @@ from donation.service_layer.follow_ups import stage_follow_up
 from shared.contracts.warehouse import DispatchDeliveredV1
 from shared.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from shared.ids import uuid7
+from shared.messaging.consumer import EventHandler
+from shared.messaging.envelope import CloudEvent
 from shared.organisations import reaches
 from shared.uow import SqlUnitOfWork
 
@@ -461,3 +463,19 @@ async def project_summary(
         assert state is not None
         states.append((state, visit.satisfaction))
     return summarise(states)
+
+
+def and_plan_visits(handler: EventHandler, rules: Sequence[FollowUpRule]) -> EventHandler:
+    """The consumer's ``dispatch.delivered`` handler, then the visits the delivery makes due
+    (in the same inbox transaction)."""
+
+    async def on_dispatch_delivered(session: AsyncSession, event: CloudEvent) -> None:
+        await handler(session, event)
+        await plan_after_delivery(session, DispatchDeliveredV1.model_validate(event.data), rules)
+
+    return on_dispatch_delivered
+
+
+# what the routes use of the photo store (routes do not import adapters)
+PhotoStore = AttachmentStore
+PHOTO_HASH_PATTERN = SHA256_PATTERN

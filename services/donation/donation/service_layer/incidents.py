@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from donation.adapters.orm import Incident
 from donation.service_layer.common import audit, check_version, lock_row, now
 from shared.contracts.donation import INCIDENT_RECORDED, IncidentRecordedV1
-from shared.errors import Conflict, PreconditionFailed, ValidationFailed
+from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.messaging.topics import DONATION_EVENTS
 from shared.pagination import decode_cursor, read_page
 from shared.uow import SqlUnitOfWork
@@ -218,3 +218,11 @@ async def list_incidents(
         uow.session, query, limit, lambda r: (r[0].started_at.isoformat(), r[0].code)
     )
     return [r[0] for r in rows], next_cursor
+
+
+async def incident_json(uow: SqlUnitOfWork, code: str) -> dict[str, object]:
+    """The incident as the API answers it (JSON types), or a 404."""
+    incident = await uow.session.get(Incident, code)
+    if incident is None:
+        raise NotFound(f"事件不存在 (incident {code} not found)")
+    return incident.model_dump(mode="json")

@@ -38,6 +38,7 @@ from donation.adapters.orm import (
     Project,
     Recipient,
 )
+from donation.adapters.recipient_key import load_recipient_key
 from donation.domain.identity_numbers import fingerprint, normalise_resident_id
 from donation.domain.recipients import (
     Reach,
@@ -620,3 +621,8 @@ async def project_reach(uow: SqlUnitOfWork, project_code: str) -> ProjectReach:
             len(everyone),
         ),
     )
+
+
+# what the routes use of the adapters (routes do not import adapters)
+RecipientRow = Recipient
+load_key = load_recipient_key

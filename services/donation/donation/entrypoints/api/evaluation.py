@@ -4,28 +4,25 @@ supervisory board (监事会)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from donation.adapters.orm import Project
-from donation.adapters.report_xlsx import evaluation_xlsx
-from donation.domain.report_model import Period, ProjectEvaluationReport
+from donation.domain.report_model import ProjectEvaluationReport
 from donation.entrypoints.api.project_access import NO_PROJECT, Reader
-from donation.service_layer.evaluation_report import SHANGHAI, project_evaluation
+from donation.service_layer.evaluation_report import SHANGHAI, as_xlsx, evaluation_between
 from donation.service_layer.follow_up_visits import today
 from shared.auth import StaffPrincipal
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import ValidationFailed
 from shared.http_commands import RuntimeDep
 from shared.openapi import raises
 
 router = APIRouter(tags=["reports"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_SPAN_DAYS = 366 * 5
 
 
 def _rate(value: Fraction | None, places: int = 4) -> float | None:
@@ -120,25 +117,14 @@ async def get_evaluation(
     format: Annotated[Literal["json", "xlsx"], Query(description="json 或 xlsx")] = "json",
 ) -> Response:
     async with runtime.unit_of_work() as uow:
-        project = await uow.session.get(Project, code)
-        if project is None:
-            raise NotFound(f"项目不存在 (project {code} not found)")
-        end = date_to or datetime.now(SHANGHAI).date()
-        start = date_from or project.starts_on
-        if end < start:
-            raise ValidationFailed(
-                f"截止日 {end} 早于起始日 {start} (to is before from)",
-                details={"from": start.isoformat(), "to": end.isoformat()},
-            )
-        if (end - start).days > MAX_SPAN_DAYS:
-            raise ValidationFailed("评价期最长 5 年 (the period may span at most 5 years)")
-        report = await project_evaluation(
-            uow, code, Period(start, end), actor=staff.username, today=today()
+        report = await evaluation_between(
+            uow, code, date_from, date_to, actor=staff.username, today=today()
         )
+    start, end = report.project.period.start, report.project.period.end
     if format == "xlsx":
         name = f"evaluation-{code}-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"
         return Response(
-            evaluation_xlsx(report),
+            as_xlsx(report),
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

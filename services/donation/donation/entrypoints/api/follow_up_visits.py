@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from donation.adapters.attachments import SHA256_PATTERN, AttachmentStore
 from donation.domain.follow_up_plan import DEFAULT_RULES, FollowUpRule, RecordVisitOutcome
 from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.follow_up_visit_schemas import (
@@ -27,7 +26,7 @@ from donation.entrypoints.api.follow_up_visit_schemas import (
 )
 from donation.entrypoints.api.project_access import VERSION, Reader, Visitor
 from donation.service_layer import follow_up_visits
-from donation.service_layer.follow_up_visits import PHOTO_TYPES
+from donation.service_layer.follow_up_visits import PHOTO_HASH_PATTERN, PHOTO_TYPES, PhotoStore
 from donation.service_layer.queries import follow_up_visits as queries
 from shared.auth import StaffPrincipal
 from shared.errors import (
@@ -76,10 +75,10 @@ def follow_up_rules(runtime: ServiceRuntime) -> tuple[FollowUpRule, ...]:
     return tuple(rules)
 
 
-def attachment_store(runtime: ServiceRuntime) -> AttachmentStore:
+def attachment_store(runtime: ServiceRuntime) -> PhotoStore:
     store = runtime.extras.get("attachments")
-    if not isinstance(store, AttachmentStore):
-        store = AttachmentStore(runtime.settings.attachments_dir)  # type: ignore[attr-defined]
+    if not isinstance(store, PhotoStore):
+        store = PhotoStore(runtime.settings.attachments_dir)  # type: ignore[attr-defined]
         runtime.extras["attachments"] = store
     return store
 
@@ -263,7 +262,7 @@ async def upload_photo(
 async def get_photo(
     visit_id: VisitId,
     sha256: Annotated[
-        str, Path(pattern=SHA256_PATTERN, description="照片的 SHA-256（小写十六进制）")
+        str, Path(pattern=PHOTO_HASH_PATTERN, description="照片的 SHA-256（小写十六进制）")
     ],
     runtime: RuntimeDep,
     staff: StaffPrincipal = Reader,

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from donation.adapters.orm import Incident
 from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.incident_schemas import (
     DeclareMajorIn,
@@ -39,15 +38,10 @@ Approver = require_roles(Role.APPROVER)
 NO_INCIDENT = (NotFound, "No such incident")
 
 
-def incident_body(incident: Incident) -> dict[str, Any]:
-    return IncidentOut.model_validate(incident, from_attributes=True).model_dump(mode="json")
-
-
 async def _render(uow: SqlUnitOfWork, code: str) -> dict[str, Any]:
-    incident = await uow.session.get(Incident, code)
-    if incident is None:
-        raise NotFound(f"事件不存在 (incident {code} not found)")
-    return incident_body(incident)
+    return IncidentOut.model_validate(await incidents.incident_json(uow, code)).model_dump(
+        mode="json"
+    )
 
 
 @router.get(

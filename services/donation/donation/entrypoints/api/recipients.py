@@ -12,8 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from donation.adapters.orm import Recipient
-from donation.adapters.recipient_key import load_recipient_key
 from donation.domain.recipients import reach_of
 from donation.entrypoints.api.deps import IfMatch
 from donation.entrypoints.api.recipient_schemas import (
@@ -65,14 +63,14 @@ def recipient_key(runtime: ServiceRuntime) -> bytes:
     key = runtime.extras.get(KEY)
     if not isinstance(key, bytes):
         settings: Any = runtime.settings
-        key = load_recipient_key(
+        key = recipients.load_key(
             settings.recipient_id_key_file, create=settings.environment != "production"
         )
         runtime.extras[KEY] = key
     return key
 
 
-def recipient_out(recipient: Recipient, *, full: bool) -> RecipientOut:
+def recipient_out(recipient: recipients.RecipientRow, *, full: bool) -> RecipientOut:
     """A recipient as staff see it: ``full`` adds the name, phone and address."""
     reach = reach_of(recipient.kind, recipient.household_size)
     return RecipientOut(
