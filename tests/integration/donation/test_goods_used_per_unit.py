@@ -92,14 +92,13 @@ def _delivered(
     )
 
 
-async def test_a_goods_gift_is_used_per_unit_delivered(api: Api) -> None:
-    created = await _goods_gift(api, 10, 120_000)  # ¥120 a quilt
-    donation_id, code = uuid.UUID(created["id"]), created["tracking_code"]
-    assert (created["used_fen"], created["remaining_fen"]) == (0, 120_000)
-    lot_id = uuid7()
-    received = StockReceivedV1(
+def _ten_quilts_received(
+    donation_id: uuid.UUID, code: str, lot_id: uuid.UUID, receipt_no: str, lot_no: str
+) -> StockReceivedV1:
+    """The warehouse's receipt of the gift's 10 quilts (¥120 each) as one lot."""
+    return StockReceivedV1(
         inbound_id=uuid7(),
-        receipt_no="RK-2026-009101",
+        receipt_no=receipt_no,
         warehouse_code="WH-DISTRICT",
         warehouse_name="区备灾救灾中心仓库",
         source=LotSourceV1(source_kind="donation", donation_id=donation_id, tracking_code=code),
@@ -107,7 +106,7 @@ async def test_a_goods_gift_is_used_per_unit_delivered(api: Api) -> None:
         lots=[
             ReceivedLotV1(
                 lot_id=lot_id,
-                lot_no="D-QUILT-U",
+                lot_no=lot_no,
                 item_code="QUILT",
                 item_name="棉被",
                 category="clothing_bedding",
@@ -120,6 +119,14 @@ async def test_a_goods_gift_is_used_per_unit_delivered(api: Api) -> None:
             )
         ],
     )
+
+
+async def test_a_goods_gift_is_used_per_unit_delivered(api: Api) -> None:
+    created = await _goods_gift(api, 10, 120_000)  # ¥120 a quilt
+    donation_id, code = uuid.UUID(created["id"]), created["tracking_code"]
+    assert (created["used_fen"], created["remaining_fen"]) == (0, 120_000)
+    lot_id = uuid7()
+    received = _ten_quilts_received(donation_id, code, lot_id, "RK-2026-009101", "D-QUILT-U")
     await produce(
         [
             (STOCK_RECEIVED, str(lot_id), received),
@@ -165,29 +172,7 @@ async def test_written_off_units_are_not_remaining(api: Api) -> None:
     created = await _goods_gift(api, 10, 120_000)
     donation_id, code = uuid.UUID(created["id"]), created["tracking_code"]
     lot_id = uuid7()
-    received = StockReceivedV1(
-        inbound_id=uuid7(),
-        receipt_no="RK-2026-009102",
-        warehouse_code="WH-DISTRICT",
-        warehouse_name="区备灾救灾中心仓库",
-        source=LotSourceV1(source_kind="donation", donation_id=donation_id, tracking_code=code),
-        received_at=T,
-        lots=[
-            ReceivedLotV1(
-                lot_id=lot_id,
-                lot_no="D-QUILT-W",
-                item_code="QUILT",
-                item_name="棉被",
-                category="clothing_bedding",
-                unit="床",
-                warehouse_code="WH-DISTRICT",
-                quantity=10,
-                unit_value_fen=12_000,
-                donation_id=donation_id,
-                tracking_code=code,
-            )
-        ],
-    )
+    received = _ten_quilts_received(donation_id, code, lot_id, "RK-2026-009102", "D-QUILT-W")
     damaged = StockAdjustedV1(
         adjustment_id=uuid7(),
         lot_id=lot_id,

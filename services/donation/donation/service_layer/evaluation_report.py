@@ -147,6 +147,8 @@ async def _goods_signed(
                 col(GoodsLineage.quantity),
                 col(GoodsLineage.at),
                 col(Donation.received_at),
+                col(Donation.amount_fen),
+                col(Donation.refunded_fen),
             )
             .join(Donation, col(Donation.id) == col(GoodsLineage.donation_id))
             .where(
@@ -165,13 +167,11 @@ async def _goods_signed(
         select(DonationItem).where(col(DonationItem.donation_id).in_(gifts))
     ):
         lines[item.donation_id].append((item.item_code, item.quantity, item.value_fen))
-    caps: dict[object, int] = {
-        d.id: d.amount_fen - d.refunded_fen
-        for d in await uow.session.scalars(select(Donation).where(col(Donation.id).in_(gifts)))
-    }
+    caps: dict[object, int] = {}  # each gift's value net of refunds, read with its lineage
     delivered: dict[object, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     days: list[Fraction] = []
-    for donation_id, item_code, quantity, at, received in signed:
+    for donation_id, item_code, quantity, at, received, amount, refunded in signed:
+        caps[donation_id] = int(amount) - int(refunded)
         delivered[donation_id][item_code] += int(quantity)
         days.append(days_between(received, at))
     value = 0
